@@ -1,1 +1,49 @@
-"""nwsrec.features."""
+"""Feature slots, slices and columns, vocab files, and the table memory plan.
+
+- :class:`Env`: a model's slots, discovery then per-step rounds.
+- :class:`FeatureSlot`, :class:`FeatureSlice`, :class:`FeatureColumnV1`: Sail-style
+  declarations inside ``logits_fn``.
+- :func:`read_vocab_file`: ``{slot_id: vocab_size}`` from a TSV.
+- :func:`parameter_copies` and the default optimizers / initializers.
+- :class:`TableMemoryPlan`, :class:`TableMemoryRow`, :func:`padding_8`: memory planning.
+"""
+
+from nwsrec.features.env import Env
+from nwsrec.features.memory_plan import (
+    FLOAT32_BYTES,
+    TableMemoryPlan,
+    TableMemoryRow,
+    format_bytes,
+    padding_8,
+)
+from nwsrec.features.optimizers import (
+    SUPPORTED_OPTIMIZERS,
+    default_bias_initializer,
+    default_bias_optimizer,
+    default_vec_initializer,
+    default_vec_optimizer,
+    optimizer_name,
+    parameter_copies,
+)
+from nwsrec.features.slots import FeatureColumnV1, FeatureSlice, FeatureSlot
+from nwsrec.features.vocab import read_vocab_file
+
+__all__ = [
+    "FLOAT32_BYTES",
+    "SUPPORTED_OPTIMIZERS",
+    "Env",
+    "FeatureColumnV1",
+    "FeatureSlice",
+    "FeatureSlot",
+    "TableMemoryPlan",
+    "TableMemoryRow",
+    "default_bias_initializer",
+    "default_bias_optimizer",
+    "default_vec_initializer",
+    "default_vec_optimizer",
+    "format_bytes",
+    "optimizer_name",
+    "padding_8",
+    "parameter_copies",
+    "read_vocab_file",
+]

@@ -1,0 +1,297 @@
+"""``Env``: the registry of a model's feature slots, discovery, and per-step rounds.
+
+A model's ``logits_fn`` declares its slots on an ``Env`` every time it runs. The env has
+two phases:
+
+1. **Discovery** (before :meth:`Env.finalize`): the first run of ``logits_fn``. Each
+   :class:`~nwsrec.features.FeatureSlot` and each slice is recorded;
+   ``add_vector(dim)`` returns zeros ``[1, dim]``. ``finalize()`` then fixes
+   ``slot_to_dims = {slot_id: [dim, ...]}`` and ``slot_to_config = {slot_id: FeatureSlot}``.
+2. **Rounds** (after finalize): every later run of ``logits_fn`` is one round, opened with
+   :meth:`Env.begin_round` (given the pooled embeddings of the batch, keyed
+   ``slot_{s}_{i}``) and closed with :meth:`Env.end_round`. A round must declare the same
+   slots with the same dims as discovery; ``add_vector`` / ``get_bias`` return the batch's
+   pooled embeddings.
+
+Round state is per thread, so replicas of a ``tf.distribute`` strategy that trace
+``logits_fn`` in parallel threads do not see each other's rounds.
+
+Example:
+    >>> import tensorflow as tf
+    >>> from nwsrec.features import Env, FeatureColumnV1, FeatureSlot
+    >>> env = Env({3: 100})
+    >>> fc = FeatureColumnV1(FeatureSlot(env, 3, has_bias=True), "slot_3_0")
+    >>> fc.add_vector(4).shape  # discovery: zeros [1, 4]
+    TensorShape([1, 4])
+    >>> env.finalize()
+    >>> env.slot_to_dims
+    {3: [1, 4]}
+    >>> env.begin_round({"slot_3_0": tf.ones([2, 1]), "slot_3_1": tf.ones([2, 4])})
+    >>> fc = FeatureColumnV1(FeatureSlot(env, 3, has_bias=True), "slot_3_0")
+    >>> fc.get_bias().shape, fc.add_vector(4).shape
+    (TensorShape([2, 1]), TensorShape([2, 4]))
+    >>> env.end_round()
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import tensorflow as tf
+
+if TYPE_CHECKING:
+    from nwsrec.features.slots import FeatureSlice, FeatureSlot
+
+__all__ = ["Env"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Round:
+    """What one round (or the discovery) has declared so far."""
+
+    __slots__ = ("id", "open", "slots", "embeddings")
+
+    def __init__(self, round_id: int, embeddings: Mapping[str, Any] | None) -> None:
+        self.id = round_id
+        self.open = True
+        self.slots: dict[int, FeatureSlot] = {}
+        self.embeddings = embeddings
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Env:
+    """Holds the vocab sizes and the feature slots a model declares.
+
+    Args:
+        vocab_size_dict: ``{slot_id: vocab_size}``, e.g. from
+            :func:`nwsrec.features.read_vocab_file`.
+
+    Raises:
+        ValueError: if ``vocab_size_dict`` is not a mapping of non-negative integers.
+
+    Example:
+        >>> env = Env({1: 10})
+        >>> env.is_finalized()
+        False
+    """
+
+    def __init__(self, vocab_size_dict: Mapping[int, int]) -> None:
+        if not isinstance(vocab_size_dict, Mapping):
+            raise ValueError(
+                "`vocab_size_dict` must be a mapping {slot_id: vocab_size}. "
+                f"Received: vocab_size_dict={vocab_size_dict!r}"
+            )
+        for slot_id, size in vocab_size_dict.items():
+            if not _is_int(slot_id) or slot_id < 0 or not _is_int(size) or size < 0:
+                raise ValueError(
+                    "`vocab_size_dict` must map non-negative integer slot ids to "
+                    f"non-negative integer sizes. Received: {slot_id!r}: {size!r}"
+                )
+        self._vocab_size_dict = dict(vocab_size_dict)
+        self._finalized = False
+        self._discovery = _Round(0, None)
+        self._slot_to_dims: dict[int, tuple[int, ...]] = {}
+        self._slot_to_config: dict[int, FeatureSlot] = {}
+        self._slices: tuple[FeatureSlice, ...] = ()
+        self._zeros: dict[int, tf.Tensor] = {}
+        self._round_ids = itertools.count(1)
+        self._local = threading.local()
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def vocab_size_dict(self) -> Mapping[int, int]:
+        """``{slot_id: vocab_size}`` (read-only)."""
+        return MappingProxyType(self._vocab_size_dict)
+
+    def is_finalized(self) -> bool:
+        """Whether discovery is over (``finalize()`` was called)."""
+        return self._finalized
+
+    def finalize(self) -> None:
+        """End discovery: fix ``slot_to_dims`` and ``slot_to_config``.
+
+        Raises:
+            ValueError: if the env is already finalized, no slot was declared, or a slot
+                has no slice.
+        """
+        if self._finalized:
+            raise ValueError("`env` must not be finalized twice. Received: a second finalize()")
+        slots = self._discovery.slots
+        if not slots:
+            raise ValueError(
+                "`logits_fn` must declare at least one FeatureSlot before finalize(). "
+                "Received: no slot"
+            )
+        for slot_id, slot in slots.items():
+            if not slot.feature_slices:
+                raise ValueError(
+                    f"slot {slot_id} must have at least one slice: call add_vector(dim) on "
+                    "one of its FeatureColumnV1 or declare it with has_bias=True. "
+                    f"Received: slot_id={slot_id} with no slice"
+                )
+        self._slot_to_config = dict(slots)
+        self._slot_to_dims = {
+            slot_id: tuple(s.dim for s in slot.feature_slices) for slot_id, slot in slots.items()
+        }
+        self._slices = tuple(s for slot in slots.values() for s in slot.feature_slices)
+        self._discovery.open = False
+        self._zeros.clear()
+        self._finalized = True
+        logger.info(
+            "Env finalized: %d slots, %d slices", len(self._slot_to_dims), len(self._slices)
+        )
+        logger.debug("slot_to_dims: %s", self._slot_to_dims)
+
+    @property
+    def slot_to_dims(self) -> dict[int, list[int]]:
+        """``{slot_id: [dim of slice 0, dim of slice 1, ...]}`` (a copy), after finalize."""
+        self._require_finalized("slot_to_dims")
+        return {slot_id: list(dims) for slot_id, dims in self._slot_to_dims.items()}
+
+    @property
+    def slot_to_config(self) -> dict[int, FeatureSlot]:
+        """``{slot_id: FeatureSlot}`` as declared during discovery (a copy), after finalize."""
+        self._require_finalized("slot_to_config")
+        return dict(self._slot_to_config)
+
+    def feature_slices(self) -> tuple[FeatureSlice, ...]:
+        """Every slice declared during discovery, by slot then slice index, after finalize."""
+        self._require_finalized("feature_slices()")
+        return self._slices
+
+    def begin_round(self, embeddings: Mapping[str, Any]) -> None:
+        """Open a round in this thread with the batch's pooled embeddings.
+
+        Args:
+            embeddings: ``{"slot_{s}_{i}": pooled [B, dim] tensor}``; a round that was
+                left open (an exception inside ``logits_fn``) is discarded.
+
+        Raises:
+            ValueError: before finalize, or if ``embeddings`` is not a mapping.
+        """
+        self._require_finalized("begin_round()")
+        if not isinstance(embeddings, Mapping):
+            raise ValueError(
+                "`embeddings` must be a mapping {feature_name: tensor}. "
+                f"Received: embeddings={type(embeddings).__name__}"
+            )
+        self._local.round = _Round(next(self._round_ids), embeddings)
+
+    def end_round(self) -> None:
+        """Close this thread's round, checking it declared what discovery declared.
+
+        Raises:
+            ValueError: if no round is open, or a slot of discovery was not declared, or
+                declared with fewer slices (naming the slot).
+        """
+        state = getattr(self._local, "round", None)
+        if state is None or not state.open:
+            raise ValueError("`env` must have an open round to end. Received: no open round")
+        state.open = False
+        state.embeddings = None
+        self._local.round = None
+        for slot_id, dims in self._slot_to_dims.items():
+            slot = state.slots.get(slot_id)
+            declared = () if slot is None else tuple(s.dim for s in slot.feature_slices)
+            if declared != dims:
+                raise ValueError(
+                    f"slot {slot_id} must declare the dims of discovery in every round, "
+                    f"{list(dims)}. Received: dims={list(declared)}"
+                )
+
+    def in_round(self) -> bool:
+        """Whether this thread has an open round (discovery counts as one)."""
+        state = self._current()
+        return state is not None and state.open
+
+    # ------------------------------------------------- used by FeatureSlot / column
+
+    def _current(self) -> _Round | None:
+        if not self._finalized:
+            return self._discovery
+        return getattr(self._local, "round", None)
+
+    def _require_finalized(self, what: str) -> None:
+        if not self._finalized:
+            raise ValueError(
+                f"`env` must be finalized before {what} is used. Received: env in discovery"
+            )
+
+    def _declare_slot(self, slot: FeatureSlot) -> int:
+        """Record ``slot`` in the current round; return the round id."""
+        slot_id = slot.slot_id
+        state = self._current()
+        if state is None or not state.open:
+            raise ValueError(
+                f"FeatureSlot {slot_id} must be declared inside a round: after finalize(), "
+                "declare slots in logits_fn run by Model.forward (env.begin_round()). "
+                f"Received: slot_id={slot_id} outside a round"
+            )
+        if slot_id in state.slots:
+            raise ValueError(
+                f"slot {slot_id} must be declared once per round. "
+                f"Received: slot_id={slot_id} declared twice"
+            )
+        if self._finalized:
+            known = self._slot_to_config.get(slot_id)
+            if known is None:
+                raise ValueError(
+                    f"slot {slot_id} must have been declared during discovery; a round must "
+                    "declare the same slots as discovery. "
+                    f"Received: slot_id={slot_id}, discovered slots={sorted(self._slot_to_dims)}"
+                )
+            if known.has_bias != slot.has_bias:
+                raise ValueError(
+                    f"slot {slot_id} must keep has_bias={known.has_bias} as in discovery. "
+                    f"Received: has_bias={slot.has_bias}"
+                )
+        state.slots[slot_id] = slot
+        return state.id
+
+    def _check_current(self, slot: FeatureSlot) -> None:
+        state = self._current()
+        if state is None or not state.open or state.id != slot._round_id:
+            raise ValueError(
+                f"FeatureSlot {slot.slot_id} must be used in the round that declared it: "
+                "create FeatureSlot and FeatureColumnV1 inside logits_fn on every run. "
+                f"Received: slot_id={slot.slot_id} from an ended round"
+            )
+
+    def _declare_slice(self, slot: FeatureSlot, index: int, dim: int) -> None:
+        self._check_current(slot)
+        if not self._finalized:
+            return
+        dims = self._slot_to_dims[slot.slot_id]
+        if index >= len(dims) or dims[index] != dim:
+            expected = "no such slice" if index >= len(dims) else f"dim {dims[index]}"
+            raise ValueError(
+                f"slot {slot.slot_id} slice {index} must match discovery ({expected}; "
+                f"discovery dims {list(dims)}). Received: dim={dim}"
+            )
+
+    def _embedding(self, slot: FeatureSlot, feature_slice: FeatureSlice) -> tf.Tensor:
+        self._check_current(slot)
+        if not self._finalized:
+            zeros = self._zeros.get(feature_slice.dim)
+            if zeros is None:
+                zeros = tf.zeros([1, feature_slice.dim], dtype=tf.float32)
+                self._zeros[feature_slice.dim] = zeros
+            return zeros
+        state = self._local.round
+        name = feature_slice.feature_name
+        if name not in state.embeddings:
+            raise LookupError(
+                f"the round's embeddings must hold {name!r} (slot {slot.slot_id} slice "
+                f"{feature_slice.index}). Received: keys={sorted(state.embeddings)[:10]}"
+            )
+        return state.embeddings[name]
