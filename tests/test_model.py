@@ -1,0 +1,562 @@
+import logging
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nwsrec.embedding
+from nwsrec.features import FeatureColumnV1, FeatureSlot, TableMemoryPlan
+from nwsrec.layers import MixedEmbedOpComb
+from nwsrec.model import Model
+
+E = tf.tpu.experimental.embedding
+
+needs_tables = pytest.mark.skipif(
+    not hasattr(nwsrec.embedding, "EmbeddingTable"),
+    reason="nwsrec.embedding.EmbeddingTable has not landed yet",
+)
+
+VOCAB = "slot\tcount\n1\t100\n2\t50\n3\t7\n9\t0\n11\t30\n"
+
+
+def _params(tmp_path, vocab=VOCAB, **overrides):
+    path = tmp_path / "vocab.tsv"
+    path.write_text(vocab)
+    params = Model.default_params()
+    params.update(vocab_file_path=str(path), **overrides)
+    return params
+
+
+class PlanModel(Model):
+    """slot 1: bias (FTRL) + dim-4 vector (Adagrad); slot 2: dim-12 (SGD); slot 3: dim-8 (Adam)."""
+
+    def logits_fn(self):
+        fc1 = FeatureColumnV1(FeatureSlot(self.env, 1, has_bias=True), "slot_1_0")
+        bias = fc1.get_bias()
+        v1 = fc1.add_vector(4)
+        slot2 = FeatureSlot(self.env, 2, default_vec_optimizer=E.SGD(learning_rate=0.1))
+        v2 = FeatureColumnV1(slot2, "slot_2_0").add_vector(12)
+        fc3 = FeatureColumnV1(FeatureSlot(self.env, 3), "slot_3_0")
+        v3 = fc3.add_vector(8, optimizer=E.Adam(learning_rate=0.01))
+        dense = self.keras_layer("out", lambda: keras.layers.Dense(1))
+        return dense(tf.concat([v1, v2, v3], axis=1))[:, 0] + bias[:, 0]
+
+
+class RecordingModel(Model):
+    """Records what logits_fn sees; one slot (2, dim 3) plus a dense input feature."""
+
+    def __init__(self, params):
+        self.seen = []
+        self.factory_calls = 0
+        super().__init__(params)
+
+    def feature_map(self):
+        return {**super().feature_map(), "dense": tf.io.FixedLenFeature([3], tf.float32)}
+
+    def _make_dense(self):
+        self.factory_calls += 1
+        return keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")
+
+    def logits_fn(self):
+        self.seen.append({"features": self.features, "training": self.training})
+        emb = FeatureColumnV1(FeatureSlot(self.env, 2), "slot_2_0").add_vector(3)
+        dense = self.keras_layer("dense", self._make_dense)
+        self.add_loss(tf.reduce_sum(emb))
+        return dense(tf.concat([emb, self.features["dense"]], axis=1))[:, 0]
+
+
+class PoolingModel(Model):
+    """Pools slots 1 and 11 several times with sum_pooling and keeps what it produced."""
+
+    def logits_fn(self):
+        fc = {s: FeatureColumnV1(FeatureSlot(self.env, s), f"slot_{s}_0") for s in (1, 11)}
+        input_map, total = {}, []
+        first = self.sum_pooling(fc, input_map, [11, 1], 4, total)
+        second = self.sum_pooling(fc, input_map, [11], 4, total)
+        third = self.sum_pooling(fc, input_map, [1], 2, total, add_into_embeddings=False)
+        fourth = self.sum_pooling(fc, input_map, [1], 2, total)
+        self.record = {"input_map": input_map, "total": total, "out": [first, second, third]}
+        self.record["out"].append(fourth)
+        return tf.reduce_sum(first, axis=1)
+
+
+def _sparse(rows, dtype=tf.int64):
+    """A [B, max_len] SparseTensor of ids from a list of id lists."""
+    indices = [[b, j] for b, ids in enumerate(rows) for j in range(len(ids))]
+    values = [i for ids in rows for i in ids]
+    width = max((len(ids) for ids in rows), default=0)
+    return tf.sparse.SparseTensor(
+        tf.constant(indices, tf.int64, shape=[len(indices), 2]),
+        tf.constant(values, dtype, shape=[len(values)]),
+        [len(rows), width],
+    )
+
+
+def _table_weight(table):
+    variable = getattr(table, "variable", None)
+    return variable if variable is not None else list(table.variables)[0]
+
+
+# --------------------------------------------------------------------- construction
+
+
+def test_constructor_discovers_slots_and_finalizes(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    assert model.env.is_finalized()
+    assert model.env.slot_to_dims == {1: [1, 4], 2: [12], 3: [8]}
+    assert model.vocab_size_dict[2] == 50
+    assert model.params["batch_size"] == Model.default_params()["batch_size"]
+
+
+def test_discovery_sees_a_dummy_batch_of_one_from_feature_map(tmp_path):
+    model = RecordingModel(_params(tmp_path))
+    (seen,) = model.seen
+    assert seen["training"] is False
+    assert seen["features"]["dense"].shape == (1, 3)
+    assert float(tf.reduce_sum(tf.abs(seen["features"]["dense"]))) == 0.0
+    assert seen["features"]["label"].shape == (1,)
+    assert model.features is None  # cleared after the round
+
+
+def test_keras_layers_are_built_once_during_discovery(tmp_path):
+    model = RecordingModel(_params(tmp_path))
+    assert model.factory_calls == 1
+    assert list(model.layers) == ["dense"]
+    assert [tuple(v.shape) for v in model.dense_variables()] == [(6, 1), (1,)]
+
+
+def test_default_feature_map_lists_slot_ids_and_label(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    feature_map = model.feature_map()
+    assert sorted(feature_map) == ["label", "slot_1_0", "slot_2_0", "slot_3_0"]
+    assert isinstance(feature_map["slot_1_0"], tf.io.VarLenFeature)
+    assert feature_map["slot_1_0"].dtype == tf.int64
+    assert feature_map["label"] == tf.io.FixedLenFeature([], tf.float32)
+
+
+def test_default_params_construct_a_model_once_given_a_vocab(tmp_path):
+    params = Model.default_params()
+    for key in (
+        "batch_size",
+        "vocab_file_path",
+        "vocab_size_per_slot",
+        "use_gradient_accumulation",
+    ):
+        assert key in params
+    assert params["use_gradient_accumulation"] is False
+    model = PlanModel(_params(tmp_path, vocab_size_per_slot=64))
+    assert dict(model.vocab_size_dict) == {1: 64, 2: 64, 3: 64, 9: 64, 11: 64}
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"drop": "vocab_file_path"}, LookupError, r"`params` must contain .*without \['vocab_"),
+        ({"drop": "use_gradient_accumulation"}, LookupError, "without"),
+        ({"use_gradient_accumulation": "no"}, ValueError, "`params\\['use_gradient_acc"),
+        ({"vocab_file_path": None}, ValueError, "must name the vocab-size TSV"),
+        ({"vocab_size_per_slot": 0}, ValueError, "`vocab_size_per_slot` must be None or"),
+    ],
+    ids=["no-vocab-path", "no-accumulation", "accumulation-not-bool", "vocab-none", "size-0"],
+)
+def test_constructor_validates_params(tmp_path, change, error, match):
+    params = _params(tmp_path)
+    drop = change.pop("drop", None)
+    if drop:
+        del params[drop]
+    params.update(change)
+    with pytest.raises(error, match=match):
+        PlanModel(params)
+
+
+def test_params_must_be_a_mapping():
+    with pytest.raises(ValueError, match="`params` must be a mapping"):
+        PlanModel([("vocab_file_path", "x")])
+
+
+def test_missing_vocab_file_is_file_not_found(tmp_path):
+    params = _params(tmp_path)
+    params["vocab_file_path"] = str(tmp_path / "missing.tsv")
+    with pytest.raises(FileNotFoundError):
+        PlanModel(params)
+
+
+def test_init_slot_to_dims_runs_once(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    with pytest.raises(ValueError, match="`init_slot_to_dims` must run once"):
+        model.init_slot_to_dims()
+
+
+def test_logits_of_wrong_rank_fail_at_construction(tmp_path):
+    class Bad(Model):
+        def logits_fn(self):
+            emb = FeatureColumnV1(FeatureSlot(self.env, 2), "slot_2_0").add_vector(2)
+            return emb  # [B, 2], not [B]
+
+    with pytest.raises(ValueError, match=r"logits of shape \[B\]. Received: shape=\(1, 2\)"):
+        Bad(_params(tmp_path))
+
+
+def test_logits_fn_must_be_written():
+    with pytest.raises(NotImplementedError, match="must implement logits_fn"):
+        Model.logits_fn(object.__new__(Model))
+
+
+def test_slot_declared_twice_in_logits_fn_fails_at_construction(tmp_path):
+    class Twice(Model):
+        def logits_fn(self):
+            FeatureSlot(self.env, 2)
+            FeatureSlot(self.env, 2)
+
+    with pytest.raises(ValueError, match="slot 2 must be declared once per round"):
+        Twice(_params(tmp_path))
+
+
+# ------------------------------------------------------------------ keras_layer & loss
+
+
+def test_keras_layer_returns_the_same_layer_and_validates(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    layer = model.layers["out"]
+    assert model.keras_layer("out", lambda: pytest.fail("factory called twice")) is layer
+    with pytest.raises(ValueError, match="`factory` of layer 'x' must return a keras.layers"):
+        model.keras_layer("x", lambda: tf.Variable(1.0))
+    with pytest.raises(ValueError, match="`factory` of layer 'y' must be a no-argument callable"):
+        model.keras_layer("y", keras.layers.Dense(1))
+    with pytest.raises(ValueError, match="`factory` of layer 'z' must be a no-argument callable"):
+        model.keras_layer("z", None)
+    with pytest.raises(ValueError, match="`name` must be a non-empty string"):
+        model.keras_layer("", lambda: keras.layers.Dense(1))
+
+
+def test_add_loss_outside_a_round_is_an_error(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    with pytest.raises(ValueError, match="`add_loss` must be called inside logits_fn"):
+        model.add_loss(tf.constant(1.0))
+
+
+def test_nws_layers_are_the_memoized_mixed_embed_op_combs(tmp_path):
+    class Searching(Model):
+        def logits_fn(self):
+            emb = FeatureColumnV1(FeatureSlot(self.env, 2), "slot_2_0").add_vector(12)
+            nws = self.keras_layer(
+                "nws",
+                lambda: MixedEmbedOpComb(["2"], [[0, 4, 8]], warmup_steps=0, pretraining_steps=0),
+            )
+            dense = self.keras_layer("dense", lambda: keras.layers.Dense(1))
+            return dense(nws(emb))[:, 0]
+
+    model = Searching(_params(tmp_path))
+    assert model.nws_layers() == [model.layers["nws"]]
+    assert PlanModel(_params(tmp_path)).nws_layers() == []
+    nws_weights = {id(v) for v in model.layers["nws"].trainable_weights}
+    assert nws_weights and nws_weights <= {id(v) for v in model.dense_variables()}
+
+
+# ------------------------------------------------------------------------ pooling
+
+
+def test_sum_pooling_names_repeated_slots_exactly_and_collects_embeddings(tmp_path):
+    model = PoolingModel(_params(tmp_path))
+    assert model.env.slot_to_dims == {1: [4, 2, 2], 11: [4, 4]}
+    record = model.record
+    # The seed counted keys by substring, so "11_1" also counted for slot 1.
+    assert list(record["input_map"]) == [11, 1, "11_1", "1_1", "1_2"]
+    assert [dim for _, dim in record["total"]] == [4, 4, 4, 2]  # third call not added
+    assert record["input_map"]["1_1"] is record["out"][2]
+
+
+def test_sum_pooling_returns_the_sum_or_the_single_embedding(tmp_path):
+    model = PoolingModel(_params(tmp_path))
+    values = {"slot_1_0": 1.0, "slot_1_1": 2.0, "slot_1_2": 3.0, "slot_11_0": 10.0}
+    values["slot_11_1"] = 20.0
+    dims = {"slot_1_0": 4, "slot_1_1": 2, "slot_1_2": 2, "slot_11_0": 4, "slot_11_1": 4}
+    model.env.begin_round({k: tf.fill([2, dims[k]], v) for k, v in values.items()})
+    model.logits_fn()
+    model.env.end_round()
+    first, second, third, fourth = (t.numpy() for t in model.record["out"])
+    assert np.all(first == 11.0) and first.shape == (2, 4)  # slot 11 + slot 1
+    assert np.all(second == 20.0) and np.all(third == 2.0) and np.all(fourth == 3.0)
+
+
+def test_sum_pooling_errors(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    with pytest.raises(ValueError, match="`features` must name at least one column"):
+        model.sum_pooling({}, {}, [], 4, [])
+    with pytest.raises(
+        LookupError, match="`features` must name keys of `fc_dict`. Received: key=5"
+    ):
+        model.sum_pooling({}, {}, [5], 4, [])
+
+
+# ------------------------------------------------------------------------ configs
+
+
+def test_feature_and_table_configs_carry_slice_settings(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    features, tables = model.create_feature_and_table_config_dict()
+    assert sorted(tables) == ["table_1_0", "table_1_1", "table_2_0", "table_3_0"]
+    assert sorted(features) == ["slot_1_0", "slot_1_1", "slot_2_0", "slot_3_0"]
+    slices = {s.table_name: s for s in model.env.feature_slices()}
+    for name, table in tables.items():
+        assert isinstance(table, E.TableConfig)
+        assert table.combiner == "sum" and table.name == name
+        assert table.optimizer is slices[name].optimizer
+        assert table.initializer is slices[name].initializer
+        assert table.dim == slices[name].dim
+        feature = features[slices[name].feature_name]
+        assert isinstance(feature, E.FeatureConfig) and feature.table is table
+    assert (tables["table_1_0"].vocabulary_size, tables["table_1_0"].dim) == (100, 1)
+    assert isinstance(tables["table_1_0"].optimizer, E.FTRL)
+    assert isinstance(tables["table_1_1"].optimizer, E.Adagrad)
+    assert isinstance(tables["table_2_0"].optimizer, E.SGD)
+    assert isinstance(tables["table_3_0"].optimizer, E.Adam)
+    assert tables["table_3_0"].vocabulary_size == 7
+
+
+class MissingSlotModel(Model):
+    def logits_fn(self):
+        FeatureColumnV1(FeatureSlot(self.env, 2), "slot_2_0").add_vector(2)
+        return tf.reduce_sum(FeatureColumnV1(FeatureSlot(self.env, 5), "slot_5_0").add_vector(2), 1)
+
+
+class EmptyVocabSlotModel(Model):
+    def logits_fn(self):
+        return tf.reduce_sum(FeatureColumnV1(FeatureSlot(self.env, 9), "slot_9_0").add_vector(2), 1)
+
+
+def test_slot_missing_from_the_vocab_is_a_lookup_error_naming_it(tmp_path):
+    model = MissingSlotModel(_params(tmp_path))
+    with pytest.raises(LookupError, match=r"slot 5 must be listed in the vocab file .*vocab.tsv"):
+        model.create_feature_and_table_config_dict()
+    with pytest.raises(LookupError, match="slot 5 must be listed in the vocab file"):
+        model.table_memory_plan()
+
+
+def test_slot_with_zero_vocab_cannot_get_a_table(tmp_path):
+    model = EmptyVocabSlotModel(_params(tmp_path))
+    with pytest.raises(ValueError, match="vocab size of slot 9 must be >= 1"):
+        model.create_feature_and_table_config_dict()
+
+
+# --------------------------------------------------------------------- memory plan
+
+
+def test_memory_plan_matches_hand_computation(tmp_path, caplog):
+    model = PlanModel(_params(tmp_path))
+    with caplog.at_level(logging.INFO, logger="nwsrec.model"):
+        plan = model.table_memory_plan()
+    assert isinstance(plan, TableMemoryPlan)
+    rows = [(t.name, t.rows, t.dim, t.padded_dim, t.optimizer, t.copies) for t in plan.tables]
+    assert rows == [
+        ("table_1_0", 100, 1, 8, "FTRL", 3),
+        ("table_1_1", 100, 4, 8, "Adagrad", 2),
+        ("table_2_0", 50, 12, 16, "SGD", 1),
+        ("table_3_0", 7, 8, 8, "Adam", 3),
+    ]
+    # raw: 100*1*4*3 + 100*4*4*2 + 50*12*4*1 + 7*8*4*3
+    assert plan.raw_bytes == 1200 + 3200 + 2400 + 672 == 7472
+    # padded: 100*8*4*3 + 100*8*4*2 + 50*16*4*1 + 7*8*4*3
+    assert plan.padded_bytes == 9600 + 6400 + 3200 + 672 == 19872
+    # padded, all at 3 copies: 100*8*4*3 + 100*8*4*3 + 50*16*4*3 + 7*8*4*3
+    assert plan.padded_max_copies_bytes == 9600 + 9600 + 9600 + 672 == 29472
+    assert "7472 B" in caplog.text and "29472 B" in caplog.text
+
+
+def test_memory_plan_with_gradient_accumulation_adds_a_copy_per_table(tmp_path):
+    plan = PlanModel(_params(tmp_path, use_gradient_accumulation=True)).table_memory_plan()
+    assert [t.copies for t in plan.tables] == [4, 3, 2, 4]
+    # raw: 100*1*4*4 + 100*4*4*3 + 50*12*4*2 + 7*8*4*4
+    assert plan.raw_bytes == 1600 + 4800 + 4800 + 896 == 12096
+    # padded: 100*8*4*4 + 100*8*4*3 + 50*16*4*2 + 7*8*4*4
+    assert plan.padded_bytes == 12800 + 9600 + 6400 + 896 == 29696
+    # padded, all at 4 copies
+    assert plan.padded_max_copies_bytes == 12800 + 12800 + 12800 + 896 == 39296
+
+
+def test_memory_plan_with_dims_override(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    # slot 1 vectors at width 9 (bias kept), slot 2 dropped, slot 3 as [8, 3]: the extra
+    # slice takes slot 3's default vector optimizer (Adagrad, 2 copies).
+    plan = model.table_memory_plan({1: 9, 2: 0, 3: [8, 3]})
+    rows = [(t.name, t.dim, t.copies) for t in plan.tables]
+    assert rows == [
+        ("table_1_0", 1, 3),
+        ("table_1_1", 9, 2),
+        ("table_3_0", 8, 3),
+        ("table_3_1", 3, 2),
+    ]
+    # 100*1*4*3 + 100*9*4*2 + 7*8*4*3 + 7*3*4*2
+    assert plan.raw_bytes == 1200 + 7200 + 672 + 168
+    assert model.table_memory_plan().raw_bytes == 7472  # the model itself is unchanged
+
+
+@pytest.mark.parametrize(
+    ("override", "error", "match"),
+    [
+        ({4: 8}, LookupError, r"must name slots the model declares. Received: slot_id=4"),
+        ({1: -1}, ValueError, r"`dims_override\[1\]` must be a non-negative integer"),
+        ({1: [4, "8"]}, ValueError, r"`dims_override\[1\]` must be"),
+        ({1: "8"}, ValueError, r"`dims_override\[1\]` must be"),
+        ([(1, 8)], ValueError, "`dims_override` must be a mapping"),
+    ],
+)
+def test_memory_plan_override_errors(tmp_path, override, error, match):
+    with pytest.raises(error, match=match):
+        PlanModel(_params(tmp_path)).table_memory_plan(override)
+
+
+# ------------------------------------------------------- forward, lookup, tables
+
+
+def _batch():
+    return {
+        "slot_2_0": _sparse([[1, 2], [7], []]),
+        "dense": tf.constant([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]),
+        "label": tf.constant([1.0, 0.0, 1.0]),
+    }
+
+
+@needs_tables
+def test_tables_one_per_slice_with_vocab_rows_and_slice_dim(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    tables = model.tables
+    assert sorted(tables) == ["table_1_0", "table_1_1", "table_2_0", "table_3_0"]
+    assert model.tables["table_2_0"] is tables["table_2_0"]  # built once
+    assert tuple(_table_weight(tables["table_1_1"]).shape) == (100, 4)
+    assert tuple(_table_weight(tables["table_2_0"]).shape) == (50, 12)
+    bias = _table_weight(tables["table_1_0"]).numpy()
+    assert bias.shape == (100, 1) and np.all(bias == 0.0)  # bias initializer: zeros
+
+
+@needs_tables
+def test_forward_runs_logits_fn_on_the_pooled_embeddings(tmp_path):
+    model = RecordingModel(_params(tmp_path))
+    batch = _batch()
+    logits, losses = model.forward(batch, training=True)
+    pooled = model.lookup(batch)["slot_2_0"]
+    weight = _table_weight(model.tables["table_2_0"]).numpy()
+    expected_pooled = np.stack([weight[1] + weight[2], weight[7], np.zeros(3)])
+    np.testing.assert_allclose(pooled.numpy(), expected_pooled, rtol=1e-6)
+    # Dense(1) with ones kernel: sum of the pooled embedding and the dense features
+    expected = expected_pooled.sum(axis=1) + batch["dense"].numpy().sum(axis=1)
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5)
+    assert len(losses) == 1
+    np.testing.assert_allclose(losses[0].numpy(), expected_pooled.sum(), rtol=1e-5)
+    assert model.seen[-1]["training"] is True and model.seen[-1]["features"] is batch
+    assert model.features is None and model.training is False
+
+
+@needs_tables
+def test_forward_keeps_layers_and_weights_across_rounds(tmp_path):
+    model = RecordingModel(_params(tmp_path))
+    before = [id(v) for v in model.dense_variables()]
+    for _ in range(3):
+        model.forward(_batch(), training=False)
+    assert model.factory_calls == 1
+    assert [id(v) for v in model.dense_variables()] == before
+
+
+@needs_tables
+def test_forward_inside_tf_function(tmp_path):
+    model = RecordingModel(_params(tmp_path))
+    batch = _batch()
+
+    @tf.function
+    def step(features):
+        logits, losses = model.forward(features, training=True)
+        return logits, tf.add_n(losses)
+
+    logits, loss = step(batch)
+    eager_logits, eager_losses = model.forward(batch, training=True)
+    np.testing.assert_allclose(logits.numpy(), eager_logits.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(loss.numpy(), eager_losses[0].numpy(), rtol=1e-6)
+
+
+@needs_tables
+def test_forward_falls_back_to_slice_zero_ids(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    batch = {f"slot_{s}_0": _sparse([[1], [2, 3]]) for s in (1, 2, 3)}
+    pooled = model.lookup(batch)
+    assert sorted(pooled) == ["slot_1_0", "slot_1_1", "slot_2_0", "slot_3_0"]
+    assert pooled["slot_1_1"].shape == (2, 4)
+    logits, losses = model.forward(batch)
+    assert logits.shape == (2,) and losses == []
+
+
+@needs_tables
+def test_forward_errors(tmp_path):
+    model = RecordingModel(_params(tmp_path))
+    with pytest.raises(LookupError, match=r"must hold the ids of slot 2 as 'slot_2_0'"):
+        model.forward({"dense": tf.zeros([1, 3])})
+    with pytest.raises(ValueError, match="`training` must be a Python bool"):
+        model.forward(_batch(), training=tf.constant(True))
+    with pytest.raises(ValueError, match="`features` must be a mapping"):
+        model.lookup([1, 2])
+
+
+@needs_tables
+def test_round_that_changes_dims_is_an_error_naming_the_slot(tmp_path):
+    class Growing(Model):
+        width = 2
+
+        def logits_fn(self):
+            emb = FeatureColumnV1(FeatureSlot(self.env, 2), "slot_2_0").add_vector(self.width)
+            Growing.width += 1
+            return tf.reduce_sum(emb, axis=1)
+
+    model = Growing(_params(tmp_path))
+    with pytest.raises(ValueError, match=r"slot 2 slice 0 must match discovery \(dim 2"):
+        model.forward({"slot_2_0": _sparse([[1]])})
+
+
+@needs_tables
+def test_serving_lookup_from_tpu_configs_matches_model_lookup(tmp_path):
+    model = PlanModel(_params(tmp_path))
+    feature_config, table_config = model.create_feature_and_table_config_dict()
+    serving = E.TPUEmbeddingForServing(feature_config, optimizer=None)
+    serving.build()
+    rng = np.random.default_rng(0)
+    for name, table in model.tables.items():
+        weight = _table_weight(table)
+        values = rng.normal(size=weight.shape).astype(np.float32)
+        weight.assign(values)  # random rows, so that a wrong row or table shows
+        serving.embedding_tables[table_config[name]].assign(values)
+    batch = {
+        "slot_1_0": _sparse([[0, 99, 5], [3], [], [5, 5]]),
+        "slot_2_0": _sparse([[49], [0, 1, 2, 3], [7], []]),
+        "slot_3_0": _sparse([[6, 0], [], [1], [2]]),
+    }
+    batch = {**batch, "slot_1_1": batch["slot_1_0"]}
+    expected = serving(batch)
+    got = model.lookup(batch)
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        np.testing.assert_allclose(got[name].numpy(), expected[name].numpy(), rtol=1e-6, atol=1e-6)
+
+
+# ----------------------------------------------------------------------- input_fn
+
+
+def test_create_input_fn_delegates_to_make_input_fn(tmp_path, monkeypatch):
+    pipeline = pytest.importorskip("nwsrec.data.pipeline")
+    calls = {}
+
+    def fake_make_input_fn(file_pattern, *, feature_map, slot_to_dims, params, repeat=True):
+        calls.update(
+            file_pattern=file_pattern,
+            feature_map=feature_map,
+            slot_to_dims=slot_to_dims,
+            params=params,
+            repeat=repeat,
+        )
+        return "input_fn"
+
+    monkeypatch.setattr(pipeline, "make_input_fn", fake_make_input_fn)
+    model = RecordingModel(_params(tmp_path))
+    assert model.create_input_fn("data/*.tfrecord", repeat=False) == "input_fn"
+    assert calls["file_pattern"] == "data/*.tfrecord" and calls["repeat"] is False
+    assert calls["slot_to_dims"] == {2: [3]}
+    assert sorted(calls["feature_map"]) == ["dense", "label", "slot_2_0"]
+    assert calls["params"]["vocab_file_path"].endswith("vocab.tsv")
