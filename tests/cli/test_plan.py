@@ -1,0 +1,155 @@
+import json
+import sys
+import types
+
+import pytest
+import tensorflow as tf
+
+import nwsrec
+from nwsrec.cli.commands.plan import read_slot_dims
+from nwsrec.cli.main import main
+from nwsrec.features import FeatureColumnV1, FeatureSlot
+from nwsrec.model import Model
+
+
+class TinyPlanModel(Model):
+    """Slots 1 and 2, each a bias plus a vector of width params["slot_dims"] (default 8)."""
+
+    vocab_path = None
+
+    @classmethod
+    def default_params(cls):
+        return {**super().default_params(), "vocab_file_path": cls.vocab_path}
+
+    def logits_fn(self):
+        dims = self.params.get("slot_dims") or {}
+        parts = []
+        for slot_id in (1, 2):
+            fc = FeatureColumnV1(FeatureSlot(self.env, slot_id, has_bias=True), f"slot_{slot_id}_0")
+            parts.append(fc.get_bias())
+            if dims.get(slot_id, 8) > 0:
+                parts.append(fc.add_vector(dims.get(slot_id, 8)))
+        return tf.reduce_sum(tf.concat(parts, axis=1), axis=1)
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """Register TinyPlanModel as "tiny" through the registry interface."""
+    vocab = tmp_path / "vocab.tsv"
+    vocab.write_text("slot\tcount\n1\t1000\n2\t10\n")
+    monkeypatch.setattr(TinyPlanModel, "vocab_path", str(vocab))
+    try:
+        import nwsrec.registry as registry
+    except ModuleNotFoundError:  # the registry is written in parallel; same interface
+        registry = types.ModuleType("nwsrec.registry")
+        monkeypatch.setitem(sys.modules, "nwsrec.registry", registry)
+        monkeypatch.setattr(nwsrec, "registry", registry, raising=False)
+    models = {"tiny": TinyPlanModel}
+
+    def get_class(name):
+        if name not in models:
+            raise LookupError(f"`name` must be a registered model. Received: name={name!r}")
+        return models[name]
+
+    monkeypatch.setattr(registry, "get_class", get_class, raising=False)
+    monkeypatch.setattr(
+        registry, "get_params", lambda name: get_class(name).default_params(), raising=False
+    )
+    return tmp_path
+
+
+def _write_dims(tmp_path, payload):
+    path = tmp_path / "search_result.json"
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    return str(path)
+
+
+def test_plan_prints_each_table_and_the_totals(tiny, capsys):
+    assert main(["plan", "--model", "tiny"]) == 0
+    out = capsys.readouterr().out
+    lines = {
+        line.split()[0]: line.split() for line in out.splitlines() if line.startswith("table_")
+    }
+    assert lines["table_1_0"] == ["table_1_0", "1000", "1", "8", "FTRL", "3", "12000", "96000"]
+    assert lines["table_1_1"] == ["table_1_1", "1000", "8", "8", "Adagrad", "2", "64000", "64000"]
+    assert lines["table_2_1"] == ["table_2_1", "10", "8", "8", "Adagrad", "2", "640", "640"]
+    # raw 12000 + 64000 + 120 + 640; padded 96000 + 64000 + 960 + 640;
+    # padded at 3 copies 96000 + 96000 + 960 + 960
+    assert " 76760 (" in out and " 161600 (" in out and " 193920 (" in out
+
+
+def test_plan_passes_dims_file_sizes_to_the_model(tiny, capsys):
+    dims = _write_dims(tiny, {"slots": {"1": {"size": 4, "probs": [0.1, 0.9]}, "2": {"size": 0}}})
+    assert main(["plan", "--model", "tiny", "--dims", dims]) == 0
+    out = capsys.readouterr().out
+    assert "table_2_1" not in out
+    row = next(line.split() for line in out.splitlines() if line.startswith("table_1_1"))
+    assert row == ["table_1_1", "1000", "4", "8", "Adagrad", "2", "32000", "64000"]
+    # raw 12000 + 1000*4*4*2 + 120; padded 96000 + 64000 + 960; max 96000 + 96000 + 960
+    assert " 44120 (" in out and " 160960 (" in out and " 192960 (" in out
+
+
+def test_plan_json_output(tiny, capsys):
+    assert main(["plan", "--model", "tiny", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == "tiny"
+    assert (data["raw_bytes"], data["padded_bytes"], data["padded_max_copies_bytes"]) == (
+        76760,
+        161600,
+        193920,
+    )
+    assert [t["name"] for t in data["tables"]] == [
+        "table_1_0",
+        "table_1_1",
+        "table_2_0",
+        "table_2_1",
+    ]
+
+
+def test_plan_vocab_file_override_and_max_tables(tiny, capsys):
+    other = tiny / "other.tsv"
+    other.write_text("1\t10\n2\t10\n")
+    args = ["plan", "--model", "tiny", "--vocab-file", str(other), "--max-tables", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "table_1_0    10" in out and "... 3 more tables" in out
+    assert " 1520 (" in out  # 10*1*4*3 + 10*8*4*2, twice
+
+
+@pytest.mark.parametrize(
+    ("payload", "match"),
+    [
+        ("{not json", r"search_result.json:1:2: `--dims` must be a JSON file"),
+        ({"sizes": {}}, r"search_result.json: `--dims` must hold an object"),
+        ([1, 2], r"`--dims` must hold an object"),
+        ({"slots": {"a": {"size": 4}}}, r"slot ids must be non-negative .* slot='a'"),
+        ({"slots": {"1": {"size": -1}}}, r"slot 1 must have a non-negative integer `size`"),
+        ({"slots": {"1": {"size": 2.5}}}, r"slot 1 must have a non-negative .* size=2.5"),
+        ({"slots": {"1": 4}}, r"slot 1 must have a non-negative .* size=None"),
+    ],
+    ids=["not-json", "no-slots", "not-object", "bad-slot", "negative", "float", "no-size"],
+)  # fmt: skip
+def test_bad_dims_file_names_the_file(tiny, capsys, payload, match):
+    path = _write_dims(tiny, payload)
+    with pytest.raises(ValueError, match=match):
+        read_slot_dims(path)
+    assert main(["plan", "--model", "tiny", "--dims", path]) == 2
+    assert "nwsrec plan: error: " in capsys.readouterr().err
+
+
+def test_unknown_model_and_missing_files_exit_2(tiny, capsys):
+    assert main(["plan", "--model", "nope"]) == 2
+    assert "Received: name='nope'" in capsys.readouterr().err
+    assert main(["plan", "--model", "tiny", "--dims", str(tiny / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert main(["plan", "--model", "tiny", "--vocab-file", str(tiny / "none.tsv")]) == 2
+    assert "none.tsv" in capsys.readouterr().err
+    assert main(["plan", "--model", "tiny", "--max-tables", "-1"]) == 2
+    assert "`--max-tables` must be >= 0" in capsys.readouterr().err
+
+
+def test_plan_requires_a_model(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["plan"])
+    assert exc.value.code == 2
+    assert "--model" in capsys.readouterr().err
