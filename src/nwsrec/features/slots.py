@@ -42,6 +42,10 @@ def _check_optimizer(optimizer: Any, arg: str, slot_id: int) -> None:
         raise ValueError(f"`{arg}` of slot {slot_id}: {err}") from None
 
 
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _check_initializer(initializer: Any, arg: str, slot_id: int) -> None:
     if not callable(initializer):
         raise ValueError(
@@ -300,7 +304,9 @@ class FeatureColumnV1:
                 current round.
         """
         slot = self._feature_slot
-        if not any(s is feature_slice for s in slot._feature_slices):
+        slices = slot._feature_slices
+        index = getattr(feature_slice, "index", None)
+        if not (_is_index(index) and index < len(slices) and slices[index] is feature_slice):
             raise ValueError(
                 f"`feature_slice` must be a slice of slot {slot.slot_id} declared in this "
                 f"round. Received: feature_slice={feature_slice!r}"
