@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="print the embedding-table memory plan of a model",
-        description=__doc__.split("\n\n", 1)[1],
+        description=(__doc__ or "").partition("\n\n")[2] or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, metavar="NAME", help="a registered model")
