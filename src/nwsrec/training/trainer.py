@@ -1,0 +1,513 @@
+"""nwsrec's own training loop: a ``tf.function`` step run by a ``tf.distribute`` strategy.
+
+Keras 3 ``Model.fit`` cannot give each embedding table its own optimizer and fails under
+multi-worker strategies (keras-team/keras#20585), so nwsrec trains with its own loop:
+
+    dataset  = strategy.distribute_datasets_from_function(model.create_input_fn(pattern))
+    per step, on every replica (strategy.run):
+        logits, aux_losses = model.forward(features, training=True)
+        loss  = sum(sigmoid cross-entropy) / global batch size
+              + (sum(aux_losses) + width_penalty * expected_emb_dims) / replicas
+        dense weights          -> one Keras optimizer (``dense_optimizer``)
+        NWS architecture weights -> their own Keras optimizer (``arch_learning_rate``)
+        each embedding table   -> table.apply_gradient(IndexedSlices), its own optimizer
+
+Gradients are summed across replicas through the replica context before they are applied:
+the Keras optimizers do it themselves in ``apply_gradients`` (``ReplicaContext.all_reduce``
+inside a replica context); the table gradients are all-reduced here. The strategy is a
+parameter; on one machine it is the default strategy.
+
+Training params (read from the run's params; defaults in :data:`TRAINING_DEFAULTS`):
+
+- ``train_steps``: the global step to train to.
+- ``dense_optimizer`` (``adam`` | ``adagrad`` | ``sgd``), ``dense_learning_rate``.
+- ``arch_learning_rate``: Adam learning rate of the NWS architecture weights.
+- ``width_penalty``: loss added per expected embedding dim of the NWS layers
+  (``width_penalty * sum_i sum_j p_ij * c_ij``). It prices width: a slot keeps a
+  width only while that lowers the task loss by more than the penalty. 0 disables it.
+- ``checkpoint_every_steps``, ``keep_checkpoints``, ``log_every_steps``.
+- ``seed``: seeds Keras/TF/numpy before the model is built (None leaves them alone).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nwsrec.training.checkpoints import TrainingCheckpoint
+from nwsrec.training.metrics import exact_auc, log_loss
+from nwsrec.training.summaries import ProgressBar, RunSummaries, write_params_json, write_scalars
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TRAINING_DEFAULTS", "EvalResult", "TrainResult", "Trainer", "training_param"]
+
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "train_steps": 1000,
+    "dense_optimizer": "adam",
+    "dense_learning_rate": 1e-3,
+    "arch_learning_rate": 1e-2,
+    "width_penalty": 0.0,
+    "checkpoint_every_steps": 1000,
+    "keep_checkpoints": 3,
+    "log_every_steps": 100,
+    "seed": None,
+}
+
+
+def training_param(params: Mapping[str, Any], key: str) -> Any:
+    """Returns ``params[key]``, or the trainer's default for it.
+
+    Args:
+        params: the run's params.
+        key: a key of :data:`TRAINING_DEFAULTS`.
+
+    Example:
+        >>> training_param({}, "log_every_steps")
+        100
+    """
+    value = params.get(key)
+    return TRAINING_DEFAULTS[key] if value is None else value
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :meth:`Trainer.train` did.
+
+    Args:
+        step: the global step at the end.
+        start_step: the step training (re)started from (> 0 after a resume).
+        loss: mean training loss over the last logged interval (NaN if no step ran).
+        examples_per_sec: mean throughput of the steps this call ran.
+        checkpoint: path prefix of the last checkpoint.
+    """
+
+    step: int
+    start_step: int
+    loss: float
+    examples_per_sec: float
+    checkpoint: str | None
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """Evaluation of a model on a held-out split.
+
+    Args:
+        auc: exact AUC of the logits.
+        log_loss: mean log loss of ``sigmoid(logits)``.
+        num_examples: examples evaluated (full batches only).
+        step: the global step of the evaluated weights.
+    """
+
+    auc: float
+    log_loss: float
+    num_examples: int
+    step: int
+
+    def as_dict(self) -> dict[str, float]:
+        """``{"auc", "log_loss", "num_examples", "step"}``."""
+        return dataclasses.asdict(self)
+
+
+def _make_optimizer(name: str, learning_rate: float, key: str) -> Any:
+    import keras
+
+    factories = {
+        "adam": keras.optimizers.Adam,
+        "adagrad": keras.optimizers.Adagrad,
+        "sgd": keras.optimizers.SGD,
+    }
+    if name not in factories:
+        raise ValueError(f"`{key}` must be one of {sorted(factories)}. Received: {key}={name!r}")
+    return factories[name](learning_rate=float(learning_rate))
+
+
+def _raw(variable: Any) -> Any:
+    """The tf.Variable behind a Keras variable (or the variable itself)."""
+    import keras
+
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def table_parameter(table: Any) -> Any:
+    """The trainable weight of an embedding table (what its lookup reads).
+
+    Args:
+        table: an ``EmbeddingTable``.
+
+    Returns:
+        Its embedding ``tf.Variable``: ``table.variable`` when the table has one, else the
+        first of ``table.variables``.
+    """
+    variable = getattr(table, "variable", None)
+    if variable is None:
+        variable = list(table.variables)[0]
+    return variable
+
+
+class Trainer:
+    """Trains and evaluates an nwsrec ``Model`` with its own ``tf.function`` step.
+
+    The model is built inside ``strategy.scope()`` by ``model_fn`` so that every variable
+    (tables, Keras layers, NWS weights) is placed by the strategy.
+
+    Args:
+        model_fn: builds the model (e.g. ``lambda: MyModel(params)``).
+        params: the run's params (the model's ``default_params()`` with overrides);
+            training knobs as in :data:`TRAINING_DEFAULTS`, plus ``batch_size``.
+        model_dir: where checkpoints, ``params.json``, event files and the NWS history go.
+        strategy: a ``tf.distribute.Strategy``; default: the current (default) strategy.
+        progress: show a progress bar on stderr.
+
+    Example:
+        >>> trainer = Trainer(lambda: MyModel(params), params, "runs/my")  # doctest: +SKIP
+        >>> trainer.train()  # doctest: +SKIP
+        >>> trainer.evaluate(params["eval_file_pattern"]).auc  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_fn: Callable[[], Any],
+        params: Mapping[str, Any],
+        model_dir: str,
+        strategy: Any = None,
+        progress: bool = True,
+    ) -> None:
+        import keras
+        import tensorflow as tf
+
+        self.params = dict(params)
+        self.model_dir = model_dir
+        self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
+        self.progress = progress
+        self.batch_size = int(self.params["batch_size"])
+        if self.batch_size % self.strategy.num_replicas_in_sync:
+            raise ValueError(
+                "`batch_size` must be a multiple of the number of replicas "
+                f"({self.strategy.num_replicas_in_sync}). Received: batch_size={self.batch_size}"
+            )
+        seed = training_param(self.params, "seed")
+        if seed is not None:
+            keras.utils.set_random_seed(int(seed))
+        self._width_penalty = float(training_param(self.params, "width_penalty"))
+        if self._width_penalty < 0 or not math.isfinite(self._width_penalty):
+            raise ValueError(
+                f"`width_penalty` must be a finite number >= 0. "
+                f"Received: width_penalty={self._width_penalty!r}"
+            )
+        with self.strategy.scope():
+            self.model = model_fn()
+            self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+            self._ensure_built()
+            self.nws_layers = list(self.model.nws_layers())
+            arch = [layer.get_arch_embedding_weights() for layer in self.nws_layers]
+            arch_ids = {id(_raw(v)) for v in arch}
+            self.arch_variables = arch
+            self.dense_variables = [
+                v for v in self.model.dense_variables() if id(_raw(v)) not in arch_ids
+            ]
+            self.tables = dict(self.model.tables)
+            self.table_variables = [table_parameter(t) for t in self.tables.values()]
+            self.dense_optimizer = _make_optimizer(
+                str(training_param(self.params, "dense_optimizer")),
+                training_param(self.params, "dense_learning_rate"),
+                "dense_optimizer",
+            )
+            self.dense_optimizer.build(self.dense_variables)
+            self.optimizers = {"dense": self.dense_optimizer}
+            if self.arch_variables:
+                self.arch_optimizer = _make_optimizer(
+                    "adam", training_param(self.params, "arch_learning_rate"), "arch_optimizer"
+                )
+                self.arch_optimizer.build(self.arch_variables)
+                self.optimizers["arch"] = self.arch_optimizer
+        self._train_loop = tf.function(self._train_loop_fn)
+        self._eval_step = tf.function(self._eval_step_fn)
+        self._checkpoint: TrainingCheckpoint | None = None
+
+    # ---------------------------------------------------------------- building blocks
+
+    def _dataset_fn(self, file_pattern: str, repeat: bool) -> Any:
+        return self.model.create_input_fn(file_pattern, repeat=repeat)
+
+    def _ensure_built(self) -> None:
+        """Creates every variable by one inference pass over one real batch."""
+        import tensorflow as tf
+
+        pattern = self.params.get("train_file_pattern")
+        if not pattern:
+            raise ValueError(
+                "`train_file_pattern` must be set in the params. Received: "
+                f"train_file_pattern={pattern!r}"
+            )
+        dataset = self._dataset_fn(pattern, repeat=False)(tf.distribute.InputContext())
+        for features in dataset.take(1):
+            self.model.forward(features, training=False)
+            return
+        raise ValueError(
+            f"`train_file_pattern` must match files with at least one full batch of "
+            f"{self.batch_size} examples. Received: train_file_pattern={pattern!r}"
+        )
+
+    def _loss_terms(self) -> Any:
+        import tensorflow as tf
+
+        if not self._width_penalty or not self.nws_layers:
+            return tf.constant(0.0)
+        dims = tf.add_n(
+            [
+                tf.cast(layer.get_summaries()["expected_emb_dims"], tf.float32)
+                for layer in self.nws_layers
+            ]
+        )
+        return self._width_penalty * dims
+
+    def _step_fn(self, features: Mapping[str, Any]) -> Any:
+        import tensorflow as tf
+
+        replicas = float(self.strategy.num_replicas_in_sync)
+        labels = tf.cast(tf.reshape(features["label"], [-1]), tf.float32)
+        with tf.GradientTape() as tape:
+            logits, aux_losses = self.model.forward(features, training=True)
+            logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
+            per_example = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+            task_loss = tf.reduce_sum(per_example) / float(self.batch_size)
+            extra = self._loss_terms()
+            for aux in aux_losses:
+                extra += tf.cast(tf.reduce_sum(aux), tf.float32)
+            loss = task_loss + extra / replicas
+        watched = (
+            [_raw(v) for v in self.dense_variables]
+            + [_raw(v) for v in self.arch_variables]
+            + list(self.table_variables)
+        )
+        grads = tape.gradient(loss, watched)
+        n_dense, n_arch = len(self.dense_variables), len(self.arch_variables)
+        dense_grads = grads[:n_dense]
+        arch_grads = grads[n_dense : n_dense + n_arch]
+        table_grads = grads[n_dense + n_arch :]
+        # The Keras optimizers all-reduce in the replica context themselves.
+        self.dense_optimizer.apply_gradients(
+            [
+                (g, v)
+                for g, v in zip(dense_grads, self.dense_variables, strict=True)
+                if g is not None
+            ]
+        )
+        if n_arch:
+            self.arch_optimizer.apply_gradients(
+                [
+                    (g, v)
+                    for g, v in zip(arch_grads, self.arch_variables, strict=True)
+                    if g is not None
+                ]
+            )
+        present = [
+            (name, g) for name, g in zip(self.tables, table_grads, strict=True) if g is not None
+        ]
+        if present:
+            context = tf.distribute.get_replica_context()
+            reduced = [g for _, g in present]
+            if context is not None and self.strategy.num_replicas_in_sync > 1:
+                reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, reduced)
+            for (name, _), grad in zip(present, reduced, strict=True):
+                if not isinstance(grad, tf.IndexedSlices):
+                    grad = tf.IndexedSlices(
+                        grad, tf.range(tf.shape(grad, out_type=tf.int64)[0]), tf.shape(grad)
+                    )
+                self.tables[name].apply_gradient(grad)
+        return task_loss + extra / replicas
+
+    def _train_loop_fn(self, iterator: Any, num_steps: Any) -> Any:
+        import tensorflow as tf
+
+        total = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            per_replica = self.strategy.run(self._step_fn, args=(next(iterator),))
+            total += self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+            self.global_step.assign_add(1)
+        return total / tf.cast(num_steps, tf.float32)
+
+    def _eval_step_fn(self, features: Any) -> Any:
+        import tensorflow as tf
+
+        def fn(batch: Mapping[str, Any]) -> Any:
+            logits, _ = self.model.forward(batch, training=False)
+            return tf.reshape(batch["label"], [-1]), tf.reshape(logits, [-1])
+
+        return self.strategy.run(fn, args=(features,))
+
+    # ---------------------------------------------------------------- public API
+
+    @property
+    def step(self) -> int:
+        """The current global step."""
+        return int(self.global_step.numpy())
+
+    def train(self, steps: int | None = None, file_pattern: str | None = None) -> TrainResult:
+        """Trains to global step ``steps``, resuming from the newest checkpoint in model_dir.
+
+        Checkpoints are written every ``checkpoint_every_steps`` and at the end; training
+        scalars every ``log_every_steps``.
+
+        Args:
+            steps: the global step to reach; default ``params["train_steps"]``.
+            file_pattern: training files; default ``params["train_file_pattern"]``.
+
+        Returns:
+            A :class:`TrainResult`.
+        """
+        import tensorflow as tf
+
+        total = int(steps if steps is not None else training_param(self.params, "train_steps"))
+        if total < 0:
+            raise ValueError(f"`steps` must be >= 0. Received: steps={total}")
+        pattern = file_pattern or self.params["train_file_pattern"]
+        log_every = max(1, int(training_param(self.params, "log_every_steps")))
+        ckpt_every = max(1, int(training_param(self.params, "checkpoint_every_steps")))
+        write_params_json(self.model_dir, self.params)
+
+        dataset = self.strategy.distribute_datasets_from_function(
+            self._dataset_fn(pattern, repeat=True)
+        )
+        iterator = iter(dataset)
+        checkpointable_iterator = isinstance(iterator, tf.__internal__.tracking.Trackable)
+        if not checkpointable_iterator:
+            logger.warning(
+                "the input iterator of %s cannot be checkpointed: a resumed run restarts "
+                "reading the files from their beginning",
+                type(self.strategy).__name__,
+            )
+        self._checkpoint = TrainingCheckpoint(
+            self.model_dir,
+            self.global_step,
+            self.model,
+            self.optimizers,
+            iterator=iterator if checkpointable_iterator else None,
+            max_to_keep=int(training_param(self.params, "keep_checkpoints")),
+        )
+        start = self._checkpoint.restore_latest()
+        summaries = RunSummaries(self.model_dir, resume_step=start)
+        bar = ProgressBar(total, enabled=self.progress)
+        step, last_loss, last_ckpt = start, float("nan"), self._checkpoint.latest
+        run_examples, run_time = 0, 0.0
+        interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
+        try:
+            while step < total:
+                boundary = min(
+                    total,
+                    (step // log_every + 1) * log_every,
+                    (step // ckpt_every + 1) * ckpt_every,
+                )
+                n = boundary - step
+                began = time.perf_counter()
+                chunk_loss = float(self._train_loop(iterator, tf.constant(n, tf.int64)))
+                elapsed = time.perf_counter() - began
+                step = self.step
+                if not math.isfinite(chunk_loss):
+                    raise FloatingPointError(
+                        f"training loss became {chunk_loss} at step {step}; lower the "
+                        "learning rates"
+                    )
+                interval_loss += chunk_loss * n
+                interval_steps += n
+                interval_time += elapsed
+                run_examples += n * self.batch_size
+                run_time += elapsed
+                speed = interval_steps * self.batch_size / max(interval_time, 1e-9)
+                bar.update(step, interval_loss / interval_steps, speed)
+                if step % log_every == 0 or step == total:
+                    last_loss = interval_loss / interval_steps
+                    summaries.log_train(
+                        step,
+                        loss=last_loss,
+                        examples_per_sec=speed,
+                        nws_layers=self.nws_layers,
+                    )
+                    interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
+                if step % ckpt_every == 0 or step == total:
+                    last_ckpt = self._checkpoint.save()
+        finally:
+            summaries.close()
+        if last_ckpt is None or self._checkpoint.latest is None:
+            last_ckpt = self._checkpoint.save()
+        return TrainResult(
+            step=step,
+            start_step=start,
+            loss=last_loss,
+            examples_per_sec=run_examples / run_time if run_time else float("nan"),
+            checkpoint=last_ckpt,
+        )
+
+    def restore(self) -> int:
+        """Restores the newest checkpoint of model_dir without an input position.
+
+        Returns:
+            The restored global step (0 when there is none).
+        """
+        checkpoint = TrainingCheckpoint(
+            self.model_dir, self.global_step, self.model, self.optimizers, iterator=None
+        )
+        path = checkpoint.latest
+        if path is None:
+            return 0
+        checkpoint.checkpoint.restore(path).expect_partial()
+        return self.step
+
+    def evaluate(
+        self, file_pattern: str | None = None, max_batches: int | None = None
+    ) -> EvalResult:
+        """Evaluates the current weights on a held-out split: exact AUC and log loss.
+
+        Every full batch of the files is read once (the pipeline drops the remainder).
+
+        Args:
+            file_pattern: held-out files; default ``params["eval_file_pattern"]``.
+            max_batches: stop after this many global batches (None: all).
+
+        Returns:
+            An :class:`EvalResult`; also written to the ``eval`` event file.
+        """
+        import numpy as np
+
+        pattern = file_pattern or self.params.get("eval_file_pattern")
+        if not pattern:
+            raise ValueError(
+                "`eval_file_pattern` must be set in the params. Received: "
+                f"eval_file_pattern={pattern!r}"
+            )
+        dataset = self.strategy.distribute_datasets_from_function(
+            self._dataset_fn(pattern, repeat=False)
+        )
+        labels, logits = [], []
+        for i, batch in enumerate(dataset):
+            if max_batches is not None and i >= max_batches:
+                break
+            batch_labels, batch_logits = self._eval_step(batch)
+            labels += [t.numpy() for t in self.strategy.experimental_local_results(batch_labels)]
+            logits += [t.numpy() for t in self.strategy.experimental_local_results(batch_logits)]
+        if not labels:
+            raise ValueError(
+                f"`eval_file_pattern` must hold at least one full batch of {self.batch_size} "
+                f"examples. Received: eval_file_pattern={pattern!r}"
+            )
+        y = np.concatenate(labels).astype(np.float64)
+        z = np.concatenate(logits).astype(np.float64)
+        result = EvalResult(
+            auc=exact_auc(y, z),
+            log_loss=log_loss(y, 1.0 / (1.0 + np.exp(-z))),
+            num_examples=int(y.size),
+            step=self.step,
+        )
+        write_scalars(
+            os.path.join(self.model_dir, "eval"),
+            result.step,
+            {"auc": result.auc, "log_loss": result.log_loss},
+        )
+        return result
