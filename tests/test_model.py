@@ -5,17 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import nwsrec.embedding
+from nwsrec.embedding import EmbeddingTable
 from nwsrec.features import FeatureColumnV1, FeatureSlot, TableMemoryPlan
 from nwsrec.layers import MixedEmbedOpComb
 from nwsrec.model import Model
 
 E = tf.tpu.experimental.embedding
-
-needs_tables = pytest.mark.skipif(
-    not hasattr(nwsrec.embedding, "EmbeddingTable"),
-    reason="nwsrec.embedding.EmbeddingTable has not landed yet",
-)
 
 VOCAB = "slot\tcount\n1\t100\n2\t50\n3\t7\n9\t0\n11\t30\n"
 
@@ -91,11 +86,6 @@ def _sparse(rows, dtype=tf.int64):
         tf.constant(values, dtype, shape=[len(values)]),
         [len(rows), width],
     )
-
-
-def _table_weight(table):
-    variable = getattr(table, "variable", None)
-    return variable if variable is not None else list(table.variables)[0]
 
 
 # --------------------------------------------------------------------- construction
@@ -418,25 +408,31 @@ def _batch():
     }
 
 
-@needs_tables
 def test_tables_one_per_slice_with_vocab_rows_and_slice_dim(tmp_path):
     model = PlanModel(_params(tmp_path))
     tables = model.tables
     assert sorted(tables) == ["table_1_0", "table_1_1", "table_2_0", "table_3_0"]
     assert model.tables["table_2_0"] is tables["table_2_0"]  # built once
-    assert tuple(_table_weight(tables["table_1_1"]).shape) == (100, 4)
-    assert tuple(_table_weight(tables["table_2_0"]).shape) == (50, 12)
-    bias = _table_weight(tables["table_1_0"]).numpy()
+    slices = {s.table_name: s for s in model.env.feature_slices()}
+    for name, table in tables.items():
+        assert isinstance(table, EmbeddingTable)
+        assert table.optimizer is slices[name].optimizer  # the slice's own optimizer
+        assert (table.vocab_size, table.dim) == (
+            model.vocab_size_dict[slices[name].slot_id],
+            slices[name].dim,
+        )
+    assert tuple(tables["table_1_1"].variable.shape) == (100, 4)
+    assert tuple(tables["table_2_0"].variable.shape) == (50, 12)
+    bias = tables["table_1_0"].variable.numpy()
     assert bias.shape == (100, 1) and np.all(bias == 0.0)  # bias initializer: zeros
 
 
-@needs_tables
 def test_forward_runs_logits_fn_on_the_pooled_embeddings(tmp_path):
     model = RecordingModel(_params(tmp_path))
     batch = _batch()
     logits, losses = model.forward(batch, training=True)
     pooled = model.lookup(batch)["slot_2_0"]
-    weight = _table_weight(model.tables["table_2_0"]).numpy()
+    weight = model.tables["table_2_0"].variable.numpy()
     expected_pooled = np.stack([weight[1] + weight[2], weight[7], np.zeros(3)])
     np.testing.assert_allclose(pooled.numpy(), expected_pooled, rtol=1e-6)
     # Dense(1) with ones kernel: sum of the pooled embedding and the dense features
@@ -448,7 +444,6 @@ def test_forward_runs_logits_fn_on_the_pooled_embeddings(tmp_path):
     assert model.features is None and model.training is False
 
 
-@needs_tables
 def test_forward_keeps_layers_and_weights_across_rounds(tmp_path):
     model = RecordingModel(_params(tmp_path))
     before = [id(v) for v in model.dense_variables()]
@@ -458,7 +453,6 @@ def test_forward_keeps_layers_and_weights_across_rounds(tmp_path):
     assert [id(v) for v in model.dense_variables()] == before
 
 
-@needs_tables
 def test_forward_inside_tf_function(tmp_path):
     model = RecordingModel(_params(tmp_path))
     batch = _batch()
@@ -474,7 +468,6 @@ def test_forward_inside_tf_function(tmp_path):
     np.testing.assert_allclose(loss.numpy(), eager_losses[0].numpy(), rtol=1e-6)
 
 
-@needs_tables
 def test_forward_falls_back_to_slice_zero_ids(tmp_path):
     model = PlanModel(_params(tmp_path))
     batch = {f"slot_{s}_0": _sparse([[1], [2, 3]]) for s in (1, 2, 3)}
@@ -485,7 +478,6 @@ def test_forward_falls_back_to_slice_zero_ids(tmp_path):
     assert logits.shape == (2,) and losses == []
 
 
-@needs_tables
 def test_forward_errors(tmp_path):
     model = RecordingModel(_params(tmp_path))
     with pytest.raises(LookupError, match=r"must hold the ids of slot 2 as 'slot_2_0'"):
@@ -496,7 +488,6 @@ def test_forward_errors(tmp_path):
         model.lookup([1, 2])
 
 
-@needs_tables
 def test_round_that_changes_dims_is_an_error_naming_the_slot(tmp_path):
     class Growing(Model):
         width = 2
@@ -511,7 +502,6 @@ def test_round_that_changes_dims_is_an_error_naming_the_slot(tmp_path):
         model.forward({"slot_2_0": _sparse([[1]])})
 
 
-@needs_tables
 def test_serving_lookup_from_tpu_configs_matches_model_lookup(tmp_path):
     model = PlanModel(_params(tmp_path))
     feature_config, table_config = model.create_feature_and_table_config_dict()
@@ -519,7 +509,7 @@ def test_serving_lookup_from_tpu_configs_matches_model_lookup(tmp_path):
     serving.build()
     rng = np.random.default_rng(0)
     for name, table in model.tables.items():
-        weight = _table_weight(table)
+        weight = table.variable
         values = rng.normal(size=weight.shape).astype(np.float32)
         weight.assign(values)  # random rows, so that a wrong row or table shows
         serving.embedding_tables[table_config[name]].assign(values)

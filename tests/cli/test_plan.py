@@ -1,11 +1,9 @@
 import json
-import sys
-import types
 
 import pytest
 import tensorflow as tf
 
-import nwsrec
+from nwsrec import model_imports, registry
 from nwsrec.cli.commands.plan import read_slot_dims
 from nwsrec.cli.main import main
 from nwsrec.features import FeatureColumnV1, FeatureSlot
@@ -34,27 +32,22 @@ class TinyPlanModel(Model):
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
-    """Register TinyPlanModel as "tiny" through the registry interface."""
+    """Serve TinyPlanModel as "tests.tiny" through the registry's get_class/get_params.
+
+    Registering a test class for real would leave it in the process-wide registry that
+    other tests (``nwsrec models``) read, so the two functions the command calls are
+    patched instead; ``test_unknown_model_*`` goes through the real registry.
+    """
     vocab = tmp_path / "vocab.tsv"
     vocab.write_text("slot\tcount\n1\t1000\n2\t10\n")
     monkeypatch.setattr(TinyPlanModel, "vocab_path", str(vocab))
-    try:
-        import nwsrec.registry as registry
-    except ModuleNotFoundError:  # the registry is written in parallel; same interface
-        registry = types.ModuleType("nwsrec.registry")
-        monkeypatch.setitem(sys.modules, "nwsrec.registry", registry)
-        monkeypatch.setattr(nwsrec, "registry", registry, raising=False)
-    models = {"tiny": TinyPlanModel}
+    real_get_class = registry.get_class
 
     def get_class(name):
-        if name not in models:
-            raise LookupError(f"`name` must be a registered model. Received: name={name!r}")
-        return models[name]
+        return TinyPlanModel if name == "tests.tiny" else real_get_class(name)
 
-    monkeypatch.setattr(registry, "get_class", get_class, raising=False)
-    monkeypatch.setattr(
-        registry, "get_params", lambda name: get_class(name).default_params(), raising=False
-    )
+    monkeypatch.setattr(registry, "get_class", get_class)
+    monkeypatch.setattr(registry, "get_params", lambda name: get_class(name).default_params())
     return tmp_path
 
 
@@ -65,7 +58,7 @@ def _write_dims(tmp_path, payload):
 
 
 def test_plan_prints_each_table_and_the_totals(tiny, capsys):
-    assert main(["plan", "--model", "tiny"]) == 0
+    assert main(["plan", "--model", "tests.tiny"]) == 0
     out = capsys.readouterr().out
     lines = {
         line.split()[0]: line.split() for line in out.splitlines() if line.startswith("table_")
@@ -80,7 +73,7 @@ def test_plan_prints_each_table_and_the_totals(tiny, capsys):
 
 def test_plan_passes_dims_file_sizes_to_the_model(tiny, capsys):
     dims = _write_dims(tiny, {"slots": {"1": {"size": 4, "probs": [0.1, 0.9]}, "2": {"size": 0}}})
-    assert main(["plan", "--model", "tiny", "--dims", dims]) == 0
+    assert main(["plan", "--model", "tests.tiny", "--dims", dims]) == 0
     out = capsys.readouterr().out
     assert "table_2_1" not in out
     row = next(line.split() for line in out.splitlines() if line.startswith("table_1_1"))
@@ -90,9 +83,9 @@ def test_plan_passes_dims_file_sizes_to_the_model(tiny, capsys):
 
 
 def test_plan_json_output(tiny, capsys):
-    assert main(["plan", "--model", "tiny", "--json"]) == 0
+    assert main(["plan", "--model", "tests.tiny", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["model"] == "tiny"
+    assert data["model"] == "tests.tiny"
     assert (data["raw_bytes"], data["padded_bytes"], data["padded_max_copies_bytes"]) == (
         76760,
         161600,
@@ -109,7 +102,7 @@ def test_plan_json_output(tiny, capsys):
 def test_plan_vocab_file_override_and_max_tables(tiny, capsys):
     other = tiny / "other.tsv"
     other.write_text("1\t10\n2\t10\n")
-    args = ["plan", "--model", "tiny", "--vocab-file", str(other), "--max-tables", "1"]
+    args = ["plan", "--model", "tests.tiny", "--vocab-file", str(other), "--max-tables", "1"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "table_1_0    10" in out and "... 3 more tables" in out
@@ -133,18 +126,31 @@ def test_bad_dims_file_names_the_file(tiny, capsys, payload, match):
     path = _write_dims(tiny, payload)
     with pytest.raises(ValueError, match=match):
         read_slot_dims(path)
-    assert main(["plan", "--model", "tiny", "--dims", path]) == 2
+    assert main(["plan", "--model", "tests.tiny", "--dims", path]) == 2
     assert "nwsrec plan: error: " in capsys.readouterr().err
 
 
-def test_unknown_model_and_missing_files_exit_2(tiny, capsys):
-    assert main(["plan", "--model", "nope"]) == 2
-    assert "Received: name='nope'" in capsys.readouterr().err
-    assert main(["plan", "--model", "tiny", "--dims", str(tiny / "missing.json")]) == 2
+def test_unknown_model_exits_2_with_the_registry_message(tiny, capsys):
+    assert main(["plan", "--model", "nosuch.params.Model"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nwsrec plan: error: ") and "nosuch.params.Model" in err
+
+
+def test_broken_model_module_exits_2_with_one_line(tiny, capsys, monkeypatch):
+    def broken(name):
+        raise model_imports.ModelImportError(f"model module of {name} failed: boom")
+
+    monkeypatch.setattr(registry, "get_class", broken)
+    assert main(["plan", "--model", "broken.params.Model"]) == 2
+    assert "failed: boom" in capsys.readouterr().err
+
+
+def test_missing_files_and_bad_max_tables_exit_2(tiny, capsys):
+    assert main(["plan", "--model", "tests.tiny", "--dims", str(tiny / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
-    assert main(["plan", "--model", "tiny", "--vocab-file", str(tiny / "none.tsv")]) == 2
+    assert main(["plan", "--model", "tests.tiny", "--vocab-file", str(tiny / "none.tsv")]) == 2
     assert "none.tsv" in capsys.readouterr().err
-    assert main(["plan", "--model", "tiny", "--max-tables", "-1"]) == 2
+    assert main(["plan", "--model", "tests.tiny", "--max-tables", "-1"]) == 2
     assert "`--max-tables` must be >= 0" in capsys.readouterr().err
 
 

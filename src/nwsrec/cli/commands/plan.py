@@ -104,12 +104,16 @@ def read_slot_dims(path: str | os.PathLike[str]) -> dict[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Build the model and print its memory plan; return the exit status."""
-    from nwsrec import registry
+    from nwsrec import model_imports, registry
+    from nwsrec.cli.main import CommandError
 
     if args.max_tables is not None and args.max_tables < 0:
         raise ValueError(f"`--max-tables` must be >= 0. Received: --max-tables={args.max_tables}")
-    model_class = registry.get_class(args.model)
-    params = dict(registry.get_params(args.model))
+    try:
+        model_class = registry.get_class(args.model)
+        params = dict(registry.get_params(args.model))
+    except model_imports.ModelImportError as err:
+        raise CommandError(str(err)) from err
     if args.dims is not None:
         params["slot_dims"] = read_slot_dims(args.dims)
     if args.vocab_file is not None:
