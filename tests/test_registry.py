@@ -222,6 +222,15 @@ def test_unknown_name_suggests_close_matches_and_lists_known_models(tree):
     assert "modules tried: alhpa.params" in str(exc.value)
 
 
+def test_suggestions_name_each_model_once_by_its_short_name(tree):
+    tree.model("alpha", "params", "Alpha")
+    typo = f"{tree.task_root}.alpah.params.params.Alpha"
+    with pytest.raises(LookupError, match=r"Did you mean: 'alpha\.params\.Alpha'\? Known"):
+        tree.lookup(typo)
+    with pytest.raises(LookupError, match=r"Did you mean: 'alpha\.params\.Alpha'\? Known"):
+        tree.lookup("alpha.params.Alpah")
+
+
 def test_unknown_name_without_dot_suggests_models_of_similar_task_or_class(tree):
     tree.model("alpha", "params", "Alpha")
     with pytest.raises(LookupError, match=r"Did you mean: 'alpha\.params\.Alpha'\?"):

@@ -251,13 +251,13 @@ def all_registered() -> dict[str, type]:
 
 
 def _suggestions(name: str, n: int = 5) -> list[str]:
-    """Close matches of ``name`` among the keys, its class name and its task name."""
+    """Models whose key, class name or task name is close to ``name``; one name per model."""
     with _LOCK:
         entries = list(_REGISTRY.items())
     by_alias: dict[str, list[str]] = {}
     for key, entry in entries:
         for alias in (key, entry.cls.__name__, entry.name.split(".", 1)[0]):
-            by_alias.setdefault(alias.lower(), []).append(key if alias == key else entry.name)
+            by_alias.setdefault(alias.lower(), []).append(entry.name)
     lowered = name.lower()
     probes = [lowered, lowered.rsplit(".", 1)[-1], lowered.split(".", 1)[0]]
     found: list[str] = []
