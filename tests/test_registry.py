@@ -281,3 +281,44 @@ def test_registry_does_not_import_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+ALIAS_SOURCE = """\
+from nwsrec.registry import register
+
+
+@register(task_root={task_root!r}, name={alias!r})
+class {cls}:
+    pass
+"""
+
+
+def test_plain_alias_finds_a_built_in_task_model_without_importing_it_first(tree):
+    tree.write(
+        "tasks/alpha/params/params.py",
+        ALIAS_SOURCE.format(task_root=tree.task_root, alias="alphamodel", cls="Alpha"),
+    )
+    cls = tree.lookup("alphamodel")
+    assert cls.__name__ == "Alpha"
+    (entry,) = [m for m in registered_models() if m.cls is cls]
+    assert entry.name == "alphamodel"
+    assert entry.keys == (
+        f"{tree.task_root}.alpha.params.params.Alpha",
+        "alpha.params.Alpha",
+        "alphamodel",
+    )
+
+
+def test_alias_taken_by_another_class_fails_the_import_naming_both_sources(tree):
+    tree.write(
+        "tasks/alpha/params/params.py",
+        ALIAS_SOURCE.format(task_root=tree.task_root, alias="same", cls="Alpha"),
+    )
+    tree.lookup("alpha.params.Alpha")
+    tree.write(
+        "tasks/beta/params/params.py",
+        ALIAS_SOURCE.format(task_root=tree.task_root, alias="same", cls="Beta"),
+    )
+    with pytest.raises(ModelImportError, match=r"key='same'.*alpha/params/params\.py:4") as err:
+        tree.lookup("beta.params.Beta")
+    assert isinstance(err.value.__cause__, ValueError)

@@ -77,6 +77,7 @@ class RegisteredModel:
         source_file: the file the class is defined in (``"<unknown>"`` when there is none).
         source_line: the first line of its definition (its first decorator, else the
             ``class`` statement; ``0`` when unknown).
+        alias: an extra plain name given with ``@register(name=...)``, e.g. ``"synthetic"``.
     """
 
     cls: type
@@ -84,16 +85,17 @@ class RegisteredModel:
     short_key: str | None
     source_file: str
     source_line: int
+    alias: str | None = None
 
     @property
     def name(self) -> str:
-        """The name to show a user: the short key when there is one, else the full key."""
-        return self.short_key or self.key
+        """The name to show a user: the alias, else the short key, else the full key."""
+        return self.alias or self.short_key or self.key
 
     @property
     def keys(self) -> tuple[str, ...]:
         """Every key the class is registered under."""
-        return (self.key,) if self.short_key is None else (self.key, self.short_key)
+        return tuple(k for k in (self.key, self.short_key, self.alias) if k is not None)
 
     @property
     def source(self) -> str:
@@ -153,12 +155,14 @@ def _same_definition(old: RegisteredModel, new: RegisteredModel) -> bool:
     )
 
 
-def _register(cls: T, task_root: str) -> T:
+def _register(cls: T, task_root: str, alias: str | None = None) -> T:
     if not inspect.isclass(cls):
         raise ValueError(
             f"`register` must decorate a class. Received: cls={cls!r} ({type(cls).__name__})"
         )
     validate_dotted_name(task_root, "task_root")
+    if alias is not None:
+        validate_dotted_name(alias, "name")
     source_file, source_line = _source_of(cls)
     entry = RegisteredModel(
         cls=cls,
@@ -166,6 +170,7 @@ def _register(cls: T, task_root: str) -> T:
         short_key=short_key(cls.__module__, cls.__name__, task_root),
         source_file=source_file,
         source_line=source_line,
+        alias=alias,
     )
     with _LOCK:
         for key in entry.keys:
@@ -186,22 +191,28 @@ def _register(cls: T, task_root: str) -> T:
 
 
 @overload
-def register(cls: T, *, task_root: str = ...) -> T: ...
+def register(cls: T, *, task_root: str = ..., name: str | None = ...) -> T: ...
 
 
 @overload
-def register(cls: None = ..., *, task_root: str = ...) -> Callable[[T], T]: ...
+def register(
+    cls: None = ..., *, task_root: str = ..., name: str | None = ...
+) -> Callable[[T], T]: ...
 
 
-def register(cls: T | None = None, *, task_root: str = DEFAULT_TASK_ROOT) -> T | Callable[[T], T]:
+def register(
+    cls: T | None = None, *, task_root: str = DEFAULT_TASK_ROOT, name: str | None = None
+) -> T | Callable[[T], T]:
     """Class decorator: register a model under its dotted path and its short name.
 
-    Usable bare (``@register``) or with a task root for models of another package
+    Usable bare (``@register``), with a plain alias (``@register(name="synthetic")``, so
+    ``--model synthetic`` works), or with a task root for models of another package
     (``@register(task_root="acme_recs.tasks")``).
 
     Args:
         cls: the model class.
         task_root: the package the short key is relative to.
+        name: an extra plain name for the model (an identifier or dotted name).
 
     Returns:
         ``cls`` unchanged (or, called without ``cls``, the decorator).
@@ -216,8 +227,8 @@ def register(cls: T | None = None, *, task_root: str = DEFAULT_TASK_ROOT) -> T |
         ...     ...
     """
     if cls is None:
-        return lambda c: _register(c, task_root)
-    return _register(cls, task_root)
+        return lambda c: _register(c, task_root, name)
+    return _register(cls, task_root, name)
 
 
 RegisterSingleTaskModel = register
@@ -314,6 +325,11 @@ def get_class(
         entry = _REGISTRY.get(name)
     if entry is None:
         model_imports.import_plugins()
+        with _LOCK:
+            entry = _REGISTRY.get(name)
+    if entry is None and "." not in name:
+        # A plain alias such as ``synthetic`` is declared by a built-in task's module.
+        model_imports.import_all_params(task_root, task_dirs, require_success=False)
         with _LOCK:
             entry = _REGISTRY.get(name)
     if entry is not None:

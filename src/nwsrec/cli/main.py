@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(func(args) or 0)
-    except (CommandError, ValueError, LookupError, FileNotFoundError) as err:
+    except (CommandError, ValueError, LookupError, FileNotFoundError, ImportError) as err:
         print(f"nwsrec {args.command}: error: {err}", file=sys.stderr)
         return 2
 
