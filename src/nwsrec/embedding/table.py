@@ -1,0 +1,355 @@
+"""``EmbeddingTable``: one embedding table with its own sparse optimizer, for CPU/GPU.
+
+A table is a ``tf.Variable`` ``[vocab_size, dim]`` plus the slot variables of its optimizer
+(a ``tf.tpu.experimental.embedding`` ``SGD``, ``Adagrad``, ``Adam`` or ``FTRL`` object, see
+:mod:`nwsrec.embedding.optimizers`). A training step costs in proportion to the ids of the
+batch, not to the table's rows:
+
+    ids (SparseTensor / RaggedTensor [B, None])      e.g. [[3, 7], [], [7]]
+      lookup:  gather rows 3, 7, 7 -> sum per example -> [[w3 + w7], [0...], [w7]]  [B, dim]
+      tape.gradient(loss, table.variable)             IndexedSlices(ids [3, 7, 7], rows)
+      apply_gradient: unique ids [3, 7], summed rows -> optimizer update of rows 3 and 7 only
+
+Under a ``tf.distribute`` strategy, create the table inside ``strategy.scope()``; call
+:meth:`EmbeddingTable.apply_gradient` with gradients that are already summed across
+replicas: the table all-reduces nothing, and updates every local copy of its variables
+through ``merge_call`` + ``strategy.extended.update``.
+
+Example:
+    >>> import tensorflow as tf
+    >>> table = EmbeddingTable("t", 10, 4, tf.tpu.experimental.embedding.SGD(0.1))
+    >>> ids = tf.ragged.constant([[1, 2], []], dtype=tf.int64)
+    >>> with tf.GradientTape() as tape:
+    ...     loss = tf.reduce_sum(table.lookup(ids))
+    >>> table.apply_gradient(tape.gradient(loss, table.variable))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from nwsrec.embedding.optimizers import SparseOptimizer, make_sparse_optimizer
+
+__all__ = ["EmbeddingTable"]
+
+
+class _TruncatedNormal:
+    """``TableConfig``'s default: truncated normal, mean 0, stddev ``1 / sqrt(dim)``."""
+
+    def __init__(self, stddev: float) -> None:
+        self.stddev = stddev
+
+    def __call__(self, shape: Any, dtype: Any = tf.float32) -> tf.Tensor:
+        return tf.random.truncated_normal(shape, stddev=self.stddev, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"TruncatedNormal(mean=0.0, stddev={self.stddev:g})"
+
+
+def _positive_int(value: Any, arg: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`{arg}` of table '{name}' must be an integer >= 1. Received: {arg}={value!r}"
+        )
+    return value
+
+
+class EmbeddingTable(tf.Module):
+    """An embedding table trained by its own sparse optimizer.
+
+    Args:
+        name: the table's name (a Python identifier, e.g. ``table_3_0``); it names the
+            variables and the errors.
+        vocab_size: number of rows; ids must lie in ``[0, vocab_size)``.
+        dim: embedding width.
+        optimizer: a ``tf.tpu.experimental.embedding`` ``SGD``, ``Adagrad``, ``Adam`` or
+            ``FTRL`` object; its learning rate (a number, or a callable taking no arguments,
+            called at each update) and hyper-parameters are honoured. Options that are not
+            implemented (clipping, weight decay, custom slot creation, non-lazy Adam) are a
+            ``ValueError``.
+        initializer: fills the table, called as ``initializer(shape, dtype=...)``: a
+            callable, a Keras initializer or its name. Default: truncated normal with mean
+            0 and stddev ``1 / sqrt(dim)``, as ``TableConfig``.
+
+    Attributes:
+        variable: the table ``tf.Variable`` ``[vocab_size, dim]`` (trainable).
+        slot_variables: the optimizer's slot variables by name (not trainable).
+        parameter_copies: 1 + number of slots: SGD 1, Adagrad 2, Adam 3, FTRL 3.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> table = EmbeddingTable("table_3_1", 100, 8, tf.tpu.experimental.embedding.Adagrad(0.1))
+        >>> sorted(table.slot_variables), table.parameter_copies
+        (['accumulators'], 2)
+        >>> table.lookup(tf.ragged.constant([[1, 2], []], dtype=tf.int64)).shape
+        TensorShape([2, 8])
+    """
+
+    def __init__(
+        self,
+        name: str,
+        vocab_size: int,
+        dim: int,
+        optimizer: Any,
+        initializer: Callable[..., Any] | str | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(
+                "`name` of an embedding table must be a Python identifier such as "
+                f"'table_3_0'. Received: name={name!r}"
+            )
+        super().__init__(name=name)
+        self._vocab_size = _positive_int(vocab_size, "vocab_size", name)
+        self._dim = _positive_int(dim, "dim", name)
+        self._optimizer: SparseOptimizer = make_sparse_optimizer(optimizer, name)
+        self._initializer = self._resolve_initializer(initializer)
+        shape = (self._vocab_size, self._dim)
+        # Created eagerly even when the first use is traced inside a tf.function.
+        with tf.init_scope():
+            self._variable = tf.Variable(
+                initial_value=self._initial_value,
+                trainable=True,
+                name=f"{name}/embeddings",
+                dtype=tf.float32,
+                shape=shape,
+            )
+            slots = {}
+            for slot in self._optimizer.slot_names:
+                value = self._optimizer.slot_initial_value(slot)
+                slots[slot] = tf.Variable(
+                    initial_value=lambda value=value: tf.fill(shape, value),
+                    trainable=False,
+                    name=f"{name}/{slot}",
+                    dtype=tf.float32,
+                    shape=shape,
+                )
+            self._slot_variables = slots
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def vocab_size(self) -> int:
+        """Number of rows."""
+        return self._vocab_size
+
+    @property
+    def dim(self) -> int:
+        """Embedding width."""
+        return self._dim
+
+    @property
+    def optimizer(self) -> Any:
+        """The ``tf.tpu.experimental.embedding`` optimizer object the table trains with."""
+        return self._optimizer.config
+
+    @property
+    def initializer(self) -> Callable[..., Any]:
+        """The initializer that filled the table."""
+        return self._initializer
+
+    @property
+    def variable(self) -> tf.Variable:
+        """The table ``[vocab_size, dim]``: what ``lookup`` reads and gradients are taken of."""
+        return self._variable
+
+    @property
+    def slot_variables(self) -> dict[str, tf.Variable]:
+        """The optimizer's slot variables by name (e.g. ``{"accumulators": ...}``)."""
+        return dict(self._slot_variables)
+
+    @property
+    def variables(self) -> tuple[tf.Variable, ...]:
+        """The table, then its slot variables in the optimizer's order."""
+        return (self._variable, *(self._slot_variables[s] for s in self._optimizer.slot_names))
+
+    @property
+    def trainable_variables(self) -> tuple[tf.Variable, ...]:
+        """The table alone (slots are updated by the optimizer, not by gradients)."""
+        return (self._variable,)
+
+    @property
+    def parameter_copies(self) -> int:
+        """1 + number of optimizer slots: SGD 1, Adagrad 2, Adam 3, FTRL 3."""
+        return self._optimizer.parameter_copies
+
+    def __repr__(self) -> str:
+        return (
+            f"EmbeddingTable(name={self.name!r}, vocab_size={self._vocab_size}, "
+            f"dim={self._dim}, optimizer={type(self.optimizer).__name__})"
+        )
+
+    # ------------------------------------------------------------------ lookup
+    def lookup(self, ids: tf.SparseTensor | tf.RaggedTensor) -> tf.Tensor:
+        """Sum-pooled embeddings of a batch.
+
+        Args:
+            ids: int32/int64 ids ``[B, None]``: a ``tf.SparseTensor`` (what
+                ``tf.io.parse_example`` gives for ``VarLenFeature(tf.int64)``) or a
+                ``tf.RaggedTensor``. Each must lie in ``[0, vocab_size)`` (checked when the
+                op runs: ``InvalidArgumentError`` naming the table).
+
+        Returns:
+            ``[B, dim]`` float32: per example, the sum of its ids' rows (zeros if it has
+            none). Its gradient with respect to :attr:`variable` is a ``tf.IndexedSlices``
+            over the looked-up rows.
+
+        Example:
+            >>> import tensorflow as tf
+            >>> t = EmbeddingTable("t", 5, 2, tf.tpu.experimental.embedding.SGD(0.1), "ones")
+            >>> t.lookup(tf.ragged.constant([[0, 4, 4], []], dtype=tf.int64)).numpy()
+            array([[3., 3.],
+                   [0., 0.]], dtype=float32)
+        """
+        if isinstance(ids, tf.SparseTensor):
+            if ids.shape.rank is not None and ids.shape.rank != 2:
+                raise ValueError(
+                    f"`ids` of table '{self.name}' must be a SparseTensor of rank 2 [B, None]. "
+                    f"Received: ids with shape={ids.shape}"
+                )
+            values = ids.values
+            rows = ids.indices[:, 0]
+            batch = ids.dense_shape[0]
+        elif isinstance(ids, tf.RaggedTensor):
+            if ids.ragged_rank != 1 or ids.shape.rank != 2:
+                raise ValueError(
+                    f"`ids` of table '{self.name}' must be a RaggedTensor [B, None] (ragged "
+                    f"rank 1). Received: ids with shape={ids.shape}, "
+                    f"ragged_rank={ids.ragged_rank}"
+                )
+            values = ids.values
+            rows = ids.value_rowids()
+            batch = ids.nrows()
+        else:
+            raise ValueError(
+                f"`ids` of table '{self.name}' must be a tf.SparseTensor or tf.RaggedTensor "
+                f"[B, None]. Received: ids of type {type(ids).__name__}"
+            )
+        if values.dtype not in (tf.int32, tf.int64):
+            raise ValueError(
+                f"`ids` of table '{self.name}' must be int32 or int64. "
+                f"Received: ids.dtype={values.dtype.name}"
+            )
+        values = self._checked_ids(values)
+        pooled = tf.math.unsorted_segment_sum(tf.gather(self._variable, values), rows, batch)
+        return tf.ensure_shape(pooled, [ids.shape[0], self._dim])
+
+    # ------------------------------------------------------------------ update
+    def apply_gradient(self, grad: tf.IndexedSlices | None) -> None:
+        """Updates the looked-up rows (and their optimizer slots) with the table's optimizer.
+
+        Duplicate ids are summed first (``tf.unique`` + ``unsorted_segment_sum``); rows not
+        in ``grad`` are left bit-identical. Called in a replica context of a
+        ``tf.distribute`` strategy, ``grad`` must already be summed across replicas: the
+        update goes through ``merge_call`` + ``strategy.extended.update`` so that every
+        local copy of a mirrored table gets it.
+
+        Args:
+            grad: ``tf.IndexedSlices`` with values ``[n, dim]`` and row ids ``[n]``, e.g.
+                ``tape.gradient(loss, table.variable)``. ``None`` (the table was not used
+                in the loss) updates nothing.
+
+        Raises:
+            ValueError: if ``grad`` is a dense tensor or has the wrong width, or the table
+                was created outside the current strategy's scope.
+
+        Example:
+            >>> import tensorflow as tf
+            >>> t = EmbeddingTable("t", 5, 2, tf.tpu.experimental.embedding.SGD(0.5), "zeros")
+            >>> g = tf.IndexedSlices(tf.ones([2, 2]), tf.constant([3, 3]), tf.constant([5, 2]))
+            >>> t.apply_gradient(g)
+            >>> t.variable.numpy()[3]
+            array([-1., -1.], dtype=float32)
+        """
+        if grad is None:
+            return
+        if not isinstance(grad, tf.IndexedSlices):
+            raise ValueError(
+                f"`grad` of table '{self.name}' must be a tf.IndexedSlices (a sparse "
+                "gradient from `lookup`); a dense gradient would make the update cost in "
+                f"proportion to the table's rows. Received: grad of type {type(grad).__name__}"
+            )
+        values = tf.convert_to_tensor(grad.values, dtype=tf.float32)
+        if values.shape.rank is not None and (
+            values.shape.rank != 2 or values.shape[1] not in (None, self._dim)
+        ):
+            raise ValueError(
+                f"`grad.values` of table '{self.name}' must have shape [n, {self._dim}]. "
+                f"Received: grad.values with shape={values.shape}"
+            )
+        ids = self._checked_ids(tf.cast(grad.indices, tf.int64))
+        unique_ids, positions = tf.unique(ids, out_idx=tf.int32)
+        summed = tf.math.unsorted_segment_sum(values, positions, tf.shape(unique_ids)[0])
+
+        if not tf.distribute.has_strategy():
+            self._update(self._variable, self._slot_variables, unique_ids, summed)
+            return
+        strategy = tf.distribute.get_strategy()
+        if not strategy.extended.variable_created_in_scope(self._variable):
+            raise ValueError(
+                f"table '{self.name}' must be created inside the scope of the strategy "
+                f"that trains it. Received: a table created outside {type(strategy).__name__}"
+                ".scope()"
+            )
+        if tf.distribute.in_cross_replica_context():
+            self._distributed_update(strategy, unique_ids, summed)
+        else:
+            tf.distribute.get_replica_context().merge_call(
+                self._distributed_update, args=(unique_ids, summed)
+            )
+
+    def _distributed_update(self, strategy: Any, ids: Any, grads: Any) -> None:
+        strategy.extended.update(
+            self._variable, self._update, args=(self._slot_variables, ids, grads), group=False
+        )
+
+    def _update(self, variable: Any, slots: Any, ids: Any, grads: Any) -> None:
+        self._optimizer.apply(variable, slots, ids, grads)
+
+    # ------------------------------------------------------------------ helpers
+    def _checked_ids(self, ids: tf.Tensor) -> tf.Tensor:
+        """``ids`` after a run-time check that each lies in ``[0, vocab_size)``."""
+        message = (
+            # No quotes: graph-mode errors escape them.
+            f"`ids` of table {self.name} must lie in [0, {self._vocab_size}) "
+            "(vocab_size of the table)"
+        )
+        checks = [
+            tf.debugging.assert_non_negative(ids, message=message, summarize=5),
+            tf.debugging.assert_less(
+                ids, tf.constant(self._vocab_size, ids.dtype), message=message, summarize=5
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(ids)
+
+    def _resolve_initializer(self, initializer: Any) -> Callable[..., Any]:
+        if initializer is None:
+            return _TruncatedNormal(1.0 / math.sqrt(self._dim))
+        if isinstance(initializer, str | dict):
+            try:
+                return keras.initializers.get(initializer)
+            except ValueError as error:
+                raise ValueError(
+                    f"`initializer` of table '{self.name}' must name a Keras initializer. "
+                    f"Received: initializer={initializer!r}"
+                ) from error
+        if not callable(initializer):
+            raise ValueError(
+                f"`initializer` of table '{self.name}' must be callable as "
+                f"initializer(shape, dtype=...). Received: initializer={initializer!r}"
+            )
+        return initializer
+
+    def _initial_value(self) -> tf.Tensor:
+        shape = (self._vocab_size, self._dim)
+        value = tf.convert_to_tensor(self._initializer(shape, dtype=tf.float32))
+        if tuple(value.shape) != shape:
+            raise ValueError(
+                f"`initializer` of table '{self.name}' must return a tensor of shape "
+                f"{list(shape)}. Received: shape={value.shape.as_list()}"
+            )
+        return tf.cast(value, tf.float32)
