@@ -550,3 +550,28 @@ def test_create_input_fn_delegates_to_make_input_fn(tmp_path, monkeypatch):
     assert calls["slot_to_dims"] == {2: [3]}
     assert sorted(calls["feature_map"]) == ["dense", "label", "slot_2_0"]
     assert calls["params"]["vocab_file_path"].endswith("vocab.tsv")
+
+
+def test_input_fn_batches_feed_forward(tmp_path):
+    pytest.importorskip("nwsrec.data.pipeline")
+    path = tmp_path / "part-0.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i in range(8):
+            feature = {
+                "slot_2_0": tf.train.Feature(int64_list=tf.train.Int64List(value=[i, i + 1])),
+                "dense": tf.train.Feature(float_list=tf.train.FloatList(value=[1.0, 0.0, 2.0])),
+                "label": tf.train.Feature(float_list=tf.train.FloatList(value=[i % 2])),
+            }
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            writer.write(example.SerializeToString())
+    model = RecordingModel(_params(tmp_path, batch_size=4))
+    input_fn = model.create_input_fn(str(tmp_path / "*.tfrecord"), repeat=False)
+    batches = list(input_fn(tf.distribute.InputContext()))
+    assert len(batches) == 2
+    logits, losses = model.forward(batches[0], training=True)
+    weight = model.tables["table_2_0"].variable.numpy()
+    ids = tf.sparse.to_dense(batches[0]["slot_2_0"]).numpy()  # batch order is not fixed
+    assert ids.shape == (4, 2) and np.all(ids[:, 1] == ids[:, 0] + 1)
+    expected = np.array([weight[row].sum() + 3.0 for row in ids])
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5)
+    assert len(losses) == 1
