@@ -640,3 +640,17 @@ def test_calling_a_built_layer_with_a_wrong_width_raises_value_error():
     layer = built(make_layer())
     with pytest.raises(ValueError, match=r"Received: inputs.shape=\(2, 59\)"):
         layer(np.ones((2, WIDTH - 1), np.float32))
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "chosen_embedding_sizes",
+        "choice_probabilities",
+        "get_summaries",
+        "get_arch_embedding_weights",
+    ],
+)
+def test_reports_before_the_layer_is_built_raise_value_error(method):
+    with pytest.raises(ValueError, match=rf"`{method}\(\)` needs the layer's weights"):
+        getattr(make_layer(), method)()

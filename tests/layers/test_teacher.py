@@ -43,10 +43,15 @@ def test_each_slot_is_mapped_by_its_own_part_of_the_flat_weight(max_choices, tea
     rng = np.random.default_rng(1)
     teacher = rng.normal(size=(6, sum(teacher_sizes))).astype(np.float32)
     layer.build(teacher.shape)
+    layer.teacher_embedding_transform_weight.assign(
+        rng.normal(size=(layer.num_weight_values, 1)).astype(np.float32)
+    )
     layer.teacher_embedding_transform_bias.assign(
         rng.normal(size=sum(max_choices)).astype(np.float32)
     )
-    np.testing.assert_allclose(layer(teacher), numpy_transform(layer, teacher), rtol=1e-5)
+    np.testing.assert_allclose(
+        layer(teacher), numpy_transform(layer, teacher), rtol=1e-5, atol=1e-5
+    )
     # Slot i's part of the flat weight, reshaped row-major to [t_i, m_i], is W_i.
     flat = np.asarray(layer.teacher_embedding_transform_weight)[:, 0]
     m, t = max_choices[1], teacher_sizes[1]
@@ -90,11 +95,23 @@ def test_compute_output_shape():
             [3, 4], [2, -1], r"`teacher_embedding_sizes_list\[1\]` must be a positive", id="neg"
         ),
         pytest.param(3, [2], r"`max_choice_per_embedding` must be a list of integers", id="int"),
+        pytest.param([3], [2], r"`seed` must be an integer or None", id="seed"),
     ],
 )
 def test_invalid_configuration_raises_value_error(max_choices, teacher_sizes, match):
+    seed = "s" if match.startswith("`seed`") else None
     with pytest.raises(ValueError, match=match):
-        TeacherEmbeddingTransform(max_choices, teacher_sizes)
+        TeacherEmbeddingTransform(max_choices, teacher_sizes, seed=seed)
+
+
+def test_seed_makes_the_initial_weights_reproducible():
+    def weights(seed):
+        layer = TeacherEmbeddingTransform([3, 4], [2, 5], seed=seed)
+        layer.build((None, 7))
+        return np.asarray(layer.teacher_embedding_transform_weight)
+
+    np.testing.assert_array_equal(weights(1), weights(1))
+    assert not np.array_equal(weights(1), weights(2))
 
 
 @pytest.mark.parametrize(

@@ -88,8 +88,8 @@ class MixedEmbedOpComb(keras.layers.Layer):
             ints), or ``None`` (default) for no distillation.
         distillation_mask: mask the transformed teacher embedding like the embedding
             before comparing them. Default ``False``.
-        seed: integer seed of the draws (and of the initial architecture weights), or
-            ``None`` (default) for a random one.
+        seed: integer seed of the draws and of the initial weights (architecture and
+            teacher transform), or ``None`` (default) for a random one.
         mode: ``"sample"`` (default) or ``"mixed"``.
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
@@ -209,6 +209,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
             self.teacher_embedding_transform = TeacherEmbeddingTransform(
                 self.max_emb_choice_per_slot,
                 self.teacher_embedding_sizes_list,
+                seed=self.seed,
                 name="teacher_embedding_transform",
                 dtype=self.dtype_policy,
             )
@@ -252,8 +253,9 @@ class MixedEmbedOpComb(keras.layers.Layer):
         if self.teacher_embedding_sizes_list is None:
             embedding, teacher = inputs, None
         else:
-            shapes = [tuple(t.shape) for t in inputs] if isinstance(inputs, list | tuple) else None
-            self._split_shapes(shapes if shapes is not None else inputs.shape, "inputs")
+            if not isinstance(inputs, list | tuple):
+                self._split_shapes(tuple(inputs.shape), "inputs.shape")  # raises
+            self._split_shapes([tuple(t.shape) for t in inputs], "inputs.shape")
             embedding, teacher = inputs
         self._check_embedding_shape(tuple(embedding.shape), "inputs.shape")
 
@@ -274,21 +276,17 @@ class MixedEmbedOpComb(keras.layers.Layer):
 
     def _choice_factors(self, step: Any, training: bool) -> Any:
         """Return the per-(slot, choice) output factor, padded to ``[S, M]`` (float32)."""
-        valid = ops.convert_to_tensor(self._valid)
         logits = self._padded_logits()
         pretraining = ops.less(step, self.pretraining_steps)
-        blocked = self._blocked(step)
 
         if self.mode == "mixed":
-            if not training:
-                return ops.softmax(logits, axis=-1)
-            uniform = ops.cast(valid, "float32") / ops.convert_to_tensor(
-                np.asarray(self.num_choices, dtype=np.float32)[:, None]
-            )
-            if self.pretraining_steps == 0:
-                return ops.softmax(logits, axis=-1)
-            return ops.where(pretraining, uniform, ops.softmax(logits, axis=-1))
+            probs = ops.softmax(logits, axis=-1)
+            if not training or self.pretraining_steps == 0:
+                return probs
+            uniform = self._valid / np.asarray(self.num_choices, dtype=np.float32)[:, None]
+            return ops.where(pretraining, uniform.astype(np.float32), probs)
 
+        blocked = self._blocked(step)
         if not training:
             chosen = ops.argmax(_block(logits, blocked), axis=-1)
             return ops.one_hot(chosen, self._max_choices, dtype="float32")
@@ -296,13 +294,11 @@ class MixedEmbedOpComb(keras.layers.Layer):
         probs = ops.softmax(logits, axis=-1)
         draw_logits = ops.stop_gradient(logits)
         if self.pretraining_steps > 0:
-            uniform_logits = ops.where(valid, 0.0, _BLOCKED_LOGIT)
+            uniform_logits = np.where(self._valid, 0.0, _BLOCKED_LOGIT).astype(np.float32)
             draw_logits = ops.where(pretraining, uniform_logits, draw_logits)
         draw_logits = _block(draw_logits, blocked)
-        chosen = keras.random.categorical(draw_logits, 1, dtype="int32", seed=self._seed_generator)[
-            :, 0
-        ]
-        onehot = ops.one_hot(chosen, self._max_choices, dtype="float32")
+        chosen = keras.random.categorical(draw_logits, 1, dtype="int32", seed=self._seed_generator)
+        onehot = ops.one_hot(chosen[:, 0], self._max_choices, dtype="float32")
         # p - sg(p) first: its value is exactly 0, so the factor is exactly 1.
         return onehot * (1.0 + (probs - ops.stop_gradient(probs)))
 
@@ -353,8 +349,16 @@ class MixedEmbedOpComb(keras.layers.Layer):
 
     # ------------------------------------------------------------------ reporting API
 
+    def _require_built(self, method: str) -> None:
+        if not self.built:
+            raise ValueError(
+                f"`{method}()` needs the layer's weights: call or build layer {self.name!r} "
+                f"first. Received: built={self.built}"
+            )
+
     def get_arch_embedding_weights(self) -> keras.Variable:
         """Return the architecture weight variable (``[total_num_choices]`` logits)."""
+        self._require_built("get_arch_embedding_weights")
         return self.arch_embedding_weights
 
     def get_summaries(self) -> dict[str, Any]:
@@ -372,6 +376,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
 
             The values are backend scalar tensors (usable inside ``tf.function``).
         """
+        self._require_built("get_summaries")
         logits = self._padded_logits()
         probs = ops.softmax(logits, axis=-1)
         log_probs = ops.log_softmax(logits, axis=-1)
@@ -395,6 +400,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
 
     def choice_probabilities(self) -> dict[str, np.ndarray]:
         """Return ``{slot_name: p_i}`` (NumPy, one probability per candidate size)."""
+        self._require_built("choice_probabilities")
         logits = ops.convert_to_numpy(self.arch_embedding_weights).astype(np.float64)
         out = {}
         start = 0
@@ -411,6 +417,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
         The warm-up rule applies as at inference: a first size of 0 is not chosen while
         ``step <= warmup_steps``.
         """
+        self._require_built("chosen_embedding_sizes")
         step = int(ops.convert_to_numpy(self.step))
         zero_allowed = step > self.warmup_steps
         out = {}

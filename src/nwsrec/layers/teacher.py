@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from nwsrec.layers._checks import check_int_list
+from nwsrec.layers._checks import check_int_list, is_int
 
 __all__ = ["TeacherEmbeddingTransform"]
 
@@ -43,6 +43,7 @@ class TeacherEmbeddingTransform(keras.layers.Layer):
         max_choice_per_embedding: ``m_i`` per slot, the student width (positive ints).
         teacher_embedding_sizes_list: ``t_i`` per slot, the teacher width (positive ints),
             same length as ``max_choice_per_embedding``.
+        seed: integer seed of the weight initializer, or ``None`` (default).
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
     Example:
@@ -59,6 +60,7 @@ class TeacherEmbeddingTransform(keras.layers.Layer):
         self,
         max_choice_per_embedding: Sequence[int],
         teacher_embedding_sizes_list: Sequence[int],
+        seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,6 +81,9 @@ class TeacherEmbeddingTransform(keras.layers.Layer):
                 f"({len(self.max_choice_per_embedding)} slots in `max_choice_per_embedding`). "
                 f"Received: teacher_embedding_sizes_list={teacher_embedding_sizes_list!r}"
             )
+        if seed is not None and not is_int(seed):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = None if seed is None else int(seed)
         self._init_index_arrays()
 
     def _init_index_arrays(self) -> None:
@@ -115,7 +120,7 @@ class TeacherEmbeddingTransform(keras.layers.Layer):
         self.teacher_embedding_transform_weight = self.add_weight(
             name="teacher_embedding_transform_weight",
             shape=(self.num_weight_values, 1),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.15),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.15, seed=self.seed),
         )
         self.teacher_embedding_transform_bias = self.add_weight(
             name="teacher_embedding_transform_bias",
@@ -160,6 +165,7 @@ class TeacherEmbeddingTransform(keras.layers.Layer):
             {
                 "max_choice_per_embedding": list(self.max_choice_per_embedding),
                 "teacher_embedding_sizes_list": list(self.teacher_embedding_sizes_list),
+                "seed": self.seed,
             }
         )
         return config
