@@ -50,8 +50,8 @@ class HandModel:
         width = sum(choices) if self.search else max(choices)
         self.tables = {}
         for s in self.slots:
-            self.tables[f"table_{s}_0"] = HandTable(f"bias_{s}", params["vocab_size"], 1)
-            self.tables[f"table_{s}_1"] = HandTable(f"vec_{s}", params["vocab_size"], width)
+            self.tables[f"table_{s}_0"] = HandTable(f"bias_{s}", params["vocab_size"], 1, params.get("table_lr", 0.05))
+            self.tables[f"table_{s}_1"] = HandTable(f"vec_{s}", params["vocab_size"], width, params.get("table_lr", 0.05))
         self._nws = None
         if self.search:
             self._nws = MixedEmbedOpComb(
@@ -62,7 +62,7 @@ class HandModel:
                 seed=7,
             )
         self._dnn = keras.Sequential(
-            [keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+            [keras.layers.Dense(params.get("hidden", 16), activation="relu"), keras.layers.Dense(1)]
         )
 
     def create_input_fn(self, file_pattern, repeat=True):

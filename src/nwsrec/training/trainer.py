@@ -21,7 +21,15 @@ Training params (read from the run's params; defaults in :data:`TRAINING_DEFAULT
 
 - ``train_steps``: the global step to train to.
 - ``dense_optimizer`` (``adam`` | ``adagrad`` | ``sgd``), ``dense_learning_rate``.
-- ``arch_learning_rate``: Adam learning rate of the NWS architecture weights.
+- ``arch_optimizer`` (``adam`` | ``adagrad`` | ``sgd``), ``arch_learning_rate``: the
+  optimizer of the NWS architecture weights. Adam moves every weight at about its
+  learning rate per step whatever the gradient's size, so even a tiny consistent
+  ``width_penalty`` dominates; ``sgd`` keeps the task gradient and the penalty in
+  proportion.
+- ``arch_warmup_steps``: the architecture weights stay frozen (zero gradient) while
+  ``global_step < arch_warmup_steps``: embeddings and DNN first learn under the NWS
+  layer's draws (uniform ones with the layer's ``pretraining_steps``); without it the
+  untrained, still random embeddings look harmful and every slot collapses to size 0.
 - ``width_penalty``: loss added per expected embedding dim of the NWS layers
   (``width_penalty * sum_i sum_j p_ij * c_ij``). It prices width: a slot keeps a
   width only while that lowers the task loss by more than the penalty. 0 disables it.
@@ -51,7 +59,9 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "train_steps": 1000,
     "dense_optimizer": "adam",
     "dense_learning_rate": 1e-3,
+    "arch_optimizer": "adam",
     "arch_learning_rate": 1e-2,
+    "arch_warmup_steps": 0,
     "width_penalty": 0.0,
     "checkpoint_every_steps": 1000,
     "keep_checkpoints": 3,
@@ -223,7 +233,9 @@ class Trainer:
             self.optimizers = {"dense": self.dense_optimizer}
             if self.arch_variables:
                 self.arch_optimizer = _make_optimizer(
-                    "adam", training_param(self.params, "arch_learning_rate"), "arch_optimizer"
+                    str(training_param(self.params, "arch_optimizer")),
+                    training_param(self.params, "arch_learning_rate"),
+                    "arch_optimizer",
                 )
                 self.arch_optimizer.build(self.arch_variables)
                 self.optimizers["arch"] = self.arch_optimizer
@@ -301,6 +313,11 @@ class Trainer:
             ]
         )
         if n_arch:
+            warm = tf.cast(
+                self.global_step >= int(training_param(self.params, "arch_warmup_steps")),
+                tf.float32,
+            )
+            arch_grads = [None if g is None else g * warm for g in arch_grads]
             self.arch_optimizer.apply_gradients(
                 [
                     (g, v)

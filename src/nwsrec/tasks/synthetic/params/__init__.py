@@ -1,0 +1,3 @@
+"""Registered models of the ``synthetic`` task (see ``params.py``)."""
+
+__all__: list[str] = []

@@ -1,0 +1,397 @@
+"""Whole runs, as the command line does them: resolve params, search, train, report.
+
+- :func:`resolve_params`: a registered model's ``default_params()`` with the command
+  line's overrides (``--param key=value``, ``--steps``, ``--batch-size``,
+  ``--data-dir``), its data paths filled in and checked.
+- :func:`run_search`: trains the model with its NWS layer and writes
+  ``search_result.json`` and ``search.png`` into the run's directory.
+- :func:`run_train`: trains at fixed widths (from a search result, else full width;
+  size-0 slots dropped) and evaluates on the held-out split.
+
+Example:
+    >>> cls, params = resolve_params("synthetic", {"train_steps": 100})  # doctest: +SKIP
+    >>> report = run_search(cls, params, "runs/synthetic/search")  # doctest: +SKIP
+    >>> run_train(cls, params, "runs/synthetic/train", dims_path=report.search_result_path)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "RunReport",
+    "add_run_arguments",
+    "default_model_dir",
+    "format_report",
+    "params_from_args",
+    "parse_param_overrides",
+    "read_search_dims",
+    "resolve_params",
+    "run_search",
+    "run_train",
+]
+
+_DATA_KEYS = ("train_file_pattern", "eval_file_pattern", "vocab_file_path")
+
+
+def parse_param_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """Parses ``key=value`` strings; a value is read as JSON when it parses, else a string.
+
+    Args:
+        items: e.g. ``["width_penalty=1e-4", "hidden_units=[32,16]", "dense_optimizer=sgd"]``.
+
+    Returns:
+        ``{key: value}``.
+
+    Example:
+        >>> parse_param_overrides(["a=1", "b=[1, 2]", "c=adam", "d=null"])
+        {'a': 1, 'b': [1, 2], 'c': 'adam', 'd': None}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"`--param` must be key=value. Received: --param {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def default_model_dir(model_name: str, command: str) -> str:
+    """``runs/<model>/<command>``, the default output directory of a command."""
+    return os.path.join("runs", model_name.replace("/", "_"), command)
+
+
+def resolve_params(
+    model_name: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    data_dir: str | None = None,
+    check_data: bool = True,
+) -> tuple[type, dict[str, Any]]:
+    """A registered model's class and the params a run of it uses.
+
+    Args:
+        model_name: a registered name (``synthetic``, ``movielens.params.MovieLensModel``).
+        overrides: params to override (unknown keys are an error).
+        steps: ``train_steps``.
+        batch_size: ``batch_size``.
+        data_dir: ``data_dir``; the data paths are then derived from it.
+        check_data: check that the vocab file and the training files exist.
+
+    Returns:
+        ``(model_class, params)``.
+
+    Raises:
+        LookupError: an unknown model (the registry suggests close names) or param key.
+        FileNotFoundError: missing data, with the command that makes it.
+    """
+    from nwsrec import registry
+
+    cls = registry.get_class(model_name)
+    params = dict(registry.get_params(model_name))
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise LookupError(
+            f"`--param` keys must be params of model {model_name!r}. Received: "
+            f"{unknown[0]!r}; known keys: {', '.join(sorted(params))}"
+        )
+    if data_dir is not None:
+        params["data_dir"] = data_dir
+        for key in _DATA_KEYS:
+            if key not in overrides:
+                params[key] = None
+    params.update(overrides)
+    if steps is not None:
+        params["train_steps"] = int(steps)
+    if batch_size is not None:
+        params["batch_size"] = int(batch_size)
+    resolve = getattr(cls, "resolve_params", None)
+    if resolve is not None:
+        params = resolve(params)
+    params["model_name"] = model_name
+    if check_data:
+        _check_data(model_name, params)
+    return cls, params
+
+
+def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
+    task = model_name.split(".")[0]
+    how = {
+        "synthetic": "nwsrec datasets generate synthetic",
+        "movielens": "nwsrec datasets fetch movielens-100k",
+    }.get(task, "write it with nwsrec convert")
+    vocab = params.get("vocab_file_path")
+    if not vocab or not os.path.exists(vocab):
+        raise FileNotFoundError(
+            f"`vocab_file_path` must name an existing file. Received: "
+            f"vocab_file_path={vocab!r} for model {model_name!r}; make the data with "
+            f"`{how}` or point --data-dir at it"
+        )
+    pattern = params.get("train_file_pattern")
+    if not pattern or not glob.glob(pattern):
+        raise FileNotFoundError(
+            f"`train_file_pattern` must match files. Received: train_file_pattern="
+            f"{pattern!r} for model {model_name!r}; make the data with `{how}` or point "
+            "--data-dir at it"
+        )
+
+
+def read_search_dims(path: str) -> dict[str, Any]:
+    """``{slot: size}`` from a ``search_result.json`` (``{"slots": {slot: {"size": N}}}``).
+
+    Args:
+        path: the file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not JSON, or not of that shape (naming the file and slot).
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"`--dims` must name an existing file. Received: --dims {path!r}")
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{path}:{err.lineno}: `--dims` must be JSON. Received: {err.msg}"
+            ) from None
+    slots = data.get("slots") if isinstance(data, dict) else None
+    if not isinstance(slots, dict):
+        raise ValueError(
+            f'{path}: `--dims` must hold {{"slots": {{"<slot>": {{"size": N}}}}}}. '
+            f"Received: slots={slots!r}"
+        )
+    dims = {}
+    for slot, entry in slots.items():
+        if not isinstance(entry, dict) or "size" not in entry:
+            raise ValueError(f'{path}: slot {slot} must be {{"size": N, ...}}. Received: {entry!r}')
+        dims[slot] = entry["size"]
+    return dims
+
+
+@dataclasses.dataclass
+class RunReport:
+    """What a search or training run produced.
+
+    Args:
+        model_name: the registered model.
+        model_dir: the run's directory.
+        step: the global step trained to.
+        auc: test AUC.
+        log_loss: test log loss.
+        num_examples: test examples evaluated.
+        embedding_parameters: table parameters (rows x dim, every table).
+        embedding_bytes: the memory plan's ``raw_bytes`` (weights and optimizer slots).
+        slot_dims: the width of every slot (search: the chosen sizes).
+        examples_per_sec: training throughput.
+        search_result_path: ``search_result.json`` (search runs).
+        plot_path: ``search.png`` (search runs).
+        memory_plan: the model's table memory plan.
+    """
+
+    model_name: str
+    model_dir: str
+    step: int
+    auc: float
+    log_loss: float
+    num_examples: int
+    embedding_parameters: int
+    embedding_bytes: int
+    slot_dims: dict[int, int]
+    examples_per_sec: float
+    search_result_path: str | None = None
+    plot_path: str | None = None
+    memory_plan: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serializable summary (without the memory plan object)."""
+        out = dataclasses.asdict(self)
+        out.pop("memory_plan")
+        out["slot_dims"] = {str(k): v for k, v in self.slot_dims.items()}
+        return out
+
+
+def _train_and_evaluate(
+    cls: type, params: dict[str, Any], model_dir: str, progress: bool, strategy: Any
+) -> tuple[Any, Any, Any]:
+    from nwsrec.training.trainer import Trainer
+
+    trainer = Trainer(lambda: cls(params), params, model_dir, strategy=strategy, progress=progress)
+    result = trainer.train()
+    evaluation = trainer.evaluate()
+    return trainer, result, evaluation
+
+
+def _report(
+    params: Mapping[str, Any], model_dir: str, trainer: Any, result: Any, evaluation: Any
+) -> RunReport:
+    from nwsrec.training.search_model import embedding_parameters
+
+    model = trainer.model
+    plan = model.table_memory_plan()
+    dims = getattr(model, "slot_dims", {})
+    return RunReport(
+        model_name=str(params.get("model_name", type(model).__name__)),
+        model_dir=model_dir,
+        step=result.step,
+        auc=evaluation.auc,
+        log_loss=evaluation.log_loss,
+        num_examples=evaluation.num_examples,
+        embedding_parameters=embedding_parameters(model),
+        embedding_bytes=int(plan.raw_bytes),
+        slot_dims=dict(dims),
+        examples_per_sec=result.examples_per_sec,
+        memory_plan=plan,
+    )
+
+
+def run_search(
+    cls: type,
+    params: Mapping[str, Any],
+    model_dir: str,
+    *,
+    progress: bool = True,
+    strategy: Any = None,
+) -> RunReport:
+    """Trains with the NWS layer; writes ``search_result.json`` and ``search.png``.
+
+    Args:
+        cls: the model class (a :class:`~nwsrec.training.search_model.WidthSearchModel`).
+        params: resolved params (``search`` is set to True).
+        model_dir: the run's directory.
+        progress: show a progress bar.
+        strategy: a ``tf.distribute`` strategy (default: the default strategy).
+
+    Returns:
+        A :class:`RunReport` whose ``slot_dims`` are the chosen sizes.
+    """
+    from nwsrec.training.search import (
+        SEARCH_PLOT,
+        SEARCH_RESULT,
+        plot_search,
+        search_result,
+        write_search_result,
+    )
+    from nwsrec.training.summaries import read_history
+
+    params = {**params, "search": True, "slot_dims": None}
+    trainer, result, evaluation = _train_and_evaluate(cls, params, model_dir, progress, strategy)
+    if not trainer.nws_layers:
+        raise ValueError(
+            f"`--model` must build an NWS layer (MixedEmbedOpComb) in search mode. "
+            f"Received: model {params.get('model_name')!r} without one"
+        )
+    found = search_result(trainer.nws_layers, result.step, params.get("model_name"))
+    found["eval"] = {"auc": evaluation.auc, "log_loss": evaluation.log_loss}
+    result_path = write_search_result(os.path.join(model_dir, SEARCH_RESULT), found)
+    plot_path = plot_search(read_history(model_dir), found, os.path.join(model_dir, SEARCH_PLOT))
+    report = _report(params, model_dir, trainer, result, evaluation)
+    report.slot_dims = {int(s): v["size"] for s, v in found["slots"].items()}
+    report.search_result_path = result_path
+    report.plot_path = plot_path
+    return report
+
+
+def run_train(
+    cls: type,
+    params: Mapping[str, Any],
+    model_dir: str,
+    *,
+    dims_path: str | None = None,
+    progress: bool = True,
+    strategy: Any = None,
+) -> RunReport:
+    """Trains at fixed widths and evaluates on the held-out split.
+
+    Args:
+        cls: the model class.
+        params: resolved params (``search`` is set to False).
+        model_dir: the run's directory.
+        dims_path: a ``search_result.json``; None trains every slot at full width.
+        progress: show a progress bar.
+        strategy: a ``tf.distribute`` strategy.
+
+    Returns:
+        A :class:`RunReport`.
+
+    Raises:
+        ValueError: the dims file does not match the model (a slot missing, an unknown
+            slot, a size that is not a candidate), naming the file and slot.
+    """
+    from nwsrec.features import read_vocab_file
+    from nwsrec.training.search_model import check_slot_dims
+
+    params = {**params, "search": False}
+    if dims_path is not None:
+        dims = read_search_dims(dims_path)
+        slots = params.get("slots")
+        if slots is None:
+            slots = read_vocab_file(params["vocab_file_path"], params.get("vocab_size_per_slot"))
+        params["slot_dims"] = check_slot_dims(
+            dims, slots, params["candidate_sizes"], f"--dims {dims_path}"
+        )
+    trainer, result, evaluation = _train_and_evaluate(cls, params, model_dir, progress, strategy)
+    return _report(params, model_dir, trainer, result, evaluation)
+
+
+def add_run_arguments(parser: Any) -> None:
+    """Adds the options every run command shares to an ``argparse`` parser.
+
+    ``--model``, ``--param key=value`` (repeatable), ``--steps``, ``--batch-size``,
+    ``--model-dir`` (default ``runs/<model>/<command>``), ``--data-dir``,
+    ``--no-progress``.
+    """
+    parser.add_argument("--model", required=True, metavar="NAME", help="a registered model")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a param (value read as JSON when it parses); repeatable",
+    )
+    parser.add_argument("--steps", type=int, help="train to this global step")
+    parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument("--model-dir", help="output directory (default runs/<model>/<command>)")
+    parser.add_argument("--data-dir", help="data directory (default: the model's data_dir)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def params_from_args(args: Any, command: str) -> tuple[type, dict[str, Any], str]:
+    """``(model_class, params, model_dir)`` from the options of :func:`add_run_arguments`."""
+    cls, params = resolve_params(
+        args.model,
+        parse_param_overrides(args.param),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        data_dir=args.data_dir,
+    )
+    return cls, params, args.model_dir or default_model_dir(args.model, command)
+
+
+def format_report(report: RunReport, title: str) -> str:
+    """A short text summary of a run for the command line."""
+    from nwsrec.features import format_bytes
+
+    lines = [
+        f"{title}: {report.model_name} at step {report.step} ({report.model_dir})",
+        f"  test AUC {report.auc:.4f}  log loss {report.log_loss:.4f}  "
+        f"({report.num_examples} examples)",
+        f"  embedding parameters {report.embedding_parameters:,}  "
+        f"bytes {format_bytes(report.embedding_bytes)} (weights + optimizer slots)",
+    ]
+    if report.slot_dims:
+        sizes = ", ".join(f"{s}:{d}" for s, d in sorted(report.slot_dims.items()))
+        lines.append(f"  slot sizes {sizes}")
+    return "\n".join(lines)

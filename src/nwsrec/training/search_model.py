@@ -1,0 +1,283 @@
+"""``WidthSearchModel``: a DNN over slot embeddings plus per-slot bias, searched or fixed.
+
+The built-in tasks (``synthetic``, ``movielens``) are subclasses; what they add is their
+data location. One model, two modes:
+
+- search (``params["search"] = True``): every slot has a bias (slice 0, dim 1) and one
+  vector slice of width ``sum(candidate_sizes)``; the vectors go through one
+  ``MixedEmbedOpComb`` (choice ``j`` owns the ``j``-th segment of the slot's block), then
+  the DNN::
+
+      logits = DNN(NWS([e_1 | e_2 | ... ])) + sum_s bias_s
+
+- fixed (``search = False``): slot ``s`` has a vector slice of width
+  ``slot_dims[s]`` (default: the largest candidate, "full width"); a slot of width 0 is
+  dropped entirely (no bias, no vector, no table).
+
+Params (besides those of :class:`nwsrec.model.Model` and the trainer):
+
+- ``data_dir``: where the data lives; ``train_file_pattern``, ``eval_file_pattern`` and
+  ``vocab_file_path`` default to ``{data_dir}/train-*``, ``{data_dir}/test-*`` and
+  ``{data_dir}/vocab.tsv`` (see :meth:`WidthSearchModel.resolve_params`).
+- ``slots``: the slot ids to use (None: every slot of the vocab file).
+- ``candidate_sizes``: the candidate embedding sizes of every slot, e.g. ``[0, 4, 8, 16]``.
+- ``search``: search mode (True) or fixed widths (False).
+- ``slot_dims``: ``{slot_id: size}`` for fixed mode; every slot of the model, each size
+  one of ``candidate_sizes`` (checked by :func:`check_slot_dims`).
+- ``warmup_steps``, ``pretraining_steps``, ``nws_seed``: the NWS layer's schedule/seed.
+- ``hidden_units``: widths of the DNN's ReLU layers.
+- ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
+  range of the vector tables; ``bias_learning_rate``: FTRL learning rate of the biases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from nwsrec.model import Model
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SEARCH_MODEL_DEFAULTS", "WidthSearchModel", "check_slot_dims", "embedding_parameters"]
+
+SEARCH_MODEL_DEFAULTS: dict[str, Any] = {
+    "data_dir": None,
+    "slots": None,
+    "candidate_sizes": [0, 4, 8, 16],
+    "search": False,
+    "slot_dims": None,
+    "warmup_steps": 0,
+    "pretraining_steps": 0,
+    "nws_seed": 0,
+    "hidden_units": [64],
+    "vec_learning_rate": 0.2,
+    "vec_init_scale": 0.05,
+    "bias_learning_rate": 0.05,
+}
+
+
+def check_slot_dims(
+    slot_dims: Mapping[Any, Any], slots: Iterable[int], candidates: Iterable[int], source: str
+) -> dict[int, int]:
+    """Checks fixed widths against a model: every slot once, each size a candidate.
+
+    Args:
+        slot_dims: ``{slot_id: size}`` (keys may be strings of digits, as in JSON).
+        slots: the model's slot ids.
+        candidates: the model's candidate sizes.
+        source: where the widths come from (a file name), for the messages.
+
+    Returns:
+        ``{slot_id: size}`` with int keys.
+
+    Raises:
+        ValueError: a slot of the model missing, a slot the model does not have, or a
+            size that is not a candidate; the message names the slot.
+
+    Example:
+        >>> check_slot_dims({"3": 8}, [3], [0, 4, 8], "dims.json")
+        {3: 8}
+    """
+    slots = sorted(int(s) for s in slots)
+    candidates = sorted(int(c) for c in candidates)
+    dims: dict[int, int] = {}
+    for key, size in slot_dims.items():
+        try:
+            slot = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{source}: slot ids must be integers. Received: slot={key!r}"
+            ) from None
+        dims[slot] = size
+    unknown = sorted(set(dims) - set(slots))
+    if unknown:
+        raise ValueError(
+            f"{source}: every slot must be one of the model's slots {slots}. "
+            f"Received: unknown slot {unknown[0]}"
+        )
+    missing = sorted(set(slots) - set(dims))
+    if missing:
+        raise ValueError(
+            f"{source}: every slot of the model must have a size. Received: slot {missing[0]} "
+            "missing"
+        )
+    for slot, size in dims.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size not in candidates:
+            raise ValueError(
+                f"{source}: the size of slot {slot} must be one of the candidate sizes "
+                f"{candidates}. Received: size={size!r}"
+            )
+    return dict(sorted(dims.items()))
+
+
+def embedding_parameters(model: Model) -> int:
+    """The number of embedding-table parameters of a model (rows x dim over all tables).
+
+    Args:
+        model: a built model.
+
+    Example:
+        >>> embedding_parameters(model)  # doctest: +SKIP
+        14000
+    """
+    total = 0
+    for feature_slice in model.env.feature_slices():
+        total += model.vocab_size_dict[feature_slice.slot_id] * feature_slice.dim
+    return total
+
+
+class WidthSearchModel(Model):
+    """A DNN over (masked) slot embeddings plus per-slot bias; see the module docstring.
+
+    Args:
+        params: the model's params (:meth:`default_params` with overrides).
+
+    Example:
+        >>> params = WidthSearchModel.resolve_params(
+        ...     {**WidthSearchModel.default_params(), "data_dir": "data", "search": True})
+        >>> model = WidthSearchModel(params)  # doctest: +SKIP
+    """
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        """Model defaults, trainer defaults, and :data:`SEARCH_MODEL_DEFAULTS`."""
+        from nwsrec.training.trainer import TRAINING_DEFAULTS
+
+        return {**super().default_params(), **TRAINING_DEFAULTS, **SEARCH_MODEL_DEFAULTS}
+
+    @classmethod
+    def resolve_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Fills the data paths that are None from ``data_dir``.
+
+        Args:
+            params: the params.
+
+        Returns:
+            A copy with ``train_file_pattern``, ``eval_file_pattern`` and
+            ``vocab_file_path`` set.
+        """
+        out = dict(params)
+        data_dir = out.get("data_dir")
+        if data_dir:
+            defaults = {
+                "train_file_pattern": "train-*",
+                "eval_file_pattern": "test-*",
+                "vocab_file_path": "vocab.tsv",
+            }
+            for key, name in defaults.items():
+                if not out.get(key):
+                    out[key] = os.path.join(os.fspath(data_dir), name)
+        return out
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        from nwsrec.features import read_vocab_file
+
+        params = dict(params)
+        candidates = [int(c) for c in params.get("candidate_sizes") or []]
+        if not candidates or any(c < 0 for c in candidates) or max(candidates) == 0:
+            raise ValueError(
+                "`candidate_sizes` must be non-negative integers with one > 0. "
+                f"Received: candidate_sizes={params.get('candidate_sizes')!r}"
+            )
+        self._candidates = candidates
+        self._search = bool(params.get("search", False))
+        vocab_path = params.get("vocab_file_path")
+        if not vocab_path or not os.path.exists(vocab_path):
+            raise FileNotFoundError(
+                f"`vocab_file_path` must name an existing vocab file. Received: "
+                f"vocab_file_path={vocab_path!r} (generate or fetch the data first, see "
+                "`nwsrec datasets --help`)"
+            )
+        vocab = read_vocab_file(vocab_path, params.get("vocab_size_per_slot"))
+        slots = params.get("slots")
+        self._slot_ids = sorted(int(s) for s in (slots if slots is not None else vocab))
+        dims = params.get("slot_dims")
+        if self._search or dims is None:
+            self._dims = {s: max(candidates) for s in self._slot_ids}
+        else:
+            self._dims = check_slot_dims(dims, self._slot_ids, candidates, "`slot_dims`")
+        super().__init__(params)
+
+    @property
+    def slot_ids(self) -> list[int]:
+        """Every slot of the model (also those dropped at width 0)."""
+        return list(self._slot_ids)
+
+    @property
+    def candidate_sizes(self) -> list[int]:
+        """The candidate sizes of every slot."""
+        return list(self._candidates)
+
+    @property
+    def slot_dims(self) -> dict[int, int]:
+        """The fixed width of every slot (the largest candidate in search mode)."""
+        return dict(self._dims)
+
+    def _slot(self, slot_id: int) -> Any:
+        import keras
+        import tensorflow as tf
+
+        from nwsrec.features import FeatureSlot
+
+        p = self.params
+        scale = float(p["vec_init_scale"])
+        return FeatureSlot(
+            self.env,
+            slot_id,
+            has_bias=True,
+            bias_optimizer=tf.tpu.experimental.embedding.FTRL(
+                learning_rate=float(p["bias_learning_rate"])
+            ),
+            bias_initializer=keras.initializers.Zeros(),
+            default_vec_optimizer=tf.tpu.experimental.embedding.Adagrad(
+                learning_rate=float(p["vec_learning_rate"])
+            ),
+            default_vec_initializer=keras.initializers.RandomUniform(-scale, scale),
+        )
+
+    def logits_fn(self) -> Any:
+        """Declares the slots, applies the NWS layer in search mode, returns logits [B]."""
+        import keras
+        import tensorflow as tf
+
+        from nwsrec.features import FeatureColumnV1
+        from nwsrec.layers import MixedEmbedOpComb
+
+        p = self.params
+        vectors, biases, names = [], [], []
+        for slot_id in self._slot_ids:
+            width = sum(self._candidates) if self._search else self._dims[slot_id]
+            if width == 0:
+                continue
+            column = FeatureColumnV1(self._slot(slot_id), f"slot_{slot_id}_0")
+            biases.append(column.get_bias())
+            vectors.append(column.add_vector(width))
+            names.append(str(slot_id))
+        if not vectors:
+            raise ValueError(
+                "`slot_dims` must keep at least one slot (size > 0). Received: every size 0"
+            )
+        x = tf.concat(vectors, axis=1)
+        if self._search:
+            nws = self.keras_layer(
+                "nws",
+                lambda: MixedEmbedOpComb(
+                    names,
+                    [list(self._candidates)] * len(names),
+                    warmup_steps=int(p["warmup_steps"]),
+                    pretraining_steps=int(p["pretraining_steps"]),
+                    seed=p.get("nws_seed"),
+                    name="nws",
+                ),
+            )
+            x = nws(x, training=self.training)
+
+        def dnn() -> Any:
+            layers = [keras.layers.Dense(int(u), activation="relu") for u in p["hidden_units"]]
+            return keras.Sequential([*layers, keras.layers.Dense(1)], name="dnn")
+
+        logits = self.keras_layer("dnn", dnn)(x)[:, 0]
+        return logits + tf.add_n(biases)[:, 0]
