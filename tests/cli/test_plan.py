@@ -159,3 +159,36 @@ def test_plan_requires_a_model(capsys):
         main(["plan"])
     assert exc.value.code == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_param_overrides_reach_the_model(tiny, capsys):
+    args = ["plan", "--model", "tests.tiny", "--json", "--param", "vocab_size_per_slot=10"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {t["rows"] for t in data["tables"]} == {10}
+    assert main(["plan", "--model", "tests.tiny", "--param", "no_such_knob=1"]) == 2
+    assert "no_such_knob" in capsys.readouterr().err
+
+
+def test_plan_of_the_builtin_synthetic_model_with_data_dir_and_dims(tmp_path, capsys):
+    data_dir = tmp_path / "synthetic"
+    generate = ["datasets", "generate", "synthetic", "--out", str(data_dir)]
+    assert main([*generate, "--num-train", "64", "--num-test", "32"]) == 0
+    capsys.readouterr()
+    vocab = dict(line.split("\t") for line in (data_dir / "vocab.tsv").read_text().splitlines()[1:])
+    assert main(["plan", "--model", "synthetic", "--data-dir", str(data_dir), "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    biases = [t for t in full["tables"] if t["dim"] == 1]
+    assert sorted(t["slot_id"] for t in biases) == sorted(int(s) for s in vocab)
+    assert all(t["rows"] == int(vocab[str(t["slot_id"])]) for t in full["tables"])
+    assert full["raw_bytes"] == sum(t["raw_bytes"] for t in full["tables"])
+    # --dims: the first slot dropped (size 0), every other slot kept at its full width
+    (width,) = {t["dim"] for t in full["tables"] if t["dim"] > 1}
+    slots = sorted(int(s) for s in vocab)
+    sizes = {str(s): {"size": 0 if s == slots[0] else width} for s in slots}
+    dims = _write_dims(tmp_path, {"slots": sizes})
+    args = ["plan", "--model", "synthetic", "--data-dir", str(data_dir), "--dims", dims, "--json"]
+    assert main(args) == 0
+    narrow = json.loads(capsys.readouterr().out)
+    assert slots[0] not in {t["slot_id"] for t in narrow["tables"]}
+    assert narrow["raw_bytes"] < full["raw_bytes"]

@@ -6,7 +6,8 @@ largest parameter-copy count.
 
 --dims takes the JSON written by `nwsrec search`, {"slots": {"<slot_id>": {"size": N}}};
 the sizes reach the model as params["slot_dims"] = {slot_id: N} (a model that does not
-use them ignores them).
+use them ignores them). The params are resolved as for `nwsrec train` (--data-dir,
+--param KEY=VALUE), but only the vocab file has to exist.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help='search result JSON {"slots": {"<slot_id>": {"size": N}}}, given to the model '
         'as params["slot_dims"]',
+    )
+    parser.add_argument(
+        "--data-dir", help="data directory (default: the model's data_dir), as for `train`"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a param (value read as JSON when it parses); repeatable",
     )
     parser.add_argument(
         "--vocab-file", metavar="FILE", help='override the model\'s params["vocab_file_path"]'
@@ -104,20 +115,23 @@ def read_slot_dims(path: str | os.PathLike[str]) -> dict[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Build the model and print its memory plan; return the exit status."""
-    from nwsrec import model_imports, registry
+    from nwsrec import model_imports
     from nwsrec.cli.main import CommandError
+    from nwsrec.training.runs import parse_param_overrides, resolve_params
 
     if args.max_tables is not None and args.max_tables < 0:
         raise ValueError(f"`--max-tables` must be >= 0. Received: --max-tables={args.max_tables}")
+    overrides = parse_param_overrides(args.param)
+    if args.vocab_file is not None:
+        overrides["vocab_file_path"] = args.vocab_file
     try:
-        model_class = registry.get_class(args.model)
-        params = dict(registry.get_params(args.model))
+        model_class, params = resolve_params(
+            args.model, overrides, data_dir=args.data_dir, check_data=False
+        )
     except model_imports.ModelImportError as err:
         raise CommandError(str(err)) from err
     if args.dims is not None:
         params["slot_dims"] = read_slot_dims(args.dims)
-    if args.vocab_file is not None:
-        params["vocab_file_path"] = args.vocab_file
     model = model_class(params)
     plan = model.table_memory_plan()
     if args.json:
