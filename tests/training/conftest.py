@@ -50,8 +50,9 @@ class HandModel:
         width = sum(choices) if self.search else max(choices)
         self.tables = {}
         for s in self.slots:
-            self.tables[f"table_{s}_0"] = HandTable(f"bias_{s}", params["vocab_size"], 1, params.get("table_lr", 0.05))
-            self.tables[f"table_{s}_1"] = HandTable(f"vec_{s}", params["vocab_size"], width, params.get("table_lr", 0.05))
+            lr = params.get("table_lr", 0.05)
+            self.tables[f"table_{s}_0"] = HandTable(f"bias_{s}", params["vocab_size"], 1, lr)
+            self.tables[f"table_{s}_1"] = HandTable(f"vec_{s}", params["vocab_size"], width, lr)
         self._nws = None
         if self.search:
             self._nws = MixedEmbedOpComb(

@@ -34,6 +34,11 @@ def register(subparsers: Any) -> None:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--num-train", type=int, default=None)
     generate.add_argument("--num-test", type=int, default=None)
+    generate.add_argument("--vocab-size", type=int, default=None, help="ids per slot")
+    generate.add_argument(
+        "--pair-ranks", default=None, help="ranks of the interacting signal-slot pairs, e.g. 1,2,4"
+    )
+    generate.add_argument("--num-noise-slots", type=int, default=None)
     fetch = actions.add_parser("fetch", help="fetch and convert MovieLens-100K")
     fetch.add_argument("name", choices=["movielens-100k"])
     fetch.add_argument("--out", default="runs/data/movielens-100k", help="output directory")
@@ -51,7 +56,20 @@ def run(args: argparse.Namespace) -> int:
         from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
 
         config = SyntheticConfig(seed=args.seed)
-        changes = {k: v for k, v in (("num_train", args.num_train), ("num_test", args.num_test))}
+        changes = {
+            "num_train": args.num_train,
+            "num_test": args.num_test,
+            "vocab_size": args.vocab_size,
+            "num_noise_slots": args.num_noise_slots,
+        }
+        if args.pair_ranks is not None:
+            try:
+                changes["pair_ranks"] = tuple(int(r) for r in args.pair_ranks.split(","))
+            except ValueError:
+                raise ValueError(
+                    "`--pair-ranks` must be comma-separated integers. "
+                    f"Received: --pair-ranks {args.pair_ranks!r}"
+                ) from None
         config = dataclasses.replace(config, **{k: v for k, v in changes.items() if v is not None})
         truth = generate_synthetic(args.out, config)
         print(

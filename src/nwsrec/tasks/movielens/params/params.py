@@ -45,5 +45,7 @@ class MovieLensModel(WidthSearchModel):
             "bias_learning_rate": 0.05,
             "arch_learning_rate": 0.01,
             "width_penalty": 0.0,
+            "pretraining_steps": 600,
+            "arch_warmup_steps": 600,
             "seed": 0,
         }

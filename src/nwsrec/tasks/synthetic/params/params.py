@@ -44,5 +44,7 @@ class SyntheticModel(WidthSearchModel):
             "arch_learning_rate": 0.01,
             "width_penalty": 0.0,
             "warmup_steps": 0,
+            "pretraining_steps": 800,
+            "arch_warmup_steps": 800,
             "seed": 0,
         }

@@ -1,0 +1,114 @@
+import json
+
+import pytest
+
+from nwsrec.cli.main import main
+
+TINY = [
+    "--steps",
+    "12",
+    "--batch-size",
+    "64",
+    "--no-progress",
+    "--param",
+    "hidden_units=[8]",
+    "--param",
+    "pretraining_steps=4",
+    "--param",
+    "arch_warmup_steps=4",
+    "--param",
+    "log_every_steps=4",
+    "--param",
+    "checkpoint_every_steps=6",
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    argv = ["datasets", "generate", "synthetic", "--out", str(out)]
+    assert (
+        main(
+            [
+                *argv,
+                "--num-train",
+                "1024",
+                "--num-test",
+                "256",
+                "--pair-ranks",
+                "1,2",
+                "--num-noise-slots",
+                "2",
+                "--vocab-size",
+                "50",
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_search_writes_result_plot_params_and_resumes(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "search"
+    argv = [
+        "search",
+        "--model",
+        "synthetic",
+        "--data-dir",
+        str(data_dir),
+        "--model-dir",
+        str(run_dir),
+        *TINY,
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "search result" in out and "next: nwsrec train" in out
+    result = json.loads((run_dir / "search_result.json").read_text())
+    assert result["step"] == 12 and len(result["slots"]) == 6
+    for entry in result["slots"].values():
+        assert entry["size"] in entry["candidates"] == [0, 4, 8, 16]
+    assert (run_dir / "search.png").read_bytes()[:4] == b"\x89PNG"
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params["search"] is True and params["hidden_units"] == [8]
+
+
+def test_rerun_with_more_steps_continues_from_the_checkpoint(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "search"
+    base = [
+        "search",
+        "--model",
+        "synthetic",
+        "--data-dir",
+        str(data_dir),
+        "--model-dir",
+        str(run_dir),
+        *TINY,
+    ]
+    assert main(base) == 0
+    assert main([*base, "--steps", "18"]) == 0
+    result = json.loads((run_dir / "search_result.json").read_text())
+    assert result["step"] == 18
+    history = [
+        json.loads(line)
+        for line in (run_dir / "nws_history.jsonl").read_text().splitlines()
+        if line
+    ]
+    assert [h["step"] for h in history] == [4, 8, 12, 16, 18]
+
+
+def test_unknown_model_is_a_clear_error(capsys):
+    assert main(["search", "--model", "synthetik"]) == 2
+    err = capsys.readouterr().err
+    assert "must be a registered model" in err and "synthetic" in err
+
+
+def test_missing_data_is_a_clear_error(tmp_path, capsys):
+    argv = ["search", "--model", "synthetic", "--data-dir", str(tmp_path / "none")]
+    assert main(argv) == 2
+    assert "nwsrec datasets generate synthetic" in capsys.readouterr().err
+
+
+def test_unknown_param_is_a_clear_error(data_dir, capsys):
+    argv = ["search", "--model", "synthetic", "--data-dir", str(data_dir), "--param", "nope=1"]
+    assert main(argv) == 2
+    assert "`--param` keys must be params" in capsys.readouterr().err

@@ -1,0 +1,104 @@
+import json
+
+import pytest
+
+from nwsrec.cli.main import main
+
+TINY = ["--steps", "8", "--batch-size", "64", "--no-progress", "--param", "hidden_units=[8]"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    argv = ["datasets", "generate", "synthetic", "--out", str(out)]
+    assert (
+        main(
+            [
+                *argv,
+                "--num-train",
+                "1024",
+                "--num-test",
+                "256",
+                "--pair-ranks",
+                "1,2",
+                "--num-noise-slots",
+                "2",
+                "--vocab-size",
+                "50",
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def _dims(tmp_path, sizes):
+    path = tmp_path / "dims.json"
+    path.write_text(json.dumps({"slots": {str(s): {"size": v} for s, v in sizes.items()}}))
+    return str(path)
+
+
+def _train(data_dir, tmp_path, *extra):
+    return main(
+        [
+            "train",
+            "--model",
+            "synthetic",
+            "--data-dir",
+            str(data_dir),
+            "--model-dir",
+            str(tmp_path / "run"),
+            *TINY,
+            *extra,
+        ]
+    )
+
+
+def test_full_width_training_reports_auc_log_loss_and_plan(data_dir, tmp_path, capsys):
+    assert _train(data_dir, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "test AUC" in out and "log loss" in out and "embedding parameters 5,100" in out
+    assert "table_1_1" in out  # the memory plan
+
+
+def test_dims_drop_size_zero_slots_and_set_the_widths(data_dir, tmp_path, capsys):
+    sizes = {s: 0 for s in range(1, 7)}
+    sizes.update({1: 4, 2: 16})
+    assert _train(data_dir, tmp_path, "--dims", _dims(tmp_path, sizes)) == 0
+    out = capsys.readouterr().out
+    # rows 500 per slot: slot 1 (1 + 4) + slot 2 (1 + 16)
+    assert f"embedding parameters {50 * 22:,}" in out
+    assert "table_3_" not in out
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({99: 4}, "unknown slot 99"),
+        ({5: None}, "slot 5 missing"),
+        ({5: 6}, r"size of slot 5 must be one of the candidate sizes \[0, 4, 8, 16\]"),
+    ],
+    ids=["unknown-slot", "missing-slot", "not-a-candidate"],
+)
+def test_dims_that_do_not_match_the_model_are_clear_errors(
+    data_dir, tmp_path, capsys, change, match
+):
+    sizes = {s: 4 for s in range(1, 7)}
+    for slot, size in change.items():
+        if size is None:
+            del sizes[slot]
+        else:
+            sizes[slot] = size
+    assert _train(data_dir, tmp_path, "--dims", _dims(tmp_path, sizes)) == 2
+    err = capsys.readouterr().err
+    assert "dims.json" in err
+    import re
+
+    assert re.search(match, err)
+
+
+def test_dims_file_that_is_not_json_is_an_error(data_dir, tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    assert _train(data_dir, tmp_path, "--dims", str(path)) == 2
+    assert "bad.json:1: `--dims` must be JSON" in capsys.readouterr().err
