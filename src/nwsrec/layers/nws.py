@@ -75,8 +75,11 @@ class MixedEmbedOpComb(keras.layers.Layer):
     embedding when ``distillation_mask=True``) and the masked embedding.
 
     A call is a fixed number of operations whatever the number of slots: the logits are
-    gathered into a padded ``[num_slots, max_choices]`` matrix, one categorical draw covers
+    scattered into a padded ``[num_slots, max_choices]`` matrix, one categorical draw covers
     every slot, and one gather turns the per-choice factors into a per-column multiplier.
+    Cost: besides the multiply, the backward pass reduces ``upstream * input`` over the
+    batch for the architecture gradient, one more pass over ``[batch, width]`` than a
+    fixed mask needs (see ``bench/nws_layer.py``).
 
     Args:
         slot_names: one name per slot (unique strings).
