@@ -1,170 +1,144 @@
-"""``nwsrec demo``: a short neural width search on generated data (interim demo).
+"""``nwsrec demo``: the main job end to end on the embedded synthetic data.
 
-Trains a small Keras model with :class:`nwsrec.layers.MixedEmbedOpComb` on generated
-click data with ``model.fit`` for a few hundred steps, then prints each slot's choice
-probabilities and chosen embedding size. The data has slots of different strength, from
-strong to pure noise, so the search has something to find: with the width penalty the
-noise slots should end at size 0 and the strong ones keep an embedding.
+1. generate the seeded synthetic data (slots with signal of different complexity and
+   pure-noise slots; the truth is known);
+2. search the width of every slot (``nwsrec search --model synthetic``);
+3. retrain at the found widths, size-0 slots dropped (``nwsrec train --dims ...``);
+4. train the full-width baseline (every slot at its largest candidate);
+5. print the comparison: embedding parameters, bytes, test AUC and log loss, the chosen
+   sizes against the truth, and where the search plot is.
 
-This is the interim demo of issue 2; the end-to-end demo (input pipeline, embedding
-tables, the trainer) replaces it.
-
-Example:
-    $ nwsrec demo --steps 400
+Everything goes under --out (default runs/demo). Rerunning resumes finished steps.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import os
 from typing import Any
 
-# Generated slots: (name, strength of its effect on the click logit).
-DEMO_SLOTS = [
-    ("user_id", 1.6),
-    ("item_id", 1.6),
-    ("category", 0.8),
-    ("hour", 0.3),
-    ("noise_a", 0.0),
-    ("noise_b", 0.0),
-]
-DEMO_CHOICES = [0, 4, 8]
-DEMO_VOCAB = 64
+__all__ = ["register", "run"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``demo`` sub-command."""
+def register(subparsers: Any) -> None:
+    """Adds the ``demo`` sub-command."""
     parser = subparsers.add_parser(
         "demo",
-        help="run a short neural width search on generated data",
-        description=(
-            "Train a small Keras model with the neural width search layer on generated click"
-            " data, then print each slot's choice probabilities and chosen embedding size."
-        ),
+        help="synthetic data -> search -> retrain -> full-width baseline -> comparison",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--steps", type=int, default=400, help="training steps (default 400)")
-    parser.add_argument("--batch-size", type=int, default=256, help="default 256")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, draws")
+    parser.add_argument("--out", default="runs/demo", help="output directory")
     parser.add_argument(
-        "--width-penalty",
-        type=float,
-        default=0.0,
-        help="loss added per expected embedding dimension (default 0)",
+        "--steps", type=int, default=1500, help="steps of each training run (default 1500)"
     )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data")
+    parser.add_argument("--num-train", type=int, default=None, help="training examples")
+    parser.add_argument(
+        "--pair-ranks",
+        default=None,
+        help="ranks of the signal-slot pairs (default 1,1,2,2,3,3,4,4)",
+    )
+    parser.add_argument("--num-noise-slots", type=int, default=None, help="default 16")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="override a param"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
-def _generate(num_examples: int, seed: int, sample_seed: int) -> tuple[Any, Any]:
-    """Ids ``[n, num_slots]`` and click labels ``[n, 1]`` from a known logit model.
-
-    The model (drawn from ``seed``): each slot's ids act through a 4-dimensional latent
-    vector, the logit is the sum over slots of ``strength * <latent(id), direction>``
-    plus a user-item interaction. The examples are drawn from ``sample_seed``.
-    """
-    import numpy as np
-
-    truth = np.random.default_rng(seed)
-    num_slots = len(DEMO_SLOTS)
-    latent = truth.normal(size=(num_slots, DEMO_VOCAB, 4))
-    direction = truth.normal(size=(num_slots, 4)) / 2.0
-    rng = np.random.default_rng([seed, sample_seed])
-    ids = rng.integers(0, DEMO_VOCAB, size=(num_examples, num_slots))
-    logit = np.zeros(num_examples)
-    for s, (_, strength) in enumerate(DEMO_SLOTS):
-        logit += strength * latent[s, ids[:, s]] @ direction[s]
-    logit += 0.5 * np.sum(latent[0, ids[:, 0]] * latent[1, ids[:, 1]], axis=1)
-    labels = (rng.random(num_examples) < 1 / (1 + np.exp(-logit))).astype(np.float32)
-    return ids.astype(np.int32), labels[:, None]
-
-
-def _build_model(seed: int, width_penalty: float) -> Any:
-    import keras
-
-    from nwsrec.layers import MixedEmbedOpComb
-
-    names = [name for name, _ in DEMO_SLOTS]
-    num_slots, width = len(names), sum(DEMO_CHOICES)
-
-    class WidthSearchModel(keras.Model):
-        """Per-slot embeddings -> MixedEmbedOpComb -> MLP, with a width penalty."""
-
-        def __init__(self) -> None:
-            super().__init__(name="demo")
-            self.embedding = keras.layers.Embedding(
-                num_slots * DEMO_VOCAB,
-                width,
-                embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed),
-            )
-            self.nws = MixedEmbedOpComb(
-                names,
-                [DEMO_CHOICES] * num_slots,
-                warmup_steps=50,
-                pretraining_steps=50,
-                seed=seed,
-                name="nws",
-            )
-            self.hidden = keras.layers.Dense(
-                32, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed)
-            )
-            self.logit = keras.layers.Dense(
-                1, kernel_initializer=keras.initializers.GlorotUniform(seed + 1)
-            )
-
-        def call(self, ids: Any, training: bool | None = None) -> Any:
-            offsets = keras.ops.arange(num_slots, dtype="int32") * DEMO_VOCAB
-            x = keras.ops.reshape(self.embedding(ids + offsets), (-1, num_slots * width))
-            x = self.nws(x, training=training)
-            return self.logit(self.hidden(x))
-
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-            return loss + width_penalty * self.nws.get_summaries()["expected_emb_dims"]
-
-    model = WidthSearchModel()
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.01),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.AUC(from_logits=True, name="auc")],
-    )
-    return model
-
-
 def run(args: argparse.Namespace) -> int:
-    """Train, then print each slot's probabilities and chosen size."""
-    if args.steps <= 0 or args.batch_size <= 0:
-        raise ValueError(
-            "`--steps` and `--batch-size` must be positive. "
-            f"Received: steps={args.steps}, batch_size={args.batch_size}"
-        )
-    import keras
+    """Runs the demo and prints the comparison table; returns the exit status."""
+    import dataclasses
+    import time
 
-    keras.utils.set_random_seed(args.seed)
-    start = time.perf_counter()
-    ids, labels = _generate(args.steps * args.batch_size, args.seed, 0)
-    eval_ids, eval_labels = _generate(8192, args.seed, 1)
-    model = _build_model(args.seed, args.width_penalty)
-    print(
-        f"nwsrec demo: {len(DEMO_SLOTS)} slots, candidate sizes {DEMO_CHOICES}, "
-        f"{args.steps} steps of batch {args.batch_size}"
-    )
-    model.fit(ids, labels, batch_size=args.batch_size, epochs=1, shuffle=False, verbose=0)
-    _, auc = model.evaluate(eval_ids, eval_labels, batch_size=2048, verbose=0)
+    from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic, load_truth
+    from nwsrec.training.runs import parse_param_overrides, resolve_params, run_search, run_train
 
-    nws = model.nws
-    probabilities = nws.choice_probabilities()
-    chosen = nws.chosen_embedding_sizes()
-    header = "  ".join(f"p(size={c})" for c in DEMO_CHOICES)
-    print(f"\n{'slot':<10} {'strength':>8}  {header}  chosen size")
-    for name, strength in DEMO_SLOTS:
-        probs = "  ".join(
-            f"{p:>{len(f'p(size={c})')}.3f}"
-            for p, c in zip(probabilities[name], DEMO_CHOICES, strict=True)
-        )
-        print(f"{name:<10} {strength:>8.1f}  {probs}  {chosen[name]:>11}")
-    summaries = nws.get_summaries()
-    print(
-        f"\nstep {int(nws.step.numpy())}, held-out AUC {auc:.3f}, "
-        f"expected embedding dims {float(summaries['expected_emb_dims']):.1f} "
-        f"(of {len(DEMO_SLOTS) * max(DEMO_CHOICES)}), {time.perf_counter() - start:.1f} s"
+    began = time.perf_counter()
+    data_dir = os.path.join(args.out, "data")
+    config = SyntheticConfig(seed=args.seed)
+    if args.num_train is not None:
+        config = dataclasses.replace(config, num_train=args.num_train)
+    if args.num_noise_slots is not None:
+        config = dataclasses.replace(config, num_noise_slots=args.num_noise_slots)
+    if args.pair_ranks is not None:
+        try:
+            ranks = tuple(int(r) for r in args.pair_ranks.split(","))
+        except ValueError:
+            raise ValueError(
+                "`--pair-ranks` must be comma-separated integers. "
+                f"Received: --pair-ranks {args.pair_ranks!r}"
+            ) from None
+        config = dataclasses.replace(config, pair_ranks=ranks)
+    try:
+        truth = load_truth(data_dir)
+        if truth.config != config:
+            raise FileNotFoundError
+    except FileNotFoundError:
+        print(f"[1/4] generating synthetic data into {data_dir}", flush=True)
+        truth = generate_synthetic(data_dir, config)
+    # The search schedule scales with the steps: 40% warm-up of the supernet before the
+    # architecture weights train (see the trainer's arch_warmup_steps).
+    warmup = int(0.4 * args.steps)
+    overrides = {
+        "pretraining_steps": warmup,
+        "arch_warmup_steps": warmup,
+        **parse_param_overrides(args.param),
+    }
+    cls, params = resolve_params("synthetic", overrides, steps=args.steps, data_dir=data_dir)
+    progress = not args.no_progress
+    print("[2/4] searching embedding widths", flush=True)
+    searched = run_search(cls, params, os.path.join(args.out, "search"), progress=progress)
+    print("[3/4] retraining at the found widths", flush=True)
+    retrained = run_train(
+        cls,
+        params,
+        os.path.join(args.out, "retrain"),
+        dims_path=searched.search_result_path,
+        progress=progress,
     )
+    print("[4/4] training the full-width baseline", flush=True)
+    full = run_train(cls, params, os.path.join(args.out, "full"), progress=progress)
+    print()
+    print(comparison_table(retrained, full))
+    print()
+    print(sizes_against_truth(searched.slot_dims, truth))
+    print()
+    print(f"search plot: {searched.plot_path}")
+    print(f"search result: {searched.search_result_path}")
+    print(f"demo finished in {time.perf_counter() - began:.0f} s")
     return 0
+
+
+def comparison_table(retrained: Any, full: Any) -> str:
+    """The comparison of searched-and-retrained vs full width, as a text table."""
+    from nwsrec.features import format_bytes
+
+    rows = [("searched + retrained", retrained), ("full width", full)]
+    header = f"{'model':<22}{'emb. params':>14}{'bytes':>14}{'test AUC':>10}{'log loss':>10}"
+    lines = [header, "-" * len(header)]
+    for name, report in rows:
+        lines.append(
+            f"{name:<22}{report.embedding_parameters:>14,}"
+            f"{format_bytes(report.embedding_bytes):>14}{report.auc:>10.4f}{report.log_loss:>10.4f}"
+        )
+    ratio = full.embedding_parameters / max(retrained.embedding_parameters, 1)
+    lines.append(
+        f"embedding parameters: {ratio:.1f}x fewer; AUC difference {retrained.auc - full.auc:+.4f}"
+    )
+    return "\n".join(lines)
+
+
+def sizes_against_truth(sizes: dict[int, int], truth: Any) -> str:
+    """The chosen size of every slot next to its known kind (noise, or signal of rank r)."""
+    lines = ["chosen sizes (truth: noise deserves 0, signal of rank r deserves > 0):"]
+    wrong = 0
+    for slot in sorted(sizes):
+        info = truth.slots[slot]
+        kind = "noise" if info.kind == "noise" else f"signal rank {info.rank}"
+        ok = (sizes[slot] == 0) == (info.kind == "noise")
+        wrong += not ok
+        lines.append(f"  slot {slot:>3}: {sizes[slot]:>3}   {kind}{'' if ok else '   <- wrong'}")
+    lines.append(f"{len(sizes) - wrong}/{len(sizes)} slots on the right side of 0")
+    return "\n".join(lines)
