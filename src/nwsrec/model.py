@@ -467,7 +467,7 @@ class Model:
         """
         overrides = self._check_dims_override(dims_override)
         use_accumulation = self._params["use_gradient_accumulation"]
-        copies_cache: dict[int, tuple[int, str]] = {}
+        copies_cache: dict[type, tuple[int, str]] = {}
         rows: list[TableMemoryRow] = []
         for slot_id, slot in self.env.slot_to_config.items():
             vocab_size = self._vocab_size(slot_id)
@@ -483,13 +483,13 @@ class Model:
                 optimizer = (
                     slices[index].optimizer if index < len(slices) else slot.default_vec_optimizer
                 )
-                cached = copies_cache.get(id(optimizer))
+                cached = copies_cache.get(type(optimizer))  # copies depend on the class only
                 if cached is None:
                     cached = (
                         parameter_copies(optimizer, use_accumulation),
                         optimizer_name(optimizer),
                     )
-                    copies_cache[id(optimizer)] = cached
+                    copies_cache[type(optimizer)] = cached
                 rows.append(
                     TableMemoryRow(
                         name=f"table_{slot_id}_{index}",

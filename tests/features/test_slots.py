@@ -31,11 +31,16 @@ def test_vector_slices_take_the_defaults_unless_given_their_own():
     assert not first.is_bias
 
 
-def test_default_vector_optimizer_is_adagrad_and_each_slot_gets_its_own():
+def test_defaults_are_shared_per_env_and_explicit_ones_kept():
     env = Env({1: 10, 2: 10})
-    a, b = FeatureSlot(env, 1), FeatureSlot(env, 2)
+    own = E.SGD(learning_rate=0.3)
+    a, b = FeatureSlot(env, 1), FeatureSlot(env, 2, default_vec_optimizer=own)
     assert isinstance(a.default_vec_optimizer, E.Adagrad)
-    assert a.default_vec_optimizer is not b.default_vec_optimizer
+    assert a.bias_optimizer is b.bias_optimizer
+    assert a.default_vec_initializer is b.default_vec_initializer
+    assert b.default_vec_optimizer is own
+    other = FeatureSlot(Env({1: 10}), 1)
+    assert other.default_vec_optimizer is not a.default_vec_optimizer
 
 
 def test_several_columns_of_one_slot_add_consecutive_slices():

@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
+from nwsrec.features import optimizers as _optimizers
+
 if TYPE_CHECKING:
     from nwsrec.features.slots import FeatureSlice, FeatureSlot
 
@@ -105,6 +107,7 @@ class Env:
         self._zeros: dict[int, tf.Tensor] = {}
         self._round_ids = itertools.count(1)
         self._local = threading.local()
+        self._defaults: tuple[Any, Any, Any, Any] | None = None
 
     # ----------------------------------------------------------------- public API
 
@@ -215,6 +218,17 @@ class Env:
         return state is not None and state.open
 
     # ------------------------------------------------- used by FeatureSlot / column
+
+    def _slot_defaults(self) -> tuple[Any, Any, Any, Any]:
+        """(bias optimizer, bias initializer, vector optimizer, vector initializer)."""
+        if self._defaults is None:
+            self._defaults = (
+                _optimizers.default_bias_optimizer(),
+                _optimizers.default_bias_initializer(),
+                _optimizers.default_vec_optimizer(),
+                _optimizers.default_vec_initializer(),
+            )
+        return self._defaults
 
     def _current(self) -> _Round | None:
         if not self._finalized:

@@ -26,7 +26,7 @@ FLOAT32_BYTES = 4
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def padding_8(dim: int) -> int:
@@ -62,7 +62,7 @@ def format_bytes(num_bytes: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TableMemoryRow:
     """The memory of one embedding table.
 
@@ -88,6 +88,19 @@ class TableMemoryRow:
     optimizer: str = ""
 
     def __post_init__(self) -> None:
+        if (
+            type(self.slot_id) is int
+            and type(self.rows) is int
+            and type(self.dim) is int
+            and type(self.copies) is int
+            and self.slot_id >= 0
+            and self.rows >= 0
+            and self.dim >= 1
+            and self.copies >= 1
+            and type(self.name) is str
+            and self.name
+        ):
+            return  # the common case, checked fast: plans of 10,000s of tables
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"`name` must be a non-empty string. Received: name={self.name!r}")
         for arg, value, low in (
@@ -105,7 +118,7 @@ class TableMemoryRow:
     @property
     def padded_dim(self) -> int:
         """``dim`` rounded up to a multiple of 8."""
-        return padding_8(self.dim)
+        return -(-self.dim // 8) * 8
 
     @property
     def raw_bytes(self) -> int:
@@ -164,15 +177,18 @@ class TableMemoryPlan:
                 )
             seen.add(row.name)
         max_copies = max((row.copies for row in tables), default=0)
+        raw = padded = padded_max = 0
+        for row in tables:
+            cells = row.rows * FLOAT32_BYTES
+            padded_cells = cells * (-(-row.dim // 8) * 8)
+            raw += cells * row.dim * row.copies
+            padded += padded_cells * row.copies
+            padded_max += padded_cells * max_copies
         object.__setattr__(self, "tables", tables)
         object.__setattr__(self, "max_copies", max_copies)
-        object.__setattr__(self, "raw_bytes", sum(row.raw_bytes for row in tables))
-        object.__setattr__(self, "padded_bytes", sum(row.padded_bytes for row in tables))
-        object.__setattr__(
-            self,
-            "padded_max_copies_bytes",
-            sum(row.padded_bytes_with_copies(max_copies) for row in tables),
-        )
+        object.__setattr__(self, "raw_bytes", raw)
+        object.__setattr__(self, "padded_bytes", padded)
+        object.__setattr__(self, "padded_max_copies_bytes", padded_max)
 
     @classmethod
     def from_rows(cls, rows: Iterable[TableMemoryRow]) -> TableMemoryPlan:

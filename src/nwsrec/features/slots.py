@@ -104,6 +104,10 @@ class FeatureSlot:
         default_vec_initializer: initializer of vector slices that do not name their own;
             default uniform in ``[-0.001, 0.001)``.
 
+    The defaults are one object of each kind per env, shared by the slots that use them
+    (optimizer and initializer objects are configuration; each table keeps its own
+    state).
+
     Optimizers are ``tf.tpu.experimental.embedding`` ``SGD``, ``Adagrad``, ``Adam`` or
     ``FTRL`` objects; initializers are called as ``initializer(shape, dtype=...)``.
 
@@ -142,22 +146,29 @@ class FeatureSlot:
         self._env = env
         self._slot_id = slot_id
         self._has_bias = has_bias
+        # Arguments left at None share the env's default objects (one FTRL, one Adagrad,
+        # one zeros and one uniform initializer per env): they are configuration only.
+        defaults = env._slot_defaults()
         if bias_optimizer is None:
-            bias_optimizer = _optimizers.default_bias_optimizer()
+            bias_optimizer = defaults[0]
+        else:
+            _check_optimizer(bias_optimizer, "bias_optimizer", slot_id)
         if bias_initializer is None:
-            bias_initializer = _optimizers.default_bias_initializer()
+            bias_initializer = defaults[1]
+        else:
+            _check_initializer(bias_initializer, "bias_initializer", slot_id)
         if default_vec_optimizer is None:
-            default_vec_optimizer = _optimizers.default_vec_optimizer()
+            default_vec_optimizer = defaults[2]
+        else:
+            _check_optimizer(default_vec_optimizer, "default_vec_optimizer", slot_id)
         if default_vec_initializer is None:
-            default_vec_initializer = _optimizers.default_vec_initializer()
+            default_vec_initializer = defaults[3]
+        else:
+            _check_initializer(default_vec_initializer, "default_vec_initializer", slot_id)
         self._bias_optimizer = bias_optimizer
         self._bias_initializer = bias_initializer
         self._default_vec_optimizer = default_vec_optimizer
         self._default_vec_initializer = default_vec_initializer
-        _check_optimizer(self._bias_optimizer, "bias_optimizer", slot_id)
-        _check_optimizer(self._default_vec_optimizer, "default_vec_optimizer", slot_id)
-        _check_initializer(self._bias_initializer, "bias_initializer", slot_id)
-        _check_initializer(self._default_vec_initializer, "default_vec_initializer", slot_id)
         self._feature_slices: list[FeatureSlice] = []
         self._round_id = env._declare_slot(self)
         if has_bias:
@@ -224,10 +235,14 @@ class FeatureSlot:
             raise ValueError(
                 f"`dim` of slot {self._slot_id} must be an integer >= 1. Received: dim={dim!r}"
             )
-        optimizer = self._default_vec_optimizer if optimizer is None else optimizer
-        initializer = self._default_vec_initializer if initializer is None else initializer
-        _check_optimizer(optimizer, "optimizer", self._slot_id)
-        _check_initializer(initializer, "initializer", self._slot_id)
+        if optimizer is None:
+            optimizer = self._default_vec_optimizer
+        else:
+            _check_optimizer(optimizer, "optimizer", self._slot_id)
+        if initializer is None:
+            initializer = self._default_vec_initializer
+        else:
+            _check_initializer(initializer, "initializer", self._slot_id)
         return self._append(dim, optimizer, initializer, is_bias=False)
 
     def _append(self, dim: int, optimizer: Any, initializer: Any, is_bias: bool) -> FeatureSlice:
