@@ -60,6 +60,9 @@ class TrainingCheckpoint:
         optimizers: Keras optimizers by name (built before a restore, so their slots exist).
         iterator: the input iterator to save with the run; None saves no input position.
         max_to_keep: how many recent checkpoints to keep.
+        restore_directory: where :meth:`restore_latest` looks (default ``directory``): a
+            non-chief task of a multi-worker run writes into a temporary directory and
+            restores from the chief's.
 
     Example:
         >>> ckpt = TrainingCheckpoint("/tmp/run", step, model, {"dense": opt})  # doctest: +SKIP
@@ -75,12 +78,14 @@ class TrainingCheckpoint:
         optimizers: dict[str, Any],
         iterator: Any = None,
         max_to_keep: int = 3,
+        restore_directory: str | None = None,
     ) -> None:
         import tensorflow as tf
 
         if max_to_keep < 1:
             raise ValueError(f"`max_to_keep` must be >= 1. Received: max_to_keep={max_to_keep!r}")
         self.directory = directory
+        self.restore_directory = restore_directory or directory
         self.global_step = global_step
         dense: Sequence[Any] = list(model.dense_variables())
         nws_state = [list(layer.variables) for layer in model.nws_layers()]
@@ -106,11 +111,18 @@ class TrainingCheckpoint:
     def restore_latest(self) -> int:
         """Restores the newest checkpoint, if any, and returns the restored global step.
 
+        The checkpoint is read from ``restore_directory``.
+
         Raises:
             ValueError: when the checkpoint does not match the model (another model or
                 other widths were trained in this directory).
         """
-        path = self.manager.latest_checkpoint
+        import tensorflow as tf
+
+        if self.restore_directory == self.directory:
+            path = self.manager.latest_checkpoint
+        else:
+            path = tf.train.latest_checkpoint(self.restore_directory)
         if path is None:
             return 0
         try:

@@ -174,6 +174,9 @@ class Trainer:
         model_dir: where checkpoints, ``params.json``, event files and the NWS history go.
         strategy: a ``tf.distribute.Strategy``; default: the current (default) strategy.
         progress: show a progress bar on stderr.
+        restore_dir: where to resume from (default ``model_dir``): a non-chief worker of
+            a multi-worker run writes into a temporary ``model_dir`` and resumes from the
+            chief's (see ``nwsrec.training.distributed``).
 
     Example:
         >>> trainer = Trainer(lambda: MyModel(params), params, "runs/my")  # doctest: +SKIP
@@ -188,12 +191,14 @@ class Trainer:
         model_dir: str,
         strategy: Any = None,
         progress: bool = True,
+        restore_dir: str | None = None,
     ) -> None:
         import keras
         import tensorflow as tf
 
         self.params = dict(params)
         self.model_dir = model_dir
+        self.restore_dir = restore_dir or model_dir
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         self.progress = progress
         self.batch_size = int(self.params["batch_size"])
@@ -239,6 +244,10 @@ class Trainer:
                 )
                 self.arch_optimizer.build(self.arch_variables)
                 self.optimizers["arch"] = self.arch_optimizer
+        # Collectives across replicas get their instance keys once per tf.function call;
+        # a sparse gradient changes shape from step to step, so under a multi-replica
+        # strategy every call runs one step (else: "Shape mismatch in the collective").
+        self._max_steps_per_call = 1 if self.strategy.num_replicas_in_sync > 1 else 1 << 62
         self._train_loop = tf.function(self._train_loop_fn)
         self._eval_step = tf.function(self._eval_step_fn)
         self._checkpoint: TrainingCheckpoint | None = None
@@ -332,7 +341,17 @@ class Trainer:
             context = tf.distribute.get_replica_context()
             reduced = [g for _, g in present]
             if context is not None and self.strategy.num_replicas_in_sync > 1:
-                reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, reduced)
+                from nwsrec.training.collectives import all_reduce_indexed_slices
+
+                reduced = [
+                    g
+                    if isinstance(g, tf.IndexedSlices)
+                    else tf.IndexedSlices(
+                        g, tf.range(tf.shape(g, out_type=tf.int64)[0]), tf.shape(g)
+                    )
+                    for g in reduced
+                ]
+                reduced = all_reduce_indexed_slices(context, reduced)
             for (name, _), grad in zip(present, reduced, strict=True):
                 if not isinstance(grad, tf.IndexedSlices):
                     grad = tf.IndexedSlices(
@@ -408,6 +427,7 @@ class Trainer:
             self.optimizers,
             iterator=iterator if checkpointable_iterator else None,
             max_to_keep=int(training_param(self.params, "keep_checkpoints")),
+            restore_directory=self.restore_dir,
         )
         start = self._checkpoint.restore_latest()
         summaries = RunSummaries(self.model_dir, resume_step=start)
@@ -421,6 +441,7 @@ class Trainer:
                     total,
                     (step // log_every + 1) * log_every,
                     (step // ckpt_every + 1) * ckpt_every,
+                    step + self._max_steps_per_call,
                 )
                 n = boundary - step
                 began = time.perf_counter()
