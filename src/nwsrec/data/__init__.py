@@ -1,1 +1,88 @@
-"""nwsrec.data."""
+"""Data: the TFRecord input pipeline and the tools that write its files.
+
+- :func:`make_input_fn` / :class:`InputFn`: the model's input function (sharded by
+  input pipeline, resumable, post-processed); :func:`post_process_example`,
+  :func:`check_files`, :class:`FileProblem`, :class:`DataFileError`.
+- :func:`write_examples`, :class:`ShardedExampleWriter`, :func:`serialize_example`:
+  write ``tf.train.Example`` rows into sharded TFRecord files.
+- :func:`convert_csv`, :class:`ConvertResult`: CSV/TSV -> sharded TFRecord files plus the
+  vocab-size TSV (``nwsrec convert``).
+- ``nwsrec.data.synthetic`` and ``nwsrec.data.movielens``: the built-in data sets.
+
+Names are imported on first use, so ``import nwsrec.data`` does not load TensorFlow.
+
+Example:
+    >>> import nwsrec.data
+    >>> callable(nwsrec.data.write_examples)
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nwsrec.data.convert import ConvertProgress, ConvertResult, convert_csv
+    from nwsrec.data.pipeline import (
+        DEFAULT_PARAMS,
+        DataFileError,
+        FileProblem,
+        InputFn,
+        check_files,
+        make_input_fn,
+        post_process_example,
+    )
+    from nwsrec.data.writer import (
+        ShardedExampleWriter,
+        serialize_example,
+        shard_file_names,
+        write_examples,
+    )
+
+_EXPORTS = {
+    "ConvertProgress": "nwsrec.data.convert",
+    "ConvertResult": "nwsrec.data.convert",
+    "convert_csv": "nwsrec.data.convert",
+    "DEFAULT_PARAMS": "nwsrec.data.pipeline",
+    "DataFileError": "nwsrec.data.pipeline",
+    "FileProblem": "nwsrec.data.pipeline",
+    "InputFn": "nwsrec.data.pipeline",
+    "check_files": "nwsrec.data.pipeline",
+    "make_input_fn": "nwsrec.data.pipeline",
+    "post_process_example": "nwsrec.data.pipeline",
+    "ShardedExampleWriter": "nwsrec.data.writer",
+    "serialize_example": "nwsrec.data.writer",
+    "shard_file_names": "nwsrec.data.writer",
+    "write_examples": "nwsrec.data.writer",
+}
+
+__all__ = [
+    "ConvertProgress",
+    "ConvertResult",
+    "DEFAULT_PARAMS",
+    "DataFileError",
+    "FileProblem",
+    "InputFn",
+    "ShardedExampleWriter",
+    "check_files",
+    "convert_csv",
+    "make_input_fn",
+    "post_process_example",
+    "serialize_example",
+    "shard_file_names",
+    "write_examples",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nwsrec.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

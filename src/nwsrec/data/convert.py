@@ -1,0 +1,465 @@
+"""CSV/TSV -> sharded TFRecord files of ``tf.train.Example`` plus the vocab-size TSV.
+
+Each input row becomes one example:
+
+- every *slot column* becomes ``slot_{id}_0``: its value's id, from a vocabulary built on
+  the fly (ids 0, 1, 2, ... in order of first appearance, shared by all inputs of one
+  call) or, with ``hash_size``, ``crc32(value) % hash_size``. A *multi-valued* column is
+  split on its separator first (one id per non-empty part). An empty cell gives no id.
+- the *label column* becomes ``label`` (one float).
+- the *dense columns* become ``dense``, one float per column, in the order given.
+
+Cells are stripped of surrounding whitespace. Written into ``out_dir``::
+
+    {stem}-00000-of-0000N.tfrecord[.gz] ...   one set of shards per input file
+    vocab.tsv          slot<TAB>count header, then slot_id<TAB>vocab size (max id + 1,
+                       or hash_size) per slot: what ``read_vocab_file`` reads
+    vocabularies.json  {"slot_id": [value of id 0, value of id 1, ...]} (built vocabs only)
+
+Convert the training and evaluation files in one call so they share the vocabulary.
+
+Example:
+    >>> import pathlib, tempfile
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (tmp / "train.csv").write_text("user,genres,clicked\\nann,a|b,1\\nbob,b,0\\n")
+    >>> result = convert_csv(tmp / "train.csv", tmp / "out", slots={"user": 1, "genres": 2},
+    ...                      multi={"genres": "|"}, label="clicked")
+    >>> result.num_rows, result.vocab_sizes
+    (2, {1: 2, 2: 2})
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import os
+import re
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TextIO
+
+from nwsrec.data.writer import ShardedExampleWriter, shard_file_names
+
+__all__ = ["ConvertProgress", "ConvertResult", "convert_csv"]
+
+logger = logging.getLogger(__name__)
+
+Column = str | int
+
+VOCAB_FILE = "vocab.tsv"
+VOCABULARIES_FILE = "vocabularies.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertProgress:
+    """Where a conversion stands, given to the ``progress`` callback.
+
+    Attributes:
+        path: the input being read.
+        rows: rows converted so far, over all inputs.
+        seconds: time since the conversion started.
+        done: ``True`` for the last report.
+    """
+
+    path: str
+    rows: int
+    seconds: float
+    done: bool = False
+
+    @property
+    def rows_per_second(self) -> float:
+        """Mean throughput so far."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertResult:
+    """What :func:`convert_csv` wrote.
+
+    Attributes:
+        files: every TFRecord file, input by input, in shard order.
+        files_per_input: input path -> its TFRecord files.
+        rows_per_input: input path -> rows converted.
+        vocab_path: the vocab-size TSV.
+        vocab_sizes: ``{slot_id: vocab size}`` as written to it.
+        vocabularies_path: the JSON of the built vocabularies (``None`` when hashing).
+        seconds: wall time of the conversion.
+    """
+
+    files: list[str]
+    files_per_input: dict[str, list[str]]
+    rows_per_input: dict[str, int]
+    vocab_path: str
+    vocab_sizes: dict[int, int]
+    vocabularies_path: str | None
+    seconds: float
+
+    @property
+    def num_rows(self) -> int:
+        """Rows converted, over all inputs (= examples written)."""
+        return sum(self.rows_per_input.values())
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _default_delimiter(path: str) -> str:
+    lowered = path.lower()
+    for suffix in (".gz", ".bz2", ".xz"):
+        lowered = lowered.removesuffix(suffix)
+    return "\t" if lowered.endswith((".tsv", ".tab")) else ","
+
+
+def _stem(path: str) -> str:
+    name = os.path.basename(path)
+    for suffix in (".gz", ".bz2", ".xz", ".csv", ".tsv", ".tab", ".txt"):
+        name = name.removesuffix(suffix)
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "part"
+
+
+def _open_text(path: str) -> TextIO:
+    if path.endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+class _Vocabulary:
+    """Value -> id of one slot: built on the fly, or hashed."""
+
+    def __init__(self, hash_size: int | None) -> None:
+        self.hash_size = hash_size
+        self.ids: dict[str, int] = {}
+
+    def id_of(self, value: str) -> int:
+        if self.hash_size is not None:
+            return zlib.crc32(value.encode("utf-8")) % self.hash_size
+        found = self.ids.get(value)
+        if found is None:
+            found = self.ids[value] = len(self.ids)
+        return found
+
+    @property
+    def size(self) -> int:
+        return self.hash_size if self.hash_size is not None else len(self.ids)
+
+    def values(self) -> list[str]:
+        return list(self.ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """Column positions of one input, resolved against its header."""
+
+    slots: list[tuple[int, int, str | None]]  # (column index, slot id, separator)
+    label: int
+    dense: list[int]
+    num_columns: int | None  # expected fields per row (header width), None without header
+
+
+def _resolve(
+    path: str,
+    header: list[str] | None,
+    slots: Mapping[Column, int],
+    label: Column,
+    multi: Mapping[Column, str],
+    dense: Sequence[Column],
+) -> _Plan:
+    def index_of(column: Column, what: str) -> int:
+        if header is None:
+            if not _is_int(column) or column < 0:
+                raise ValueError(
+                    f"{path}: without a header, `{what}` columns must be 0-based indices. "
+                    f"Received: {what}={column!r}"
+                )
+            return column
+        if _is_int(column):
+            if not 0 <= column < len(header):
+                raise ValueError(
+                    f"{path}: `{what}` column index must be below the {len(header)} header "
+                    f"columns. Received: {what}={column!r}"
+                )
+            return column
+        if column not in header:
+            raise LookupError(
+                f"{path}:1: `{what}` column must be in the header {header}. "
+                f"Received: {what}={column!r}"
+            )
+        return header.index(column)
+
+    slot_columns = []
+    for column, slot_id in slots.items():
+        separator = multi.get(column)
+        slot_columns.append((index_of(column, "slot"), slot_id, separator))
+    return _Plan(
+        slots=slot_columns,
+        label=index_of(label, "label"),
+        dense=[index_of(column, "dense") for column in dense],
+        num_columns=None if header is None else len(header),
+    )
+
+
+def _float_cell(path: str, line: int, what: str, text: str, default: float | None) -> float:
+    if not text:
+        if default is None:
+            raise ValueError(
+                f"{path}:{line}: `{what}` must be a number (set a dense default for empty "
+                f"cells). Received: {what}=''"
+            )
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(
+            f"{path}:{line}: `{what}` must be a number. Received: {what}={text!r}"
+        ) from None
+    if not math.isfinite(value):
+        raise ValueError(f"{path}:{line}: `{what}` must be finite. Received: {what}={text!r}")
+    return value
+
+
+def _rows(
+    path: str,
+    reader: Iterator[list[str]],
+    line_of: Callable[[], int],
+    plan: _Plan,
+    vocabularies: Mapping[int, _Vocabulary],
+    dense_names: Sequence[str],
+    dense_default: float | None,
+) -> Iterator[dict[str, Any]]:
+    needed = 1 + max([plan.label, *plan.dense, *(c for c, _, _ in plan.slots)])
+    for fields in reader:
+        line = line_of()
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # a blank line
+        if plan.num_columns is not None and len(fields) != plan.num_columns:
+            raise ValueError(
+                f"{path}:{line}: each row must have the header's {plan.num_columns} fields. "
+                f"Received: {len(fields)} fields"
+            )
+        if len(fields) < needed:
+            raise ValueError(
+                f"{path}:{line}: each row must have at least {needed} fields. "
+                f"Received: {len(fields)} fields"
+            )
+        row: dict[str, Any] = {}
+        for column, slot_id, separator in plan.slots:
+            cell = fields[column].strip()
+            vocabulary = vocabularies[slot_id]
+            if separator is None:
+                row[f"slot_{slot_id}_0"] = [vocabulary.id_of(cell)] if cell else []
+            else:
+                parts = (part.strip() for part in cell.split(separator))
+                row[f"slot_{slot_id}_0"] = [vocabulary.id_of(part) for part in parts if part]
+        row["label"] = _float_cell(path, line, "label", fields[plan.label].strip(), None)
+        if plan.dense:
+            row["dense"] = [
+                _float_cell(path, line, name, fields[column].strip(), dense_default)
+                for column, name in zip(plan.dense, dense_names, strict=True)
+            ]
+        yield row
+
+
+def _check_arguments(
+    slots: Mapping[Column, int],
+    multi: Mapping[Column, str],
+    dense: Sequence[Column],
+    hash_size: int | None,
+    label: Column,
+) -> None:
+    if not isinstance(slots, Mapping) or not slots:
+        raise ValueError(
+            f"`slots` must map at least one column to a slot id. Received: slots={slots!r}"
+        )
+    seen: dict[int, Column] = {}
+    for column, slot_id in slots.items():
+        if not _is_int(slot_id) or slot_id < 0:
+            raise ValueError(
+                f"`slots` must map columns to slot ids >= 0. Received: {column!r}={slot_id!r}"
+            )
+        if slot_id in seen:
+            raise ValueError(
+                f"each slot id must come from one column; slot {slot_id} is given to "
+                f"{seen[slot_id]!r} and {column!r}. Received: slots={dict(slots)!r}"
+            )
+        seen[slot_id] = column
+    for column, separator in multi.items():
+        if column not in slots:
+            raise ValueError(
+                f"`multi` columns must also be slot columns. Received: multi column {column!r}"
+            )
+        if not isinstance(separator, str) or not separator:
+            raise ValueError(
+                f"`multi` separators must be non-empty strings. Received: {column!r}={separator!r}"
+            )
+    if hash_size is not None and (not _is_int(hash_size) or hash_size < 1):
+        raise ValueError(f"`hash_size` must be None or an integer >= 1. Received: {hash_size!r}")
+    overlap = ({label} | set(dense)) & set(slots)
+    if overlap or label in dense:
+        raise ValueError(
+            f"a column must be one of slot, label or dense. Received: label={label!r}, "
+            f"dense={list(dense)!r}, slots={list(slots)!r}"
+        )
+
+
+def _check_no_stale_shards(out_dir: str, prefix: str, names: list[str]) -> None:
+    """Refuse to leave shards of an earlier run with another shard count next to ours."""
+    if not os.path.isdir(out_dir):
+        return
+    pattern = re.compile(rf"^{re.escape(prefix)}-\d{{5}}-of-\d{{5}}\.tfrecord(\.gz)?$")
+    stale = sorted(n for n in os.listdir(out_dir) if pattern.match(n) and n not in names)
+    if stale:
+        raise ValueError(
+            f"`out_dir` must not hold other shards of {prefix!r} (a glob would read them "
+            f"too): remove {', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}. "
+            f"Received: out_dir={out_dir!r}"
+        )
+
+
+def _write_text_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def convert_csv(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    slots: Mapping[Column, int],
+    label: Column,
+    multi: Mapping[Column, str] | None = None,
+    dense: Sequence[Column] = (),
+    dense_default: float | None = None,
+    hash_size: int | None = None,
+    num_shards: int = 1,
+    gzip: bool = False,
+    delimiter: str | None = None,
+    has_header: bool = True,
+    progress: Callable[[ConvertProgress], None] | None = None,
+    progress_every: int = 100_000,
+) -> ConvertResult:
+    """Convert CSV/TSV files into sharded TFRecord files and the vocab-size TSV.
+
+    Args:
+        inputs: one path or several (``.gz`` is read compressed); each gives the shards
+            ``{stem}-*-of-*.tfrecord`` (``train.csv`` -> ``train-00000-of-00004.tfrecord``).
+        out_dir: the output directory (created if missing).
+        slots: categorical column -> slot id (column names, or 0-based indices).
+        label: the label column.
+        multi: multi-valued slot column -> separator (e.g. ``{"genres": "|"}``).
+        dense: dense float columns, written as the float list feature ``dense``.
+        dense_default: value of an empty dense cell; ``None`` makes it an error.
+        hash_size: hash values into this many ids instead of building vocabularies.
+        num_shards: files per input; row ``k`` goes to shard ``k % num_shards``.
+        gzip: gzip the TFRecord files.
+        delimiter: field separator; default tab for ``.tsv``/``.tab``, else comma.
+        has_header: the first line names the columns (else columns are indices).
+        progress: called every ``progress_every`` rows and once at the end.
+        progress_every: rows between progress reports.
+
+    Returns:
+        A :class:`ConvertResult`.
+
+    Raises:
+        ValueError: for bad arguments, or naming the file and line of a bad row (wrong
+            field count, label or dense cell that is not a finite number).
+        LookupError: naming the file, for a column missing from its header.
+        FileNotFoundError: for a missing input.
+    """
+    paths = (
+        [os.fspath(inputs)]
+        if isinstance(inputs, (str, os.PathLike))
+        else [os.fspath(p) for p in inputs]
+    )
+    if not paths:
+        raise ValueError("`inputs` must name at least one CSV/TSV file. Received: inputs=[]")
+    multi = dict(multi or {})
+    dense = list(dense)
+    _check_arguments(slots, multi, dense, hash_size, label)
+    if not _is_int(progress_every) or progress_every < 1:
+        raise ValueError(f"`progress_every` must be an integer >= 1. Received: {progress_every!r}")
+    prefixes = [_stem(p) for p in paths]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError(
+            f"`inputs` must have distinct file names (they name the shards). Received: {paths}"
+        )
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"`inputs` must be existing files. Received: {path!r}")
+    out_dir = os.fspath(out_dir)
+    for prefix in prefixes:
+        _check_no_stale_shards(out_dir, prefix, shard_file_names(prefix, num_shards, gzip=gzip))
+
+    vocabularies = {slot_id: _Vocabulary(hash_size) for slot_id in slots.values()}
+    dense_names = [str(column) for column in dense]
+    import tensorflow  # noqa: F401  (the writer needs it: load it before the clock starts)
+
+    start = time.perf_counter()
+    total = 0
+    files_per_input: dict[str, list[str]] = {}
+    rows_per_input: dict[str, int] = {}
+    for path, prefix in zip(paths, prefixes, strict=True):
+        separator = delimiter if delimiter is not None else _default_delimiter(path)
+        with _open_text(path) as handle:
+            reader = csv.reader(handle, delimiter=separator)
+            header = None
+            if has_header:
+                header = [name.strip() for name in next(reader, [])]
+                if not header:
+                    raise ValueError(f"{path}:1: the header must name the columns. Received: ''")
+            plan = _resolve(path, header, slots, label, multi, dense)
+            rows = _rows(
+                path,
+                reader,
+                lambda r=reader: r.line_num,
+                plan,
+                vocabularies,
+                dense_names,
+                dense_default,
+            )
+            with ShardedExampleWriter(
+                out_dir, prefix=prefix, num_shards=num_shards, gzip=gzip
+            ) as writer:
+                for row in rows:
+                    writer.write(row)
+                    total += 1
+                    if progress is not None and total % progress_every == 0:
+                        progress(ConvertProgress(path, total, time.perf_counter() - start))
+        files_per_input[path] = list(writer.paths)
+        rows_per_input[path] = writer.num_rows
+        logger.info("%s: %d rows -> %d files", path, writer.num_rows, len(writer.paths))
+
+    vocab_sizes = {slot_id: vocabularies[slot_id].size for slot_id in sorted(vocabularies)}
+    for slot_id, size in vocab_sizes.items():
+        if size == 0:
+            logger.warning("slot %d has no value in any row: vocab size 0", slot_id)
+    vocab_path = os.path.join(out_dir, VOCAB_FILE)
+    _write_text_atomically(
+        vocab_path,
+        "slot\tcount\n" + "".join(f"{s}\t{n}\n" for s, n in vocab_sizes.items()),
+    )
+    vocabularies_path = None
+    if hash_size is None:
+        vocabularies_path = os.path.join(out_dir, VOCABULARIES_FILE)
+        payload = {str(s): vocabularies[s].values() for s in sorted(vocabularies)}
+        _write_text_atomically(vocabularies_path, json.dumps(payload, ensure_ascii=False))
+    seconds = time.perf_counter() - start
+    if progress is not None:
+        progress(ConvertProgress(paths[-1], total, seconds, done=True))
+    return ConvertResult(
+        files=[f for path in paths for f in files_per_input[path]],
+        files_per_input=files_per_input,
+        rows_per_input=rows_per_input,
+        vocab_path=vocab_path,
+        vocab_sizes=vocab_sizes,
+        vocabularies_path=vocabularies_path,
+        seconds=seconds,
+    )

@@ -1,0 +1,846 @@
+"""The TFRecord input pipeline of a model: sharded, resumable, post-processed.
+
+``make_input_fn(pattern, feature_map=..., slot_to_dims=..., params=...)`` returns an
+:class:`InputFn`, a callable ``input_fn(arg) -> tf.data.Dataset`` where ``arg`` is a
+``tf.distribute.InputContext`` (what ``strategy.distribute_datasets_from_function``
+passes), the Monolith/TPUEstimator params mapping (``batch_size``, the knobs below and
+``context`` with ``current_input_fn_deployment()``), or ``None`` (one pipeline). For input
+pipeline ``p`` of ``n`` it builds::
+
+    sorted files matching the pattern           (never shuffled)
+      -> files[p::n]                            (its shard of *files*)
+      -> skip shard_skip_file_number[p] files   (resuming; first pass only)
+      -> interleave cycle_length files          (TFRecordDataset, compression per file)
+      -> batch(per-replica batch, drop_remainder=True)
+      -> map(parse_example(feature_map) + post_process_example)   (one map, on the batch)
+      -> repeat (each pass drops its own remainder) -> prefetch
+
+Post-processing works on the parsed batch (``SparseTensor`` ids), not per example: with a
+fixed ``vocab_size_per_slot``, ids of ``slot_{s}_0`` are taken modulo it, and
+``slot_{s}_0`` is copied to ``slot_{s}_{i}`` for every further slice ``i`` of the slot.
+
+Knobs (from the model's params; a params mapping passed as ``arg`` overrides them):
+
+============================  ==========  ===============================================
+key                           default     meaning
+============================  ==========  ===============================================
+``batch_size``                (required)  global batch (``InputContext``) or the batch
+                                          of this invocation (params mapping)
+``cycle_length``              1           files read at once (interleave)
+``num_parallel_calls``        None        interleave threads (None serial, -1 AUTOTUNE)
+``parse_num_parallel_calls``  None        parse-map threads (None serial, -1 AUTOTUNE)
+``deterministic``             True        keep the order when a stage is parallel
+``compression_type``          "auto"      "auto" (gzip found by its magic bytes), "",
+                                          "GZIP" or "ZLIB"
+``shard_skip_file_number``    None        files to skip per pipeline: a list indexed by
+                                          pipeline id or a ``{pipeline_id: n}`` mapping
+``vocab_size_per_slot``       None        fixed vocab size: ids are taken modulo it
+``skip_corrupt_files``        False       pre-scan the shard; log, count and leave out
+                                          each file with a corrupt record or non-Example
+``check_files``               False       pre-scan the shard fully (records, features)
+                                          and raise, naming the file, before reading
+============================  ==========  ===============================================
+
+The defaults are measured (``bench/input_pipeline.py``): on the 2-core development
+machine, parsing is the bottleneck and every parallel stage cost CPU time without
+raising throughput, so the pipeline is serial by default.
+
+Errors. Errors found when ``input_fn`` is called name the pattern and the file: no file
+matches, fewer files than pipelines, a skip count past the end of a shard, a file found
+bad by a pre-scan. Errors raised *inside* the running ``tf.data`` iterator (a corrupt
+record, a record that is not a ``tf.train.Example``, a missing or mistyped feature) come
+from TensorFlow without a file name; :meth:`InputFn.diagnose` turns such an error into a
+:class:`DataFileError` naming the file, record and feature (it re-reads the files this
+input function read, only on the error path)::
+
+    try:
+        train(input_fn)
+    except tf.errors.OpError as err:
+        raise input_fn.diagnose(err) from err
+
+Example:
+    >>> import tempfile
+    >>> import tensorflow as tf
+    >>> from nwsrec.data import write_examples
+    >>> out = tempfile.mkdtemp()
+    >>> _ = write_examples([{"slot_1_0": [i, i + 1], "label": 1.0} for i in range(8)], out,
+    ...                    num_shards=2)
+    >>> input_fn = make_input_fn(
+    ...     f"{out}/*.tfrecord",
+    ...     feature_map={"slot_1_0": tf.io.VarLenFeature(tf.int64),
+    ...                  "label": tf.io.FixedLenFeature([], tf.float32)},
+    ...     slot_to_dims={1: [1, 4]}, params={"batch_size": 4, "vocab_size_per_slot": 5},
+    ...     repeat=False)
+    >>> batch = next(iter(input_fn(tf.distribute.InputContext())))
+    >>> sorted(batch)
+    ['label', 'slot_1_0', 'slot_1_1']
+    >>> tf.sparse.to_dense(batch["slot_1_1"])[0].numpy().tolist()
+    [0, 1]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "DataFileError",
+    "FileProblem",
+    "InputFn",
+    "check_files",
+    "detect_compression",
+    "list_files",
+    "make_input_fn",
+    "post_process_example",
+    "shard_files",
+]
+
+logger = logging.getLogger(__name__)
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+DEFAULT_PARAMS: Mapping[str, Any] = {
+    "cycle_length": 1,
+    "num_parallel_calls": None,
+    "parse_num_parallel_calls": None,
+    "deterministic": True,
+    "compression_type": "auto",
+    "shard_skip_file_number": None,
+    "vocab_size_per_slot": None,
+    "skip_corrupt_files": False,
+    "check_files": False,
+}
+"""Knob defaults, measured by ``bench/input_pipeline.py`` (see the module docstring)."""
+
+_COMPRESSION_TYPES = ("auto", "", "GZIP", "ZLIB")
+_GZIP_MAGIC = b"\x1f\x8b"
+_SCAN_BATCH = 4096
+# A feature no file has: parsing with it checks a record's wire format and nothing else.
+_WIRE_CHECK_SPEC = {"__nwsrec_wire_check__": tf.io.VarLenFeature(tf.string)}
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclasses.dataclass(frozen=True)
+class FileProblem:
+    """What is wrong with one file.
+
+    Attributes:
+        path: the file.
+        kind: ``"corrupt"`` (bad CRC, truncated, undecompressable), ``"not_example"``
+            (a record that is not a ``tf.train.Example``), ``"feature"`` (a feature of
+            the feature map missing or of another type) or ``"unreadable"``.
+        record: 0-based index of the first bad record (``None`` when unknown).
+        detail: TensorFlow's own words about it.
+    """
+
+    path: str
+    kind: str
+    record: int | None
+    detail: str
+
+    @property
+    def is_corrupt(self) -> bool:
+        """Whether the file itself is damaged (what ``skip_corrupt_files`` leaves out)."""
+        return self.kind in ("corrupt", "not_example", "unreadable")
+
+    def describe(self) -> str:
+        """One line: file, record and what is wrong."""
+        where = self.path if self.record is None else f"{self.path}: record {self.record}"
+        what = {
+            "corrupt": "is corrupt (bad CRC, truncated or undecompressable)",
+            "not_example": "is not a tf.train.Example",
+            "feature": "does not match the feature map",
+            "unreadable": "cannot be read",
+        }.get(self.kind, self.kind)
+        return f"{where} {what}: {self.detail}"
+
+
+class DataFileError(ValueError):
+    """A data file the pipeline cannot read; ``problem`` says which file and record."""
+
+    def __init__(self, problem: FileProblem, file_pattern: str | None = None) -> None:
+        self.problem = problem
+        received = f"file_pattern={file_pattern!r}" if file_pattern else f"file={problem.path!r}"
+        super().__init__(
+            f"Files of the input pipeline must hold valid tf.train.Example records matching "
+            f"the feature map; {problem.describe()}. Received: {received}"
+        )
+
+
+_TF_NOISE = (
+    re.compile(r"\{\{function_node [^}]*\}\}\s*"),
+    re.compile(r"\s*\[Op:[^\]]*\].*$"),
+    re.compile(r"^Name: <unknown>, "),
+)
+
+
+def _tf_message(error: BaseException) -> str:
+    """TensorFlow's message without the function-node prefix and op suffix."""
+    text = getattr(error, "message", None) or str(error)
+    for pattern in _TF_NOISE:
+        text = pattern.sub("", text)
+    return " ".join(text.split())[:400].rstrip(". ")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def list_files(file_pattern: str | Sequence[str]) -> list[str]:
+    """The files matching ``file_pattern`` (a glob or a list of globs), sorted, unique.
+
+    Raises:
+        ValueError: naming the pattern, if it matches no file.
+
+    Example:
+        >>> try:
+        ...     list_files("/nonexistent/*.tfrecord")
+        ... except ValueError as err:
+        ...     print(str(err).split(". ")[0])
+        `file_pattern` must match at least one file
+    """
+    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else file_pattern
+    files: set[str] = set()
+    for pattern in patterns:
+        files.update(tf.io.gfile.glob(os.fspath(pattern)))
+    if not files:
+        raise ValueError(
+            f"`file_pattern` must match at least one file. Received: file_pattern={file_pattern!r}"
+        )
+    return sorted(files)
+
+
+def shard_files(files: Sequence[str], pipeline_id: int, num_pipelines: int) -> list[str]:
+    """Files ``pipeline_id::num_pipelines`` of the sorted list (``Dataset.shard`` on files).
+
+    Raises:
+        ValueError: if there are fewer files than pipelines, naming the files.
+
+    Example:
+        >>> shard_files(["a", "b", "c", "d", "e"], 1, 2)
+        ['b', 'd']
+    """
+    if len(files) < num_pipelines:
+        raise ValueError(
+            f"`file_pattern` must match at least one file per input pipeline: "
+            f"{len(files)} files for {num_pipelines} pipelines. Received: files={list(files)!r}"
+        )
+    return list(files[pipeline_id::num_pipelines])
+
+
+def detect_compression(path: str) -> str:
+    """``"GZIP"`` if the file starts with the gzip magic bytes, else ``""``.
+
+    An empty file is ``""``. ZLIB streams have no reliable magic: name them explicitly.
+    """
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        head = handle.read(2)
+    return "GZIP" if head == _GZIP_MAGIC else ""
+
+
+def _file_key(path: str) -> tuple[str, int, int]:
+    stat = tf.io.gfile.stat(path)
+    return (path, int(stat.length), int(stat.mtime_nsec))
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def _bad_record_in(records: Sequence[bytes], spec: Mapping[str, Any]) -> tuple[int, str, str]:
+    """The first record of a batch that fails to parse: (index, kind, detail)."""
+    for index, record in enumerate(records):
+        try:
+            tf.io.parse_example([record], _WIRE_CHECK_SPEC)
+        except (tf.errors.OpError, UnicodeDecodeError) as err:
+            return index, "not_example", _tf_message(err)
+        try:
+            tf.io.parse_example([record], dict(spec))
+        except (tf.errors.OpError, UnicodeDecodeError) as err:
+            return index, "feature", _tf_message(err)
+    return len(records), "feature", "the batch failed to parse, but no single record did"
+
+
+def _count_until_error(path: str, compression: str, start: int) -> int:
+    """Index of the record whose read fails, reading one at a time from ``start``."""
+    index = start
+    try:
+        for _ in tf.data.TFRecordDataset(path, compression_type=compression).skip(start):
+            index += 1
+    except tf.errors.OpError:
+        pass
+    return index
+
+
+def _scan_file(path: str, spec: Mapping[str, Any] | None, compression: str) -> FileProblem | None:
+    """Read (and parse with ``spec``, or check the wire format) every record of one file."""
+    check_spec = dict(spec) if spec else _WIRE_CHECK_SPEC
+    read = 0
+    try:
+        dataset = tf.data.TFRecordDataset(path, compression_type=compression).batch(_SCAN_BATCH)
+        iterator = iter(dataset)
+    except tf.errors.OpError as err:
+        return FileProblem(path, "unreadable", None, _tf_message(err))
+    while True:
+        try:
+            records = next(iterator)
+        except StopIteration:
+            return None
+        except tf.errors.DataLossError as err:
+            detail = _tf_message(err)
+            if compression == "" and read == 0 and "corrupted record at 0" in detail:
+                detail += " (a compressed file? set compression_type)"
+            return FileProblem(path, "corrupt", _count_until_error(path, compression, read), detail)
+        except tf.errors.OpError as err:
+            return FileProblem(path, "unreadable", read, _tf_message(err))
+        try:
+            tf.io.parse_example(records, check_spec)
+        except (tf.errors.OpError, UnicodeDecodeError):
+            offset, kind, detail = _bad_record_in(records.numpy().tolist(), check_spec)
+            return FileProblem(path, kind, read + offset, detail)
+        read += int(records.shape[0])
+
+
+def check_files(
+    files: str | Sequence[str],
+    *,
+    feature_map: Mapping[str, Any] | None = None,
+    compression_type: str | None = "auto",
+    stop_at_first: bool = False,
+) -> list[FileProblem]:
+    """Read every record of the files and report the bad ones (at most one problem each).
+
+    Without ``feature_map`` only the records are checked (CRC, truncation, and that each
+    is a ``tf.train.Example``), at about the cost of reading the files; with it every
+    record is also parsed, at about the cost of one pass of the pipeline.
+
+    Args:
+        files: a glob pattern or a list of paths (read in the given order).
+        feature_map: parse with it, to find missing or mistyped features too.
+        compression_type: ``"auto"``, ``""``/``None``, ``"GZIP"`` or ``"ZLIB"``.
+        stop_at_first: stop after the first bad file.
+
+    Returns:
+        One :class:`FileProblem` per bad file, in file order.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "junk.tfrecord"
+        >>> _ = path.write_bytes(b"not a tfrecord file")
+        >>> [p.kind for p in check_files([str(path)])]
+        ['corrupt']
+    """
+    paths = list_files(files) if isinstance(files, str) else list(files)
+    compression = _normalize_compression(compression_type)
+    problems = []
+    for path in paths:
+        try:
+            file_compression = detect_compression(path) if compression == "auto" else compression
+        except tf.errors.OpError as err:
+            problems.append(FileProblem(path, "unreadable", None, _tf_message(err)))
+        else:
+            problem = _scan_file(path, feature_map, file_compression)
+            if problem is not None:
+                problems.append(problem)
+        if problems and stop_at_first:
+            break
+    return problems
+
+
+# --------------------------------------------------------------------------- post-processing
+
+
+def post_process_example(
+    features: Mapping[str, Any],
+    slot_to_dims: Mapping[int, Sequence[int]],
+    vocab_size_per_slot: int | None = None,
+) -> dict[str, Any]:
+    """The seed's ``_post_process_example``, on a parsed batch (or one parsed example).
+
+    For each slot ``s`` of ``slot_to_dims``: with a fixed ``vocab_size_per_slot`` the ids
+    of ``slot_{s}_0`` are taken modulo it (``floormod``: never negative), and
+    ``slot_{s}_0`` is copied to ``slot_{s}_{i}`` for every further slice ``i`` (the same
+    tensor: no copy of the data). Other features pass through unchanged.
+
+    Args:
+        features: parsed features; ``slot_{s}_0`` are ``tf.SparseTensor`` of int64 ids.
+        slot_to_dims: ``{slot_id: [dim of slice 0, dim of slice 1, ...]}``.
+        vocab_size_per_slot: ``None`` or the fixed vocab size.
+
+    Returns:
+        A new dict with the processed and copied features.
+
+    Raises:
+        LookupError: if ``slot_{s}_0`` of a slot is missing from ``features``.
+
+    Example:
+        >>> ids = tf.sparse.from_dense(tf.constant([[7, 12]], tf.int64))
+        >>> out = post_process_example({"slot_2_0": ids}, {2: [1, 8]}, vocab_size_per_slot=5)
+        >>> tf.sparse.to_dense(out["slot_2_1"]).numpy().tolist()
+        [[2, 2]]
+    """
+    out = dict(features)
+    for slot_id, dims in slot_to_dims.items():
+        name = f"slot_{slot_id}_0"
+        if name not in out:
+            raise LookupError(
+                f"`features` must contain {name!r} for slot {slot_id}. "
+                f"Received: features with keys {sorted(out)}"
+            )
+        ids = out[name]
+        if vocab_size_per_slot is not None:
+            ids = tf.SparseTensor(
+                ids.indices,
+                tf.math.floormod(ids.values, tf.constant(vocab_size_per_slot, ids.values.dtype)),
+                ids.dense_shape,
+            )
+            out[name] = ids
+        for slice_index in range(1, len(dims)):
+            out[f"slot_{slot_id}_{slice_index}"] = ids
+    return out
+
+
+# --------------------------------------------------------------------------- knobs
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _normalize_compression(value: Any) -> str:
+    text = "" if value is None else value
+    if isinstance(text, str) and text.upper() in ("GZIP", "ZLIB"):
+        text = text.upper()
+    if text not in _COMPRESSION_TYPES:
+        raise ValueError(
+            f"`compression_type` must be one of 'auto', '', None, 'GZIP', 'ZLIB'. "
+            f"Received: compression_type={value!r}"
+        )
+    return text
+
+
+def _parallelism(name: str, value: Any) -> int | None:
+    if value is None or value == AUTOTUNE:
+        return value
+    if not _is_int(value) or value < 1:
+        raise ValueError(
+            f"`{name}` must be None (serial), {AUTOTUNE} (AUTOTUNE) or an integer >= 1. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class _Knobs:
+    batch_size: int
+    pipeline_id: int
+    num_pipelines: int
+    cycle_length: int
+    num_parallel_calls: int | None
+    parse_num_parallel_calls: int | None
+    deterministic: bool
+    compression_type: str
+    skip: int
+    vocab_size_per_slot: int | None
+    skip_corrupt_files: bool
+    check_files: bool
+
+
+def _skip_count(value: Any, pipeline_id: int, num_pipelines: int) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, Mapping):
+        skip = value.get(pipeline_id, 0)
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != num_pipelines:
+            raise ValueError(
+                f"`shard_skip_file_number` must have one entry per input pipeline "
+                f"({num_pipelines}). Received: shard_skip_file_number={list(value)!r}"
+            )
+        skip = value[pipeline_id]
+    else:
+        raise ValueError(
+            "`shard_skip_file_number` must be None, a list indexed by pipeline id or a "
+            f"{{pipeline_id: count}} mapping. Received: shard_skip_file_number={value!r}"
+        )
+    if not _is_int(skip) or skip < 0:
+        raise ValueError(
+            f"`shard_skip_file_number[{pipeline_id}]` must be an integer >= 0. "
+            f"Received: shard_skip_file_number[{pipeline_id}]={skip!r}"
+        )
+    return skip
+
+
+def _deployment(arg: Any) -> tuple[int, int, int | None, Mapping[str, Any]]:
+    """(pipeline_id, num_pipelines, replicas or None, knob overrides) of an input_fn arg."""
+    if arg is None:
+        return 0, 1, 1, {}
+    if isinstance(arg, tf.distribute.InputContext):
+        return arg.input_pipeline_id, arg.num_input_pipelines, arg.num_replicas_in_sync, {}
+    if isinstance(arg, Mapping):
+        context = arg.get("context")
+        if context is None:
+            return 0, 1, None, arg
+        deployment = context.current_input_fn_deployment()
+        if not isinstance(deployment, Sequence) or len(deployment) < 3:
+            raise ValueError(
+                "`params['context'].current_input_fn_deployment()` must return (host, "
+                f"invocation_index, num_invocations, ...). Received: {deployment!r}"
+            )
+        pipeline_id, num_pipelines = deployment[1], deployment[2]
+        if not (_is_int(pipeline_id) and _is_int(num_pipelines)) or not (
+            0 <= pipeline_id < num_pipelines
+        ):
+            raise ValueError(
+                "`current_input_fn_deployment()` must give 0 <= invocation_index < "
+                f"num_invocations. Received: {deployment!r}"
+            )
+        return pipeline_id, num_pipelines, None, arg
+    raise ValueError(
+        "`input_fn` takes a tf.distribute.InputContext, a params mapping or None. "
+        f"Received: {type(arg).__name__}"
+    )
+
+
+def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False) -> _Knobs:
+    pipeline_id, num_pipelines, replicas, overrides = _deployment(arg)
+    merged = {**DEFAULT_PARAMS, **params, **overrides}
+    batch = merged.get("batch_size", 1 if partial else None)
+    if not _is_int(batch) or batch < 1:
+        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch!r}")
+    if replicas is not None:  # a global batch, split over the replicas
+        if batch % replicas:
+            raise ValueError(
+                f"`batch_size` (the global batch) must be divisible by the {replicas} "
+                f"replicas in sync. Received: batch_size={batch}"
+            )
+        batch //= replicas
+    cycle_length = merged["cycle_length"]
+    if not _is_int(cycle_length) or cycle_length < 1:
+        raise ValueError(
+            f"`cycle_length` must be an integer >= 1. Received: cycle_length={cycle_length!r}"
+        )
+    vocab = merged["vocab_size_per_slot"]
+    if vocab is not None and (not _is_int(vocab) or vocab < 1):
+        raise ValueError(
+            f"`vocab_size_per_slot` must be None or an integer >= 1. "
+            f"Received: vocab_size_per_slot={vocab!r}"
+        )
+    for flag in ("deterministic", "skip_corrupt_files", "check_files"):
+        if not isinstance(merged[flag], bool):
+            raise ValueError(f"`{flag}` must be a bool. Received: {flag}={merged[flag]!r}")
+    return _Knobs(
+        batch_size=batch,
+        pipeline_id=pipeline_id,
+        num_pipelines=num_pipelines,
+        cycle_length=cycle_length,
+        num_parallel_calls=_parallelism("num_parallel_calls", merged["num_parallel_calls"]),
+        parse_num_parallel_calls=_parallelism(
+            "parse_num_parallel_calls", merged["parse_num_parallel_calls"]
+        ),
+        deterministic=merged["deterministic"],
+        compression_type=_normalize_compression(merged["compression_type"]),
+        skip=0
+        if partial
+        else _skip_count(merged["shard_skip_file_number"], pipeline_id, num_pipelines),
+        vocab_size_per_slot=vocab,
+        skip_corrupt_files=merged["skip_corrupt_files"],
+        check_files=merged["check_files"],
+    )
+
+
+def _check_feature_map(
+    feature_map: Mapping[str, Any], slot_to_dims: Mapping[int, Sequence[int]]
+) -> dict[str, Any]:
+    if not isinstance(feature_map, Mapping) or not feature_map:
+        raise ValueError(
+            f"`feature_map` must be a non-empty mapping of feature name to tf.io feature. "
+            f"Received: feature_map={feature_map!r}"
+        )
+    for slot_id, dims in slot_to_dims.items():
+        if not _is_int(slot_id) or isinstance(dims, str) or not isinstance(dims, Sequence):
+            raise ValueError(
+                f"`slot_to_dims` must map int slot ids to lists of dims. "
+                f"Received: slot_to_dims[{slot_id!r}]={dims!r}"
+            )
+        name = f"slot_{slot_id}_0"
+        spec = feature_map.get(name)
+        if not isinstance(spec, tf.io.VarLenFeature) or spec.dtype != tf.int64:
+            raise ValueError(
+                f"`feature_map[{name!r}]` must be tf.io.VarLenFeature(tf.int64) for slot "
+                f"{slot_id}. Received: {name}={spec!r}"
+            )
+        for slice_index in range(1, len(dims)):
+            copy = f"slot_{slot_id}_{slice_index}"
+            if copy in feature_map:
+                raise ValueError(
+                    f"`feature_map` must not contain {copy!r}: the pipeline copies it from "
+                    f"{name!r} (slot {slot_id} has {len(dims)} slices). Received: {copy}"
+                )
+    return dict(feature_map)
+
+
+# --------------------------------------------------------------------------- input_fn
+
+
+class InputFn:
+    """The input function of a model; see the module docstring. Made by :func:`make_input_fn`.
+
+    Attributes:
+        file_pattern: the glob(s) it reads.
+        corrupt_files: the files left out by ``skip_corrupt_files``, as
+            :class:`FileProblem` (one per file, across every call).
+        files_read: every file a built dataset reads, in the order first seen.
+    """
+
+    def __init__(
+        self,
+        file_pattern: str | Sequence[str],
+        *,
+        feature_map: Mapping[str, Any],
+        slot_to_dims: Mapping[int, Sequence[int]],
+        params: Mapping[str, Any],
+        repeat: bool = True,
+    ) -> None:
+        if isinstance(file_pattern, (str, os.PathLike)):
+            file_pattern = os.fspath(file_pattern)
+        if not file_pattern:
+            raise ValueError(
+                f"`file_pattern` must be a non-empty glob. Received: file_pattern={file_pattern!r}"
+            )
+        if not isinstance(params, Mapping):
+            raise ValueError(f"`params` must be a mapping. Received: params={params!r}")
+        self.file_pattern = file_pattern
+        if not isinstance(slot_to_dims, Mapping):
+            raise ValueError(
+                f"`slot_to_dims` must be a mapping {{slot_id: [dims]}}. "
+                f"Received: slot_to_dims={slot_to_dims!r}"
+            )
+        self.feature_map = _check_feature_map(feature_map, slot_to_dims)
+        self.slot_to_dims = {k: list(v) for k, v in slot_to_dims.items()}
+        self.params = dict(params)
+        self.repeat = bool(repeat)
+        self.corrupt_files: list[FileProblem] = []
+        self.files_read: list[str] = []
+        self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
+        self._lock = threading.Lock()
+        _resolve_knobs(self.params, None, partial=True)  # bad knobs fail now
+
+    @property
+    def num_corrupt_files(self) -> int:
+        """How many files ``skip_corrupt_files`` left out so far."""
+        return len(self.corrupt_files)
+
+    # ------------------------------------------------------------------ pre-scans
+
+    def _scan(self, path: str, compression: str, with_features: bool) -> FileProblem | None:
+        """Scan one file once per (size, mtime): repeated calls cost nothing."""
+        key = (*_file_key(path), compression, with_features)
+        with self._lock:
+            if key in self._scans:
+                return self._scans[key]
+        problem = _scan_file(path, self.feature_map if with_features else None, compression)
+        with self._lock:
+            self._scans[key] = problem
+        return problem
+
+    def _prescan(self, shard: list[str], compressions: list[str], knobs: _Knobs) -> set[str]:
+        """Raise for bad files (check_files) or return those to leave out (skip_corrupt)."""
+        bad: set[str] = set()
+        for path, compression in zip(shard, compressions, strict=True):
+            problem = self._scan(path, compression, with_features=knobs.check_files)
+            if problem is None:
+                continue
+            if not (knobs.skip_corrupt_files and problem.is_corrupt):
+                raise DataFileError(problem, self._pattern_text())
+            bad.add(path)
+            with self._lock:
+                if all(known.path != path for known in self.corrupt_files):
+                    self.corrupt_files.append(problem)
+                    logger.warning(
+                        "skipping corrupt file (%d so far): %s",
+                        len(self.corrupt_files),
+                        problem.describe(),
+                    )
+        return bad
+
+    def _pattern_text(self) -> str:
+        return self.file_pattern if isinstance(self.file_pattern, str) else repr(self.file_pattern)
+
+    # ------------------------------------------------------------------ building
+
+    def _parse_fn(self, knobs: _Knobs) -> Callable[[tf.Tensor], dict[str, Any]]:
+        feature_map, slot_to_dims = self.feature_map, self.slot_to_dims
+        vocab = knobs.vocab_size_per_slot
+
+        def parse(serialized: tf.Tensor) -> dict[str, Any]:
+            features = tf.io.parse_example(serialized, feature_map)
+            return post_process_example(features, slot_to_dims, vocab)
+
+        return parse
+
+    def _one_pass(
+        self, files: list[str], compressions: list[str], knobs: _Knobs
+    ) -> tf.data.Dataset:
+        """Read ``files`` once: interleave, batch, parse and post-process."""
+        pairs = tf.data.Dataset.from_tensor_slices(
+            (
+                tf.constant(files, tf.string, shape=[len(files)]),
+                tf.constant(compressions, tf.string, shape=[len(files)]),
+            )
+        )
+
+        def read(path: tf.Tensor, compression: tf.Tensor) -> tf.data.Dataset:
+            return tf.data.TFRecordDataset(path, compression_type=compression)
+
+        parallel: dict[str, Any] = {}
+        if knobs.num_parallel_calls is not None:
+            parallel = {
+                "num_parallel_calls": knobs.num_parallel_calls,
+                "deterministic": knobs.deterministic,
+            }
+        records = pairs.interleave(
+            read, cycle_length=knobs.cycle_length, block_length=1, **parallel
+        )
+        batches = records.batch(knobs.batch_size, drop_remainder=True)
+        parallel = {}
+        if knobs.parse_num_parallel_calls is not None:
+            parallel = {
+                "num_parallel_calls": knobs.parse_num_parallel_calls,
+                "deterministic": knobs.deterministic,
+            }
+        return batches.map(self._parse_fn(knobs), **parallel)
+
+    def __call__(self, arg: Any = None) -> tf.data.Dataset:
+        """Build the dataset of one input pipeline.
+
+        Args:
+            arg: a ``tf.distribute.InputContext``, a Monolith params mapping, or ``None``.
+
+        Returns:
+            A ``tf.data.Dataset`` of feature dicts (``slot_{s}_{i}`` SparseTensors, the
+            other features of the feature map, ``label``).
+
+        Raises:
+            ValueError: for a bad knob, no matching file, fewer files than pipelines, a
+                skip count past the end of the shard, or (:class:`DataFileError`) a file
+                a pre-scan found bad.
+        """
+        knobs = _resolve_knobs(self.params, arg)
+        files = list_files(self.file_pattern)
+        try:
+            shard = shard_files(files, knobs.pipeline_id, knobs.num_pipelines)
+        except ValueError as err:
+            raise ValueError(f"{err} (file_pattern={self._pattern_text()})") from None
+        if knobs.skip > len(shard):
+            raise ValueError(
+                f"`shard_skip_file_number[{knobs.pipeline_id}]` must be at most the "
+                f"{len(shard)} files of input pipeline {knobs.pipeline_id}'s shard "
+                f"({', '.join(shard)}). Received: shard_skip_file_number"
+                f"[{knobs.pipeline_id}]={knobs.skip} (file_pattern={self._pattern_text()})"
+            )
+        if knobs.compression_type == "auto":
+            compressions = [detect_compression(path) for path in shard]
+        else:
+            compressions = [knobs.compression_type] * len(shard)
+        bad: set[str] = set()
+        if knobs.check_files or knobs.skip_corrupt_files:
+            bad = self._prescan(shard, compressions, knobs)
+        with self._lock:
+            self.files_read.extend(p for p in shard if p not in self.files_read and p not in bad)
+        kept = [(p, c) for p, c in zip(shard, compressions, strict=True) if p not in bad]
+        first = [
+            (p, c)
+            for p, c in zip(shard[knobs.skip :], compressions[knobs.skip :], strict=True)
+            if p not in bad
+        ]
+        if knobs.skip:
+            logger.info(
+                "input pipeline %d of %d: skipping %d of its %d files: %s",
+                knobs.pipeline_id,
+                knobs.num_pipelines,
+                knobs.skip,
+                len(shard),
+                ", ".join(shard[: knobs.skip]),
+            )
+        if not kept:
+            logger.error(
+                "input pipeline %d of %d has no readable file",
+                knobs.pipeline_id,
+                knobs.num_pipelines,
+            )
+        dataset = self._one_pass([p for p, _ in first], [c for _, c in first], knobs)
+        if self.repeat:
+            again = self._one_pass([p for p, _ in kept], [c for _, c in kept], knobs)
+            dataset = again.repeat() if not knobs.skip else dataset.concatenate(again.repeat())
+        return dataset.prefetch(AUTOTUNE)
+
+    # ------------------------------------------------------------------ errors
+
+    def diagnose(self, error: BaseException) -> BaseException:
+        """Name the file behind an error raised while iterating a dataset of this input_fn.
+
+        Re-reads the files the built datasets read (in order, parsing with the feature
+        map) until the first bad one; costs nothing unless called.
+
+        Args:
+            error: what the iteration raised (``tf.errors.OpError`` and the like).
+
+        Returns:
+            A :class:`DataFileError` naming the file, record and what is wrong, or
+            ``error`` itself when no file is found bad (the error was not in the data).
+        """
+        if not isinstance(error, (tf.errors.OpError, UnicodeDecodeError)):
+            return error
+        with self._lock:
+            paths = list(self.files_read)
+        logger.info("looking for the file behind %s in %d files", type(error).__name__, len(paths))
+        compression = _resolve_knobs(self.params, None, partial=True).compression_type
+        for path in paths:
+            file_compression = detect_compression(path) if compression == "auto" else compression
+            problem = self._scan(path, file_compression, with_features=True)
+            if problem is not None:
+                return DataFileError(problem, self._pattern_text())
+        return error
+
+
+def make_input_fn(
+    file_pattern: str | Sequence[str],
+    *,
+    feature_map: Mapping[str, Any],
+    slot_to_dims: Mapping[int, Sequence[int]],
+    params: Mapping[str, Any],
+    repeat: bool = True,
+) -> InputFn:
+    """The input function of a model (the seed's ``Model.create_input_fn``).
+
+    Args:
+        file_pattern: glob (or list of globs) of the TFRecord files.
+        feature_map: what to parse, e.g. ``Model.feature_map()``; must hold
+            ``slot_{s}_0`` as ``tf.io.VarLenFeature(tf.int64)`` for every slot.
+        slot_to_dims: ``{slot_id: [dims of its slices]}`` (``env.slot_to_dims``).
+        params: the model's params: ``batch_size`` and the knobs of the module docstring.
+        repeat: repeat forever (each pass drops its own remainder).
+
+    Returns:
+        An :class:`InputFn`: call it with a ``tf.distribute.InputContext``, a params
+        mapping or ``None``.
+
+    Raises:
+        ValueError: for a bad feature map, slot_to_dims or knob.
+    """
+    return InputFn(
+        file_pattern,
+        feature_map=feature_map,
+        slot_to_dims=slot_to_dims,
+        params=params,
+        repeat=repeat,
+    )
