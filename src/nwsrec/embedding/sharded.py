@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -53,6 +53,7 @@ __all__ = [
     "shards",
     "split_by_shard",
     "table_partitioner",
+    "update_rows",
 ]
 
 _state = threading.local()
@@ -229,3 +230,50 @@ def split_by_shard(
         (local - tf.constant(offsets[i], local.dtype), part)
         for i, (local, part) in enumerate(zip(split_ids, split_values, strict=True))
     ]
+
+
+def update_rows(
+    variable: Any,
+    slots: Mapping[str, Any],
+    ids: tf.Tensor,
+    grads: tf.Tensor,
+    apply_fn: Callable[[Any, dict[str, Any], tf.Tensor, tf.Tensor], None],
+    strategy: Any = None,
+) -> None:
+    """Applies a sparse update to the rows ``ids`` of a table and of its optimizer slots.
+
+    For a sharded table, ``ids`` / ``grads`` are split per shard (:func:`split_by_shard`)
+    and each shard is updated with its local ids, together with the same shard of every
+    slot, on the device that holds it.
+
+    Args:
+        variable: the table, a ``tf.Variable`` or ``ShardedVariable``.
+        slots: its optimizer slots by name, sharded like ``variable``.
+        ids: int64 ``[n]`` unique global row ids.
+        grads: ``[n, dim]`` the gradient of each row.
+        apply_fn: ``apply_fn(table_shard, {slot: slot_shard}, local_ids, grads)``.
+        strategy: when given, each shard is updated through
+            ``strategy.extended.update`` (every local copy of a mirrored table; the
+            shard's ps under ParameterServerStrategy); call it in a cross-replica context.
+
+    Raises:
+        ValueError: a slot that is not split like the table.
+    """
+    offsets = shard_offsets(variable)
+    slot_shards = {}
+    for name, slot in slots.items():
+        if shard_offsets(slot) != offsets:
+            raise ValueError(
+                f"slot `{name}` must be split like its table (row offsets {offsets}). "
+                f"Received: offsets {shard_offsets(slot)}"
+            )
+        slot_shards[name] = shards(slot)
+    table_shards = shards(variable)
+    for i, (local_ids, rows) in enumerate(split_by_shard(ids, grads, offsets)):
+        shard_slots = {name: parts[i] for name, parts in slot_shards.items()}
+        if strategy is None:
+            apply_fn(table_shards[i], shard_slots, local_ids, rows)
+        else:
+            strategy.extended.update(
+                table_shards[i], apply_fn, args=(shard_slots, local_ids, rows), group=False
+            )

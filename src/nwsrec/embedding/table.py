@@ -311,19 +311,26 @@ class EmbeddingTable(tf.Module):
 
     # ------------------------------------------------------------------ helpers
     def _checked_ids(self, ids: tf.Tensor) -> tf.Tensor:
-        """``ids`` after a run-time check that each lies in ``[0, vocab_size)``."""
-        message = (
-            # No quotes: graph-mode errors escape them.
-            f"`ids` of table {self.name} must lie in [0, {self._vocab_size}) "
-            "(vocab_size of the table)"
+        """``ids`` after a run-time check that each lies in ``[0, vocab_size)``.
+
+        The check is explicit because a GPU gather returns zeros for an out-of-range id
+        instead of failing. As unsigned integers negative ids are huge, so one comparison
+        covers both ends.
+        """
+        in_range = tf.reduce_all(
+            tf.cast(tf.cast(ids, tf.int64), tf.uint64) < tf.constant(self._vocab_size, tf.uint64)
         )
-        checks = [
-            tf.debugging.assert_non_negative(ids, message=message, summarize=5),
-            tf.debugging.assert_less(
-                ids, tf.constant(self._vocab_size, ids.dtype), message=message, summarize=5
-            ),
-        ]
-        with tf.control_dependencies(checks):
+        check = tf.debugging.Assert(
+            in_range,
+            [
+                # No quotes: graph-mode errors escape them.
+                f"`ids` of table {self.name} must lie in [0, {self._vocab_size}) "
+                "(vocab_size of the table). Received: ids =",
+                ids,
+            ],
+            summarize=8,
+        )
+        with tf.control_dependencies([check]):
             return tf.identity(ids)
 
     def _resolve_initializer(self, initializer: Any) -> Callable[..., Any]:
