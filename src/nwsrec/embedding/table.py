@@ -34,6 +34,7 @@ import keras
 import tensorflow as tf
 
 from nwsrec.embedding.optimizers import SparseOptimizer, make_sparse_optimizer
+from nwsrec.embedding.sharded import gather_rows, partitioning_tables, shards, update_rows
 
 __all__ = ["EmbeddingTable"]
 
@@ -110,7 +111,9 @@ class EmbeddingTable(tf.Module):
         self._initializer = self._resolve_initializer(initializer)
         shape = (self._vocab_size, self._dim)
         # Created eagerly even when the first use is traced inside a tf.function.
-        with tf.init_scope():
+        # Under ParameterServerStrategy the table and its slots may be split across the ps
+        # tasks (nwsrec.embedding.sharded.table_partitioner); Keras weights never are.
+        with tf.init_scope(), partitioning_tables():
             self._variable = tf.Variable(
                 initial_value=self._initial_value,
                 trainable=True,
@@ -234,7 +237,7 @@ class EmbeddingTable(tf.Module):
                 f"Received: ids.dtype={values.dtype.name}"
             )
         values = self._checked_ids(values)
-        pooled = tf.math.unsorted_segment_sum(tf.gather(self._variable, values), rows, batch)
+        pooled = tf.math.unsorted_segment_sum(gather_rows(self._variable, values), rows, batch)
         return tf.ensure_shape(pooled, [ids.shape[0], self._dim])
 
     # ------------------------------------------------------------------ update
@@ -285,10 +288,10 @@ class EmbeddingTable(tf.Module):
         summed = tf.math.unsorted_segment_sum(values, positions, tf.shape(unique_ids)[0])
 
         if not tf.distribute.has_strategy():
-            self._update(self._variable, self._slot_variables, unique_ids, summed)
+            update_rows(self._variable, self._slot_variables, unique_ids, summed, self._update)
             return
         strategy = tf.distribute.get_strategy()
-        if not strategy.extended.variable_created_in_scope(self._variable):
+        if not strategy.extended.variable_created_in_scope(shards(self._variable)[0]):
             raise ValueError(
                 f"table '{self.name}' must be created inside the scope of the strategy "
                 f"that trains it. Received: a table created outside {type(strategy).__name__}"
@@ -302,9 +305,8 @@ class EmbeddingTable(tf.Module):
             )
 
     def _distributed_update(self, strategy: Any, ids: Any, grads: Any) -> None:
-        strategy.extended.update(
-            self._variable, self._update, args=(self._slot_variables, ids, grads), group=False
-        )
+        # A table split across ps tasks is updated shard by shard, each on its ps.
+        update_rows(self._variable, self._slot_variables, ids, grads, self._update, strategy)
 
     def _update(self, variable: Any, slots: Any, ids: Any, grads: Any) -> None:
         self._optimizer.apply(variable, slots, ids, grads)
