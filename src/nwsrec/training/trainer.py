@@ -49,6 +49,7 @@ from typing import Any
 
 from nwsrec.training.checkpoints import TrainingCheckpoint
 from nwsrec.training.metrics import exact_auc, log_loss
+from nwsrec.training.ps_loop import is_parameter_server_strategy, num_workers, run_steps
 from nwsrec.training.summaries import ProgressBar, RunSummaries, write_params_json, write_scalars
 
 logger = logging.getLogger(__name__)
@@ -248,8 +249,15 @@ class Trainer:
         # a sparse gradient changes shape from step to step, so under a multi-replica
         # strategy every call runs one step (else: "Shape mismatch in the collective").
         self._max_steps_per_call = 1 if self.strategy.num_replicas_in_sync > 1 else 1 << 62
+        # ParameterServerStrategy: the chief schedules the steps on the workers.
+        self.coordinator = None
+        if is_parameter_server_strategy(self.strategy):
+            self.coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(
+                self.strategy
+            )
         self._train_loop = tf.function(self._train_loop_fn)
         self._eval_step = tf.function(self._eval_step_fn)
+        self._local_eval_step = tf.function(self._local_eval_step_fn)
         self._checkpoint: TrainingCheckpoint | None = None
 
     # ---------------------------------------------------------------- building blocks
@@ -292,6 +300,12 @@ class Trainer:
     def _step_fn(self, features: Mapping[str, Any]) -> Any:
         import tensorflow as tf
 
+        from nwsrec.embedding.sharded import (
+            gradient_sources,
+            merge_shard_gradients,
+            shard_offsets,
+        )
+
         replicas = float(self.strategy.num_replicas_in_sync)
         labels = tf.cast(tf.reshape(features["label"], [-1]), tf.float32)
         with tf.GradientTape() as tape:
@@ -303,16 +317,23 @@ class Trainer:
             for aux in aux_losses:
                 extra += tf.cast(tf.reduce_sum(aux), tf.float32)
             loss = task_loss + extra / replicas
+        # A table split across ps tasks is differentiated by shard, then merged into one
+        # IndexedSlices of global row ids (one source, unchanged, for a whole table).
+        table_sources = [gradient_sources(v) for v in self.table_variables]
         watched = (
             [_raw(v) for v in self.dense_variables]
             + [_raw(v) for v in self.arch_variables]
-            + list(self.table_variables)
+            + [s for sources in table_sources for s in sources]
         )
         grads = tape.gradient(loss, watched)
         n_dense, n_arch = len(self.dense_variables), len(self.arch_variables)
         dense_grads = grads[:n_dense]
         arch_grads = grads[n_dense : n_dense + n_arch]
-        table_grads = grads[n_dense + n_arch :]
+        table_grads, start = [], n_dense + n_arch
+        for variable, sources in zip(self.table_variables, table_sources, strict=True):
+            shard_grads = grads[start : start + len(sources)]
+            table_grads.append(merge_shard_gradients(shard_grads, shard_offsets(variable)))
+            start += len(sources)
         # The Keras optimizers all-reduce in the replica context themselves.
         self.dense_optimizer.apply_gradients(
             [
@@ -370,6 +391,35 @@ class Trainer:
             self.global_step.assign_add(1)
         return total / tf.cast(num_steps, tf.float32)
 
+    def _train_iterator(self, file_pattern: str) -> Any:
+        """The training input: one iterator per worker under ParameterServerStrategy."""
+        dataset_fn = self._dataset_fn(file_pattern, repeat=True)
+        if self.coordinator is not None:
+            from nwsrec.training.ps_loop import per_worker_iterator
+
+            return per_worker_iterator(self.coordinator, self.strategy, dataset_fn)
+        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def _run_steps(self, iterator: Any, steps: int) -> float:
+        """Runs ``steps`` training steps; returns their mean loss."""
+        import tensorflow as tf
+
+        if self.coordinator is not None:
+            return run_steps(
+                self.coordinator,
+                self._train_loop,
+                iterator,
+                steps,
+                num_workers(self.strategy),
+            )
+        return float(self._train_loop(iterator, tf.constant(steps, tf.int64)))
+
+    def _local_eval_step_fn(self, features: Any) -> Any:
+        import tensorflow as tf
+
+        logits, _ = self.model.forward(features, training=False)
+        return tf.reshape(features["label"], [-1]), tf.reshape(logits, [-1])
+
     def _eval_step_fn(self, features: Any) -> Any:
         import tensorflow as tf
 
@@ -409,10 +459,7 @@ class Trainer:
         ckpt_every = max(1, int(training_param(self.params, "checkpoint_every_steps")))
         write_params_json(self.model_dir, self.params)
 
-        dataset = self.strategy.distribute_datasets_from_function(
-            self._dataset_fn(pattern, repeat=True)
-        )
-        iterator = iter(dataset)
+        iterator = self._train_iterator(pattern)
         checkpointable_iterator = isinstance(iterator, tf.__internal__.tracking.Trackable)
         if not checkpointable_iterator:
             logger.warning(
@@ -445,7 +492,7 @@ class Trainer:
                 )
                 n = boundary - step
                 began = time.perf_counter()
-                chunk_loss = float(self._train_loop(iterator, tf.constant(n, tf.int64)))
+                chunk_loss = self._run_steps(iterator, n)
                 elapsed = time.perf_counter() - began
                 step = self.step
                 if not math.isfinite(chunk_loss):
@@ -520,16 +567,25 @@ class Trainer:
                 "`eval_file_pattern` must be set in the params. Received: "
                 f"eval_file_pattern={pattern!r}"
             )
-        dataset = self.strategy.distribute_datasets_from_function(
-            self._dataset_fn(pattern, repeat=False)
-        )
+        if self.coordinator is not None:
+            # ParameterServerStrategy: the chief evaluates inline, reading the weights
+            # from the ps tasks (strategy.run only runs in scheduled functions).
+            import tensorflow as tf
+
+            dataset = self._dataset_fn(pattern, repeat=False)(tf.distribute.InputContext())
+            step_fn, results = self._local_eval_step, lambda t: [t]
+        else:
+            dataset = self.strategy.distribute_datasets_from_function(
+                self._dataset_fn(pattern, repeat=False)
+            )
+            step_fn, results = self._eval_step, self.strategy.experimental_local_results
         labels, logits = [], []
         for i, batch in enumerate(dataset):
             if max_batches is not None and i >= max_batches:
                 break
-            batch_labels, batch_logits = self._eval_step(batch)
-            labels += [t.numpy() for t in self.strategy.experimental_local_results(batch_labels)]
-            logits += [t.numpy() for t in self.strategy.experimental_local_results(batch_logits)]
+            batch_labels, batch_logits = step_fn(batch)
+            labels += [t.numpy() for t in results(batch_labels)]
+            logits += [t.numpy() for t in results(batch_logits)]
         if not labels:
             raise ValueError(
                 f"`eval_file_pattern` must hold at least one full batch of {self.batch_size} "
