@@ -15,14 +15,15 @@ import sys
 
 
 def _weights(trainer) -> dict:
-    import numpy as np
+    """Every weight as numpy; a table split across ps tasks is read whole (concatenated)."""
+    import tensorflow as tf
 
     out = {}
     for i, v in enumerate(trainer.dense_variables):
-        out[f"dense_{i}"] = np.array(v)
+        out[f"dense_{i}"] = tf.convert_to_tensor(v).numpy()
     for name, table in trainer.tables.items():
         for j, v in enumerate(table.variables):
-            out[f"{name}_{j}"] = np.array(v)
+            out[f"{name}_{j}"] = tf.convert_to_tensor(v).numpy()
     return out
 
 
@@ -37,8 +38,8 @@ def _train_losses(model_dir: str) -> dict:
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
                 if value.tag == "loss":
-                    losses[int(event.step)] = float(tf.make_ndarray(value.tensor))
-    return dict(sorted(losses.items()))
+                    losses[str(event.step)] = float(tf.make_ndarray(value.tensor))
+    return dict(sorted(losses.items(), key=lambda item: int(item[0])))
 
 
 def main(config_path: str) -> int:
@@ -51,7 +52,12 @@ def main(config_path: str) -> int:
     if not run.trains:
         run.serve()
         return 0
+    train_task(config, run)
+    return 0
 
+
+def train_task(config: dict, run) -> dict:
+    """Trains under ``run`` (a ``DistributedRun``), writes and returns the task's report."""
     import numpy as np
     from dist_model import DistModel, params_for
 
@@ -59,7 +65,8 @@ def main(config_path: str) -> int:
     from nwsrec.training.trainer import Trainer
 
     seen: set[int] = set()
-    DistModel.on_batch = staticmethod(lambda ids: seen.update(int(i) for i in ids))
+    if config.get("record_files", False):  # a py_function: the input is not checkpointable
+        DistModel.on_batch = staticmethod(lambda ids: seen.update(int(i) for i in ids))
     task = "single" if run.task is None else f"{run.task.task_type}-{run.task.task_id}"
     params = params_for(config["data_dir"], **config.get("params", {}))
     with run:
@@ -90,20 +97,17 @@ def main(config_path: str) -> int:
             "model_dir": model_dir,
             "train_losses": _train_losses(model_dir),
             "checkpoint": result.checkpoint,
-            "shards": {
-                name: [list(s.shape) for s in shards(table.variable)]
+            "shards": {  # table and slot variables: the shape and device of each shard
+                f"{name}/{j}": [[list(s.shape), s.device] for s in shards(v)]
                 for name, table in trainer.tables.items()
-            },
-            "shard_devices": {
-                name: [s.device for s in shards(table.variable)]
-                for name, table in trainer.tables.items()
+                for j, v in enumerate(table.variables)
             },
         }
         np.savez(os.path.join(config["out_dir"], f"weights-{task}.npz"), **_weights(trainer))
     report["model_dir_exists_after"] = os.path.isdir(model_dir)
     with open(os.path.join(config["out_dir"], f"result-{task}.json"), "w") as f:
         json.dump(report, f)
-    return 0
+    return report
 
 
 if __name__ == "__main__":

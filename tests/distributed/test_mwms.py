@@ -27,6 +27,7 @@ def _run_cluster(out_dir: str, data_dir: str, model_dir: str, steps: int) -> dic
         "model_dir": model_dir,
         "out_dir": out_dir,
         "evaluate": False,
+        "record_files": True,
         "params": {"train_steps": steps, "log_every_steps": 1, "checkpoint_every_steps": 4},
     }
     tasks = []
