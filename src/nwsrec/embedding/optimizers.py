@@ -305,24 +305,35 @@ class SparseFTRL(SparseOptimizer):
 
     def update_rows(self, rows, grads, learning_rate):  # noqa: D102
         config = self.config
-        l1 = tf.constant(config.l1_regularization_strength, tf.float32)
-        l2 = tf.constant(config.l2_regularization_strength, tf.float32)
-        beta = tf.constant(config.beta, tf.float32)
+        l1, l2, beta = (
+            float(config.l1_regularization_strength),
+            float(config.l2_regularization_strength),
+            float(config.beta),
+        )
         table = rows["table"]
         accumulators = rows["accumulators"] + tf.square(grads)
         new_power = self._power(accumulators)
         sigma = new_power - self._power(rows["accumulators"])
+        # Scalars are folded first: the [n, dim] blocks see as few ops as possible.
         if config.multiply_linear_by_learning_rate:
             # ``linears`` holds z * lr.
             linears = rows["linears"] + grads * learning_rate - sigma * table
             threshold = l1 * learning_rate
-            quadratic = new_power + beta + 2.0 * l2 * learning_rate
+            quadratic = new_power
+            if beta or l2:
+                quadratic += beta + 2.0 * l2 * learning_rate
         else:
-            linears = rows["linears"] + grads - sigma / learning_rate * table
-            threshold = l1
-            quadratic = (new_power + beta) / learning_rate + 2.0 * l2
-        shrunk = (tf.sign(linears) * threshold - linears) / quadratic
-        table = tf.where(tf.abs(linears) > threshold, shrunk, tf.zeros_like(shrunk))
+            inverse_rate = 1.0 / learning_rate
+            linears = rows["linears"] + grads - sigma * inverse_rate * table
+            threshold = tf.constant(l1, tf.float32)
+            quadratic = new_power * inverse_rate
+            if beta or l2:
+                quadratic += beta * inverse_rate + 2.0 * l2
+        if l1:
+            shrunk = (tf.sign(linears) * threshold - linears) / quadratic
+            table = tf.where(tf.abs(linears) > threshold, shrunk, 0.0)
+        else:
+            table = -linears / quadratic
         return {"table": table, "accumulators": accumulators, "linears": linears}
 
 
