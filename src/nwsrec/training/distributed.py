@@ -39,7 +39,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
@@ -50,9 +50,12 @@ __all__ = [
     "STRATEGIES",
     "ClusterTask",
     "DistributedRun",
+    "add_strategy_argument",
     "create_distributed_run",
     "parse_tf_config",
     "resolve_strategy_name",
+    "restore_dir_for",
+    "run_task",
 ]
 
 #: The values of ``--strategy``.
@@ -60,6 +63,8 @@ STRATEGIES = ("auto", "default", "mwms", "ps")
 #: The job names a ``TF_CONFIG`` cluster may hold.
 JOBS = ("chief", "worker", "ps", "evaluator")
 
+# Temporary model dir of a non-chief task -> the chief's model dir it resumes from.
+_RESTORE_DIRS: dict[str, str] = {}
 _ADDRESS = re.compile(r"^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$")
 _SERVING_JOBS = ("worker", "ps")
 
@@ -327,9 +332,9 @@ class DistributedRun:
         """
         if self.is_chief:
             return model_dir
-        assert self.task is not None  # a non-chief always has a task
         path = tempfile.mkdtemp(prefix=f"nwsrec-{self.task.task_type}-{self.task.task_id}-")
         self._temp_dirs.append(path)
+        _RESTORE_DIRS[path] = model_dir
         return path
 
     def serve(self) -> None:
@@ -351,7 +356,9 @@ class DistributedRun:
     def close(self) -> None:
         """Deletes the temporary directories of :meth:`task_model_dir`."""
         while self._temp_dirs:
-            shutil.rmtree(self._temp_dirs.pop(), ignore_errors=True)
+            path = self._temp_dirs.pop()
+            _RESTORE_DIRS.pop(path, None)
+            shutil.rmtree(path, ignore_errors=True)
 
     def __enter__(self) -> DistributedRun:
         return self
@@ -419,7 +426,7 @@ def create_distributed_run(
             "MultiWorkerMirroredStrategy: %d replicas in sync", strategy.num_replicas_in_sync
         )
         return DistributedRun("mwms", strategy, task)
-    assert task is not None  # resolve_strategy_name checked it
+    # resolve_strategy_name checked that a ps run has a task.
     # Ask gRPC to fail fast on an unreachable task instead of retrying forever.
     os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
     if task.task_type in _SERVING_JOBS:
@@ -442,3 +449,54 @@ def create_distributed_run(
     coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
     logger.info("ParameterServerStrategy: %d ps, tables in %d shards", task.num_ps, shards)
     return DistributedRun("ps", strategy, task, coordinator=coordinator)
+
+
+def restore_dir_for(model_dir: str) -> str:
+    """Where a run writing into ``model_dir`` resumes from.
+
+    The chief's ``model_dir`` for the temporary directory of a non-chief task (from
+    :meth:`DistributedRun.task_model_dir`), else ``model_dir`` itself. The trainer calls it
+    when it is given no ``restore_dir``.
+
+    Example:
+        >>> restore_dir_for("runs/x")
+        'runs/x'
+    """
+    return _RESTORE_DIRS.get(model_dir, model_dir)
+
+
+def add_strategy_argument(parser: Any) -> None:
+    """Adds ``--strategy {auto,default,mwms,ps}`` to an ``argparse`` parser."""
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="auto",
+        help="tf.distribute strategy; auto: default without TF_CONFIG, ps for a cluster "
+        "with ps tasks, else mwms (see docs/scaling.md)",
+    )
+
+
+def run_task(
+    strategy_name: str, model_dir: str, train_fn: Callable[[str, Any], Any]
+) -> tuple[Any, bool] | None:
+    """Runs this task of a (possibly one-process) cluster.
+
+    A ps-mode worker or ps task serves until it is ended (never returns). A training task
+    calls ``train_fn(task_model_dir, strategy)``, where ``task_model_dir`` is
+    ``model_dir`` for the chief and a temporary directory (deleted afterwards) otherwise.
+
+    Args:
+        strategy_name: ``--strategy``.
+        model_dir: the run's directory.
+        train_fn: trains and returns a result, e.g. a ``RunReport``.
+
+    Returns:
+        ``(result, is_chief)``; None after serving.
+    """
+    run = create_distributed_run(strategy_name)
+    if not run.trains:
+        run.serve()
+        return None
+    with run:
+        result = train_fn(run.task_model_dir(model_dir), run.strategy)
+    return result, run.is_chief

@@ -175,9 +175,10 @@ class Trainer:
         model_dir: where checkpoints, ``params.json``, event files and the NWS history go.
         strategy: a ``tf.distribute.Strategy``; default: the current (default) strategy.
         progress: show a progress bar on stderr.
-        restore_dir: where to resume from (default ``model_dir``): a non-chief worker of
-            a multi-worker run writes into a temporary ``model_dir`` and resumes from the
-            chief's (see ``nwsrec.training.distributed``).
+        restore_dir: where to resume from. Default: ``model_dir``, or the chief's model dir
+            when ``model_dir`` is a non-chief task's temporary directory (a non-chief
+            worker of a multi-worker run resumes from the chief's checkpoint; see
+            ``nwsrec.training.distributed.restore_dir_for``).
 
     Example:
         >>> trainer = Trainer(lambda: MyModel(params), params, "runs/my")  # doctest: +SKIP
@@ -199,7 +200,11 @@ class Trainer:
 
         self.params = dict(params)
         self.model_dir = model_dir
-        self.restore_dir = restore_dir or model_dir
+        if restore_dir is None:
+            from nwsrec.training.distributed import restore_dir_for
+
+            restore_dir = restore_dir_for(model_dir)
+        self.restore_dir = restore_dir
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         self.progress = progress
         self.batch_size = int(self.params["batch_size"])

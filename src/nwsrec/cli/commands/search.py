@@ -6,6 +6,9 @@ size and the choice probabilities of every slot, and the step), search.png (each
 choice probabilities over the steps and the chosen sizes), params.json, checkpoints and
 TensorBoard event files. Rerunning the same command resumes from the last checkpoint.
 
+On a cluster, start every task with its TF_CONFIG and --strategy (see docs/scaling.md);
+only the chief writes into --model-dir.
+
 Then: nwsrec train --model NAME --dims <model-dir>/search_result.json
 """
 
@@ -19,6 +22,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Adds the ``search`` sub-command."""
+    from nwsrec.training.distributed import add_strategy_argument
     from nwsrec.training.runs import add_run_arguments
 
     parser = subparsers.add_parser(
@@ -28,15 +32,32 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_arguments(parser)
+    add_strategy_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the search and prints its result; returns the exit status."""
-    from nwsrec.training.runs import format_report, params_from_args, run_search
+    from nwsrec.training.distributed import run_task
+    from nwsrec.training.runs import (
+        default_model_dir,
+        format_report,
+        params_from_args,
+        run_search,
+    )
 
-    cls, params, model_dir = params_from_args(args, "search")
-    report = run_search(cls, params, model_dir, progress=not args.no_progress)
+    def search(task_model_dir: str, strategy: Any) -> Any:
+        cls, params, _ = params_from_args(args, "search")
+        return run_search(
+            cls, params, task_model_dir, progress=not args.no_progress, strategy=strategy
+        )
+
+    # The strategy comes first: TensorFlow must not run anything before it exists.
+    model_dir = args.model_dir or default_model_dir(args.model, "search")
+    done = run_task(getattr(args, "strategy", "auto"), model_dir, search)
+    if done is None or not done[1]:  # a serving task, or a worker that is not the chief
+        return 0
+    report = done[0]
     print(format_report(report, "search"))
     print(f"  search result {report.search_result_path}")
     print(f"  plot {report.plot_path}")

@@ -5,6 +5,10 @@ search_result.json of `nwsrec search`), each slot gets its chosen size and size-
 are dropped. Reports test AUC, log loss and the table memory plan; writes params.json,
 checkpoints and TensorBoard event files into --model-dir (default runs/<model>/train).
 Rerunning the same command resumes from the last checkpoint.
+
+On a cluster, start every task with its TF_CONFIG and --strategy (auto: mwms, or ps when
+the cluster has ps tasks); only the chief writes into --model-dir and prints the report
+(see docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Adds the ``train`` sub-command."""
+    from nwsrec.training.distributed import add_strategy_argument
     from nwsrec.training.runs import add_run_arguments
 
     parser = subparsers.add_parser(
@@ -27,15 +32,37 @@ def register(subparsers: Any) -> None:
     )
     add_run_arguments(parser)
     parser.add_argument("--dims", metavar="FILE", help="search_result.json of `nwsrec search`")
+    add_strategy_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Trains, evaluates and prints the report and memory plan; returns the exit status."""
-    from nwsrec.training.runs import format_report, params_from_args, run_train
+    from nwsrec.training.distributed import run_task
+    from nwsrec.training.runs import (
+        default_model_dir,
+        format_report,
+        params_from_args,
+        run_train,
+    )
 
-    cls, params, model_dir = params_from_args(args, "train")
-    report = run_train(cls, params, model_dir, dims_path=args.dims, progress=not args.no_progress)
+    def train(task_model_dir: str, strategy: Any) -> Any:
+        cls, params, _ = params_from_args(args, "train")
+        return run_train(
+            cls,
+            params,
+            task_model_dir,
+            dims_path=args.dims,
+            progress=not args.no_progress,
+            strategy=strategy,
+        )
+
+    # The strategy comes first: TensorFlow must not run anything before it exists.
+    model_dir = args.model_dir or default_model_dir(args.model, "train")
+    done = run_task(getattr(args, "strategy", "auto"), model_dir, train)
+    if done is None or not done[1]:  # a serving task, or a worker that is not the chief
+        return 0
+    report = done[0]
     print(format_report(report, "train"))
     print()
     print(report.memory_plan.format_table(max_tables=20))
