@@ -24,8 +24,9 @@ the process is printed too, as it moves less when other processes share the mach
 The other half of issue 3's benchmark (the memory plan of a 10,000-slot model in under
 1 s) is ``bench/memory_plan.py``.
 
-Run: ``.venv/bin/python bench/tables.py`` (about 4 minutes on 2 cores; up to ~6 GB of
-memory for the 1e6-row FTRL model). ``--quick`` for a smoke run.
+Run: ``.venv/bin/python bench/tables.py`` (4-6 minutes on 2 cores; up to ~6 GB of
+memory for the 1e6-row FTRL model; each optimizer is timed in its own process). ``--quick``
+for a smoke run.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ INITIALIZER = keras.initializers.RandomUniform(-0.001, 0.001)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10, help="steps per timing block")
-    parser.add_argument("--rounds", type=int, default=9, help="timing blocks per case")
+    parser.add_argument("--rounds", type=int, default=7, help="timing blocks per case")
     parser.add_argument("--quick", action="store_true", help="1e3 and 1e4 rows, 2 rounds")
     parser.add_argument(
         "--child", choices=sorted(OPTIMIZERS), help=argparse.SUPPRESS
