@@ -19,7 +19,7 @@ Performance on CPU: a step reads and writes the batch's rows at random places of
 that can be gigabytes, so each row costs a cache and a TLB miss. On Linux with transparent
 huge pages in ``madvise`` mode, starting the process with
 ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (glibc >= 2.35) puts the tables in 2 MiB pages;
-the updates of 26 tables of 1e6 rows measured 3-4x faster with it (``bench/tables.py``
+the updates of 26 tables of 1e6 rows measured 2-4x faster with it (``bench/tables.py``
 uses it).
 
 Example:
