@@ -23,18 +23,22 @@ def _read(pattern, slots):
 
 
 def test_encoded_examples_parse_back_with_tf():
-    record = encode_example({"slot_1_0": [3, 300, 2**40], "empty": []}, {"label": [0.25, 1.0]})
+    record = encode_example(
+        {"slot_1_0": [3, 300, 2**40], "empty": []}, {"label": [0.25], "dense": [0.5, 1.0]}
+    )
     parsed = tf.io.parse_single_example(
         record,
         {
             "slot_1_0": tf.io.VarLenFeature(tf.int64),
             "empty": tf.io.VarLenFeature(tf.int64),
-            "label": tf.io.FixedLenFeature([2], tf.float32),
+            "label": tf.io.FixedLenFeature([], tf.float32),
+            "dense": tf.io.FixedLenFeature([2], tf.float32),
         },
     )
     assert parsed["slot_1_0"].values.numpy().tolist() == [3, 300, 2**40]
     assert parsed["empty"].values.numpy().tolist() == []
-    assert parsed["label"].numpy().tolist() == [0.25, 1.0]
+    assert parsed["label"].numpy() == 0.25
+    assert parsed["dense"].numpy().tolist() == [0.5, 1.0]
 
 
 def test_files_vocab_and_truth_describe_the_same_data(tmp_path):
@@ -49,10 +53,24 @@ def test_files_vocab_and_truth_describe_the_same_data(tmp_path):
     assert labels.size == 3000
     assert all(v.min() >= 0 and v.max() < 40 for v in ids.values())
     for s in truth.signal_slots():
-        partner = truth.slots[s].partner
-        assert truth.slots[partner].partner == s
-        assert truth.slots[partner].rank == truth.slots[s].rank
+        for partner in truth.slots[s].partners:
+            assert s in truth.slots[partner].partners
+    assert sorted(truth.slots[s].rank for s in truth.signal_slots()) == [1, 1, 3, 3]
+    assert all(truth.slots[s].partners == () for s in truth.noise_slots())
     assert 0.5 < truth.bayes_test_auc < 1.0
+
+
+def test_every_signal_slot_interacts_with_several_slots_on_a_ring(tmp_path):
+    config = SyntheticConfig(
+        seed=6, pair_ranks=(1, 2, 4), interaction_neighbors=2, num_noise_slots=2, **SMALL
+    )
+    truth = generate_synthetic(tmp_path, config)
+    signal = truth.signal_slots()
+    # 6 signal slots, neighbours at ring distance 1 and 2 on either side: 4 partners each.
+    assert all(len(truth.slots[s].partners) == 4 for s in signal)
+    assert all(set(truth.slots[s].partners) <= set(signal) - {s} for s in signal)
+    edges = {(s, p) for s in signal for p in truth.slots[s].partners}
+    assert len(edges) == 2 * 12
 
 
 def test_ids_follow_a_zipf_law(tmp_path):
@@ -107,10 +125,11 @@ def test_same_seed_gives_identical_files(tmp_path):
     [
         ({"num_train": 0}, "`num_train` must be a positive integer"),
         ({"pair_ranks": (1, 0)}, "`pair_ranks` must all be >= 1"),
+        ({"interaction_neighbors": 0}, "`interaction_neighbors` must be >= 1"),
         ({"num_noise_slots": -1}, "`num_noise_slots` must be >= 0"),
         ({"zipf_exponent": -1.0}, "`zipf_exponent` must be >= 0"),
     ],
-    ids=["num-train", "rank", "noise", "zipf"],
+    ids=["num-train", "rank", "neighbors", "noise", "zipf"],
 )
 def test_bad_config_is_an_error(override, match):
     with pytest.raises(ValueError, match=match):

@@ -1,24 +1,31 @@
 """Seeded synthetic CTR data whose best embedding widths are known.
 
 The data set has a few dozen slots of Zipf-distributed ids. Some slots carry signal, the
-rest are pure noise. Signal slots come in pairs ``(a, b)`` that interact through a
-low-rank dot product, so a slot of rank ``r`` needs about ``r`` embedding dims to express
-its part of the label; a noise slot is independent of the label and deserves width 0:
+rest are pure noise. Every signal slot ``s`` has a rank ``r_s`` and a latent matrix
+``U_s`` (``[vocab, r_s]``, N(0, 1) entries); signal slots interact in pairs along a
+seeded ring: slot ``k`` of the ring with the ``interaction_neighbors`` slots after it
+(and so, with as many before it), each pair through a random bilinear form::
 
-    logit(x) = b0 + sum over pairs (a, b) of  scale * <U_a[id_a], U_b[id_b]>
+    logit(x) = b0 + scale * sum over edges (a, b) of  U_a[id_a]^T  A_ab  U_b[id_b]
     label    ~ Bernoulli(sigmoid(logit))
 
-``U_a`` is a ``[vocab, rank]`` matrix with N(0, 1/sqrt(rank)) entries, so every pair's
-term has unit variance whatever its rank. Interactions are deliberately the only signal:
-a per-id main effect is captured by a model's per-slot bias alone and would not need any
+``A_ab`` is ``[r_a, r_b]`` with N(0, 1 / (r_a r_b)) entries, so every edge's term has
+unit variance whatever the ranks. A slot of rank ``r`` needs about ``r`` embedding dims
+to express its part of the label; its value never hinges on one partner (it has
+``2 * interaction_neighbors`` of them, when there are enough signal slots). A noise slot
+is independent of the label and deserves width 0. Interactions are the only signal: a
+per-id main effect is captured by a model's per-slot bias alone and would not need any
 embedding width.
+
+Signal slots come in pairs of equal rank, one pair per entry of ``pair_ranks``; the
+first pair's slots are ring neighbours, and so on.
 
 Files written to ``out_dir``::
 
     train-00000-of-0000N.tfrecord ...   tf.train.Example: slot_{s}_0 (int64), label (float)
     test-00000-of-0000N.tfrecord ...
     vocab.tsv                           slot_id<TAB>vocab size, one line per slot
-    truth.json                          the config, each slot's kind/rank/partner, and the
+    truth.json                          the config, each slot's kind/rank/partners, and the
                                         Bayes-optimal test AUC and log loss
 
 Example:
@@ -33,8 +40,8 @@ import dataclasses
 import json
 import logging
 import os
-import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,12 +70,14 @@ class SyntheticConfig:
         num_train: training examples.
         num_test: held-out examples.
         num_files: files per split (at least 1).
-        pair_ranks: one interacting pair of signal slots per entry, with that rank.
+        pair_ranks: two signal slots per entry, both of that rank.
+        interaction_neighbors: each signal slot interacts with this many ring neighbours
+            on either side (fewer when there are not enough signal slots).
         num_noise_slots: slots independent of the label.
         vocab_size: ids per slot.
         zipf_exponent: id ``k`` (after a per-slot permutation) has probability
             proportional to ``1 / (k + 1) ** zipf_exponent``.
-        interaction_scale: weight of each pair's dot product in the logit.
+        interaction_scale: weight of each edge's bilinear term in the logit.
         base_logit: the constant ``b0`` of the logit.
     """
 
@@ -76,11 +85,12 @@ class SyntheticConfig:
     num_train: int = 200_000
     num_test: int = 50_000
     num_files: int = 4
-    pair_ranks: tuple[int, ...] = (1, 1, 2, 2, 3, 3, 4, 4)
+    pair_ranks: tuple[int, ...] = (1, 1, 2, 2, 4, 4, 8, 8)
+    interaction_neighbors: int = 2
     num_noise_slots: int = 16
     vocab_size: int = 500
     zipf_exponent: float = 1.05
-    interaction_scale: float = 0.9
+    interaction_scale: float = 0.3
     base_logit: float = -0.5
 
     def __post_init__(self) -> None:
@@ -92,6 +102,11 @@ class SyntheticConfig:
             raise ValueError(
                 "`num_noise_slots` must be >= 0. "
                 f"Received: num_noise_slots={self.num_noise_slots!r}"
+            )
+        if self.interaction_neighbors < 1:
+            raise ValueError(
+                "`interaction_neighbors` must be >= 1. "
+                f"Received: interaction_neighbors={self.interaction_neighbors!r}"
             )
         if any(int(r) < 1 for r in self.pair_ranks):
             raise ValueError(
@@ -116,14 +131,14 @@ class SlotTruth:
     Args:
         slot_id: the slot's id (features ``slot_{slot_id}_0``).
         kind: ``"signal"`` or ``"noise"``.
-        rank: interaction rank (0 for noise).
-        partner: the slot it interacts with (None for noise).
+        rank: rank of its latent matrix (0 for noise).
+        partners: the slots it interacts with (empty for noise).
     """
 
     slot_id: int
     kind: str
     rank: int
-    partner: int | None
+    partners: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,49 +196,11 @@ def load_truth(data_dir: str | os.PathLike) -> SyntheticTruth:
     with open(path, encoding="utf-8") as f:
         raw = json.load(f)
     config = SyntheticConfig(**{**raw["config"], "pair_ranks": tuple(raw["config"]["pair_ranks"])})
-    slots = {int(s): SlotTruth(**t) for s, t in raw["slots"].items()}
+    slots = {
+        int(s): SlotTruth(**{**t, "partners": tuple(t.get("partners", ()))})
+        for s, t in raw["slots"].items()
+    }
     return SyntheticTruth(config, slots, raw["bayes_test_auc"], raw["bayes_test_log_loss"])
-
-
-# ----------------------------------------------------------------------------------------
-# tf.train.Example wire format, written directly: building protos field by field costs
-# ~150 us per example in Python, this ~15 us. Layout (length-delimited fields):
-#   Example  { 1: Features }
-#   Features { 1: repeated MapEntry { 1: key, 2: Feature } }
-#   Feature  { 2: FloatList { 1: packed float32 }, 3: Int64List { 1: packed varint } }
-# ----------------------------------------------------------------------------------------
-
-
-def _varint(value: int) -> bytes:
-    if value < 0:
-        value += 1 << 64
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
-def _field(tag: int, payload: bytes) -> bytes:
-    return bytes([tag]) + _varint(len(payload)) + payload
-
-
-def _int64_entry(name: str, values: Iterable[int]) -> bytes:
-    packed = b"".join(_varint(int(v)) for v in values)
-    return _field(
-        0x0A, _field(0x0A, name.encode()) + _field(0x12, _field(0x1A, _field(0x0A, packed)))
-    )
-
-
-def _float_entry(name: str, values: Sequence[float]) -> bytes:
-    packed = struct.pack(f"<{len(values)}f", *values)
-    return _field(
-        0x0A, _field(0x0A, name.encode()) + _field(0x12, _field(0x12, _field(0x0A, packed)))
-    )
 
 
 def encode_example(
@@ -231,6 +208,9 @@ def encode_example(
     float_features: Mapping[str, Sequence[float]] | None = None,
 ) -> bytes:
     """Serializes a flat ``tf.train.Example`` of int64 and float list features.
+
+    A thin wrapper of :func:`nwsrec.data.writer.serialize_example` (one encoder for the
+    whole package).
 
     Args:
         int64_features: feature name -> int64 values (any number, also none).
@@ -243,15 +223,19 @@ def encode_example(
         >>> len(encode_example({"slot_1_0": [3]}, {"label": [1.0]}))
         30
     """
-    entries = [_int64_entry(k, v) for k, v in int64_features.items()]
-    entries += [_float_entry(k, v) for k, v in (float_features or {}).items()]
-    return _field(0x0A, b"".join(entries))
+    from nwsrec.data.writer import serialize_example
+
+    row: dict[str, Any] = {k: list(v) for k, v in int64_features.items()}
+    row.update({k: list(v) for k, v in (float_features or {}).items()})
+    return serialize_example(row, int64_features=tuple(int64_features))
 
 
 def write_tfrecords(
     records: Sequence[bytes], out_dir: str, prefix: str, num_files: int
 ) -> list[str]:
     """Writes serialized records round-robin into ``num_files`` TFRecord files.
+
+    A thin wrapper of :class:`nwsrec.data.writer.ShardedExampleWriter`.
 
     Args:
         records: serialized examples.
@@ -260,25 +244,17 @@ def write_tfrecords(
         num_files: number of files.
 
     Returns:
-        The written paths, sorted.
+        The written paths, in shard order.
 
     Example:
         >>> write_tfrecords([encode_example({"a": [1]})], "/tmp/x", "train", 1)  # doctest: +SKIP
     """
-    import tensorflow as tf
+    from nwsrec.data.writer import ShardedExampleWriter
 
-    os.makedirs(out_dir, exist_ok=True)
-    paths = [
-        os.path.join(out_dir, f"{prefix}-{i:05d}-of-{num_files:05d}.tfrecord")
-        for i in range(num_files)
-    ]
-    for i, path in enumerate(paths):
-        tmp = path + ".tmp"
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for record in records[i::num_files]:
-                writer.write(record)
-        os.replace(tmp, path)
-    return paths
+    with ShardedExampleWriter(out_dir, prefix=prefix, num_shards=num_files) as writer:
+        for record in records:
+            writer.write_serialized(record)
+    return list(writer.paths)
 
 
 def _zipf_ids(rng: np.random.Generator, vocab: int, exponent: float, n: int) -> np.ndarray:
@@ -292,6 +268,17 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     from nwsrec.training.metrics import exact_auc
 
     return exact_auc(labels, scores)
+
+
+def _ring_edges(n: int, neighbors: int) -> list[tuple[int, int]]:
+    """Edges ``(k, k + d mod n)`` for ``d = 1..neighbors``, without self-loops or repeats."""
+    edges: set[tuple[int, int]] = set()
+    for k in range(n):
+        for d in range(1, neighbors + 1):
+            j = (k + d) % n
+            if j != k:
+                edges.add((min(k, j), max(k, j)))
+    return sorted(edges)
 
 
 def generate_synthetic(
@@ -312,6 +299,7 @@ def generate_synthetic(
     Example:
         >>> generate_synthetic("/tmp/s", SyntheticConfig(num_train=1000))  # doctest: +SKIP
     """
+    from nwsrec.data.writer import ShardedExampleWriter, serialize_example
     from nwsrec.training.metrics import log_loss
 
     config = config or SyntheticConfig()
@@ -319,38 +307,48 @@ def generate_synthetic(
     rng = np.random.default_rng(config.seed)
     n_total = config.num_train + config.num_test
     slot_ids = rng.permutation(np.arange(1, config.num_slots + 1)).tolist()
+    num_signal = 2 * len(config.pair_ranks)
+    ring = slot_ids[:num_signal]
+    ranks = {s: config.pair_ranks[k // 2] for k, s in enumerate(ring)}
+    edges = [(ring[a], ring[b]) for a, b in _ring_edges(num_signal, config.interaction_neighbors)]
+    partners: dict[int, list[int]] = {s: [] for s in ring}
+    for a, b in edges:
+        partners[a].append(b)
+        partners[b].append(a)
 
     slots: dict[int, SlotTruth] = {}
     ids: dict[int, np.ndarray] = {}
+    latent: dict[int, np.ndarray] = {}
+    for s in ring:
+        slots[s] = SlotTruth(s, "signal", ranks[s], tuple(sorted(partners[s])))
+        ids[s] = _zipf_ids(rng, config.vocab_size, config.zipf_exponent, n_total)
+        latent[s] = rng.normal(0.0, 1.0, size=(config.vocab_size, ranks[s]))[ids[s]]
     logit = np.full(n_total, config.base_logit)
-    for p, rank in enumerate(config.pair_ranks):
-        a, b = slot_ids[2 * p], slot_ids[2 * p + 1]
-        slots[a] = SlotTruth(a, "signal", rank, b)
-        slots[b] = SlotTruth(b, "signal", rank, a)
-        std = rank**-0.25
-        u_a = rng.normal(0.0, std, size=(config.vocab_size, rank))
-        u_b = rng.normal(0.0, std, size=(config.vocab_size, rank))
-        ids[a] = _zipf_ids(rng, config.vocab_size, config.zipf_exponent, n_total)
-        ids[b] = _zipf_ids(rng, config.vocab_size, config.zipf_exponent, n_total)
-        logit += config.interaction_scale * np.einsum("nr,nr->n", u_a[ids[a]], u_b[ids[b]])
-    for s in slot_ids[2 * len(config.pair_ranks) :]:
-        slots[s] = SlotTruth(s, "noise", 0, None)
+    for a, b in edges:
+        form = rng.normal(0.0, (ranks[a] * ranks[b]) ** -0.5, size=(ranks[a], ranks[b]))
+        logit += config.interaction_scale * np.einsum("nr,rq,nq->n", latent[a], form, latent[b])
+    for s in slot_ids[num_signal:]:
+        slots[s] = SlotTruth(s, "noise", 0, ())
         ids[s] = _zipf_ids(rng, config.vocab_size, config.zipf_exponent, n_total)
     prob = 1.0 / (1.0 + np.exp(-logit))
     labels = (rng.random(n_total) < prob).astype(np.float32)
 
     order = sorted(slots)
-    # One cached map entry per (slot, id): an example is then a join of cached bytes.
-    cache = {s: [_int64_entry(f"slot_{s}_0", [i]) for i in range(config.vocab_size)] for s in order}
-    label_entries = {v: _float_entry("label", [v]) for v in (0.0, 1.0)}
-    columns = [ids[s] for s in order]
-    records = []
-    for n in range(n_total):
-        entries = [cache[s][col[n]] for s, col in zip(order, columns, strict=True)]
-        entries.append(label_entries[float(labels[n])])
-        records.append(_field(0x0A, b"".join(entries)))
-    write_tfrecords(records[: config.num_train], out_dir, "train", config.num_files)
-    write_tfrecords(records[config.num_train :], out_dir, "test", config.num_files)
+    # A serialized protobuf message followed by another parses as their merge, so an
+    # example is the join of cached one-feature examples, one per (slot, id) and label.
+    cache = [
+        [serialize_example({f"slot_{s}_0": [i]}) for i in range(config.vocab_size)] for s in order
+    ]
+    label_records = {v: serialize_example({"label": v}) for v in (0.0, 1.0)}
+    columns = np.stack([ids[s] for s in order], axis=1).tolist()
+    label_list = labels.tolist()
+    splits = (("train", 0, config.num_train), ("test", config.num_train, n_total))
+    for prefix, begin, end in splits:
+        with ShardedExampleWriter(out_dir, prefix=prefix, num_shards=config.num_files) as writer:
+            for n in range(begin, end):
+                parts = [slot_cache[i] for slot_cache, i in zip(cache, columns[n], strict=True)]
+                parts.append(label_records[label_list[n]])
+                writer.write_serialized(b"".join(parts))
 
     test = slice(config.num_train, n_total)
     truth = SyntheticTruth(
@@ -368,9 +366,10 @@ def generate_synthetic(
         json.dump(truth.to_json(), f, indent=2)
     os.replace(tmp, os.path.join(out_dir, TRUTH_FILE))
     logger.info(
-        "synthetic data: %d slots (%d signal), %d train / %d test examples in %s",
+        "synthetic data: %d slots (%d signal, %d interactions), %d train / %d test examples in %s",
         config.num_slots,
-        2 * len(config.pair_ranks),
+        num_signal,
+        len(edges),
         config.num_train,
         config.num_test,
         out_dir,

@@ -25,6 +25,8 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
 - ``slot_dims``: ``{slot_id: size}`` for fixed mode; every slot of the model, each size
   one of ``candidate_sizes`` (checked by :func:`check_slot_dims`).
 - ``warmup_steps``, ``pretraining_steps``, ``nws_seed``: the NWS layer's schedule/seed.
+- ``nws_mode``: the NWS layer's ``mode``, ``"sample"`` (one drawn size per slot and
+  step, straight-through gradient) or ``"mixed"`` (probability-weighted mixture).
 - ``hidden_units``: widths of the DNN's ReLU layers.
 - ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
   range of the vector tables; ``bias_learning_rate``: FTRL learning rate of the biases.
@@ -52,6 +54,7 @@ SEARCH_MODEL_DEFAULTS: dict[str, Any] = {
     "warmup_steps": 0,
     "pretraining_steps": 0,
     "nws_seed": 0,
+    "nws_mode": "sample",
     "hidden_units": [64],
     "vec_learning_rate": 0.2,
     "vec_init_scale": 0.05,
@@ -270,6 +273,7 @@ class WidthSearchModel(Model):
                     warmup_steps=int(p["warmup_steps"]),
                     pretraining_steps=int(p["pretraining_steps"]),
                     seed=p.get("nws_seed"),
+                    mode=str(p.get("nws_mode") or "sample"),
                     name="nws",
                 ),
             )

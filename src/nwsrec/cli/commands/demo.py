@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--pair-ranks",
         default=None,
-        help="ranks of the signal-slot pairs (default 1,1,2,2,3,3,4,4)",
+        help="ranks of the signal slots, two slots per entry (default 1,1,2,2,4,4,8,8)",
     )
     parser.add_argument("--num-noise-slots", type=int, default=None, help="default 16")
     parser.add_argument(
