@@ -533,3 +533,23 @@ def test_model_create_input_fn_gives_every_slice_of_its_slots(tmp_path):
     (batch,) = list(input_fn(tf.distribute.InputContext()))
     assert sorted(batch) == ["label", "slot_1_0", "slot_1_1", "slot_2_0"]
     assert np.all(batch["slot_1_1"].values.numpy() < 5)
+
+
+def test_naming_errors_reraises_data_errors_naming_the_file(tmp_path, good_files):
+    bad = _make_bad(tmp_path, "truncated")
+    input_fn = _input_fn(str(tmp_path / "*.tfrecord"), batch_size=2)
+    with pytest.raises(DataFileError, match=rf"{bad}: record 4 is corrupt") as info:
+        with input_fn.naming_errors():
+            _labels(input_fn(None))
+    assert isinstance(info.value.__cause__, tf.errors.DataLossError)
+
+
+def test_naming_errors_lets_other_errors_through(tmp_path, good_files):
+    input_fn = _input_fn(str(tmp_path / "*.tfrecord"))
+    _labels(input_fn(None))
+    with pytest.raises(tf.errors.InternalError, match="not the data"):
+        with input_fn.naming_errors():
+            raise tf.errors.InternalError(None, None, "not the data")
+    with pytest.raises(KeyError):
+        with input_fn.naming_errors():
+            raise KeyError("x")
