@@ -288,10 +288,6 @@ class DistributedRun:
         coordinator: the ``ClusterCoordinator`` of a ``ps`` chief, else None.
         server: the ``tf.distribute.Server`` of a serving task, else None.
 
-    Attributes:
-        is_chief: True when this task writes checkpoints and summaries.
-        trains: True when this task runs the training loop (False: it only serves).
-
     Example:
         >>> with create_distributed_run("default") as run:  # doctest: +SKIP
         ...     trainer = Trainer(model_fn, params, run.task_model_dir("runs/x"),
@@ -314,11 +310,13 @@ class DistributedRun:
         self._temp_dirs: list[str] = []
 
     @property
-    def is_chief(self) -> bool:  # noqa: D102
+    def is_chief(self) -> bool:
+        """True when this task writes checkpoints and summaries (also without a cluster)."""
         return self.task is None or self.task.is_chief
 
     @property
-    def trains(self) -> bool:  # noqa: D102
+    def trains(self) -> bool:
+        """True when this task runs the training loop (False: a ps-mode server)."""
         return self.strategy is not None
 
     def task_model_dir(self, model_dir: str) -> str:
