@@ -40,7 +40,12 @@ from nwsrec.data.pipeline import (  # noqa: E402
     make_input_fn,
     post_process_example,
 )
-from nwsrec.data.writer import ShardedExampleWriter, serialize_example  # noqa: E402
+from nwsrec.data.writer import (  # noqa: E402
+    ShardedExampleWriter,
+    join_features,
+    serialize_example,
+    serialize_feature,
+)
 
 NUM_SLOTS = 26
 WIDTH = 62  # of the first table column
@@ -51,55 +56,32 @@ AUTOTUNE = tf.data.AUTOTUNE
 # ------------------------------------------------------------------------------ data
 
 
-def _map_entries(example: bytes) -> bytes:
-    """The feature-map entries of a serialized Example (drop its tag and length varint).
-
-    An Example is ``0x0A <varint length> <entries>``; joining the entries of several
-    one-feature Examples under one new header gives the Example holding all of them.
-    """
-    index = 1
-    while example[index] & 0x80:
-        index += 1
-    return example[index + 1 :]
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def generate(out_dir: str, num_examples: int, num_files: int, seed: int = 0) -> list[str]:
     """Write the benchmark data; return the file paths.
 
-    Each slot's id list is drawn from a pool of 4096 random lists serialized once by
-    ``serialize_example`` (the per-row Python encoder would take a minute for 200k rows
-    of 26 slots); the files hold ordinary, canonical tf.train.Example records.
+    Each slot's id list is drawn from a pool of 4096 random lists, each serialized once
+    by ``serialize_feature`` and joined per row by ``join_features`` (the way
+    ``nwsrec convert`` reuses encoded cells): ordinary tf.train.Example records.
     """
     rng = np.random.default_rng(seed)
     pool_size = 4096
     pools = [
         [
-            _map_entries(
-                serialize_example(
-                    {f"slot_{s}_0": rng.integers(0, 1 << 20, size=rng.integers(1, 4)).tolist()}
-                )
+            serialize_feature(
+                f"slot_{s}_0", rng.integers(0, 1 << 20, size=rng.integers(1, 4)).tolist()
             )
             for _ in range(pool_size)
         ]
         for s in range(NUM_SLOTS)
     ]
-    labels = [_map_entries(serialize_example({"label": float(y)})) for y in (0, 1)]
+    labels = [serialize_feature("label", float(y)) for y in (0, 1)]
     picks = rng.integers(0, pool_size, size=(num_examples, NUM_SLOTS)).tolist()
     clicks = (rng.random(num_examples) < 0.25).astype(int).tolist()
     rows = []
     with ShardedExampleWriter(out_dir, prefix="bench", num_shards=num_files) as writer:
         for i in range(num_examples):
-            entries = b"".join([pools[s][k] for s, k in enumerate(picks[i])]) + labels[clicks[i]]
-            record = b"\x0a" + _varint(len(entries)) + entries
+            entries = [pools[s][k] for s, k in enumerate(picks[i])]
+            record = join_features([*entries, labels[clicks[i]]])
             writer.write_serialized(record)
             if i < 3:
                 rows.append(record)

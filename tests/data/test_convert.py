@@ -76,6 +76,17 @@ def test_round_trip_rows_in_equal_examples_out(csv_file, tmp_path):
         }
 
 
+def test_cells_past_the_encoding_cache_are_encoded_the_same(csv_file, tmp_path, monkeypatch):
+    import nwsrec.data.convert as convert_module
+
+    kwargs = {"slots": {"user": 1, "genres": 3}, "multi": {"genres": "|"}, "label": "clicked"}
+    cached = convert_csv(csv_file, tmp_path / "a", **kwargs)
+    monkeypatch.setattr(convert_module, "_CACHE_LIMIT", 1)
+    uncached = convert_csv(csv_file, tmp_path / "b", **kwargs)
+    assert _examples(uncached.files) == _examples(cached.files)
+    assert [r["slot_1_0"] for r in _examples(uncached.files)] == [[0], [1], [0], [2]]
+
+
 def test_vocab_sizes_are_max_id_plus_one(csv_file, tmp_path):
     result = convert_csv(
         csv_file, tmp_path / "out", slots={"genres": 7}, multi={"genres": "|"}, label="clicked"

@@ -7,7 +7,9 @@ import tensorflow as tf
 
 from nwsrec.data.writer import (
     ShardedExampleWriter,
+    join_features,
     serialize_example,
+    serialize_feature,
     shard_file_names,
     write_examples,
 )
@@ -171,3 +173,20 @@ def test_bad_writer_arguments_are_rejected(tmp_path, kwargs, match):
 def test_one_mapping_instead_of_rows_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="`rows` must be an iterable of mappings"):
         write_examples({"slot_1_0": [1], "label": 0.0}, tmp_path)
+
+
+def test_joined_features_equal_the_serialized_row():
+    row = {"slot_1_0": [3, 2**40], "slot_2_0": [], "label": 1.0, "dense": [0.5]}
+    joined = join_features([serialize_feature(name, value) for name, value in row.items()])
+    assert tf.train.Example.FromString(joined) == tf.train.Example.FromString(
+        serialize_example(row)
+    )
+
+
+def test_serialize_feature_int64_flag_and_errors():
+    example = tf.train.Example.FromString(
+        join_features([serialize_feature("user_id", [7], int64=True)])
+    )
+    assert list(example.features.feature["user_id"].int64_list.value) == [7]
+    with pytest.raises(ValueError, match="`feature`, feature 'slot_1_0'.*integer ids"):
+        serialize_feature("slot_1_0", [0.5])

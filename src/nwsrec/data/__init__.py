@@ -3,8 +3,9 @@
 - :func:`make_input_fn` / :class:`InputFn`: the model's input function (sharded by
   input pipeline, resumable, post-processed); :func:`post_process_example`,
   :func:`check_files`, :class:`FileProblem`, :class:`DataFileError`.
-- :func:`write_examples`, :class:`ShardedExampleWriter`, :func:`serialize_example`:
-  write ``tf.train.Example`` rows into sharded TFRecord files.
+- :func:`write_examples`, :class:`ShardedExampleWriter`, :func:`serialize_example`,
+  :func:`serialize_feature` / :func:`join_features`: write ``tf.train.Example`` rows
+  into sharded TFRecord files.
 - :func:`convert_csv`, :class:`ConvertResult`: CSV/TSV -> sharded TFRecord files plus the
   vocab-size TSV (``nwsrec convert``).
 - ``nwsrec.data.synthetic`` and ``nwsrec.data.movielens``: the built-in data sets.
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
     )
     from nwsrec.data.writer import (
         ShardedExampleWriter,
+        join_features,
         serialize_example,
+        serialize_feature,
         shard_file_names,
         write_examples,
     )
@@ -52,7 +55,9 @@ _EXPORTS = {
     "make_input_fn": "nwsrec.data.pipeline",
     "post_process_example": "nwsrec.data.pipeline",
     "ShardedExampleWriter": "nwsrec.data.writer",
+    "join_features": "nwsrec.data.writer",
     "serialize_example": "nwsrec.data.writer",
+    "serialize_feature": "nwsrec.data.writer",
     "shard_file_names": "nwsrec.data.writer",
     "write_examples": "nwsrec.data.writer",
 }
@@ -67,9 +72,11 @@ __all__ = [
     "ShardedExampleWriter",
     "check_files",
     "convert_csv",
+    "join_features",
     "make_input_fn",
     "post_process_example",
     "serialize_example",
+    "serialize_feature",
     "shard_file_names",
     "write_examples",
 ]

@@ -42,7 +42,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
-from nwsrec.data.writer import ShardedExampleWriter, shard_file_names
+from nwsrec.data.writer import (
+    ShardedExampleWriter,
+    join_features,
+    serialize_feature,
+    shard_file_names,
+)
 
 __all__ = ["ConvertProgress", "ConvertResult", "convert_csv"]
 
@@ -52,6 +57,7 @@ Column = str | int
 
 VOCAB_FILE = "vocab.tsv"
 VOCABULARIES_FILE = "vocabularies.json"
+_CACHE_LIMIT = 100_000  # encoded cells kept per column
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,7 +230,7 @@ def _float_cell(path: str, line: int, what: str, text: str, default: float | Non
     return value
 
 
-def _rows(
+def _records(
     path: str,
     reader: Iterator[list[str]],
     line_of: Callable[[], int],
@@ -232,38 +238,55 @@ def _rows(
     vocabularies: Mapping[int, _Vocabulary],
     dense_names: Sequence[str],
     dense_default: float | None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[bytes]:
+    """Serialized examples of the rows. Each distinct cell of a slot (or label) column is
+    encoded once and its bytes reused (up to ``_CACHE_LIMIT`` cells per column)."""
     needed = 1 + max([plan.label, *plan.dense, *(c for c, _, _ in plan.slots)])
+    slots = [
+        (column, separator, vocabularies[slot_id], f"slot_{slot_id}_0", {})
+        for column, slot_id, separator in plan.slots
+    ]
+    labels: dict[str, bytes] = {}
     for fields in reader:
-        line = line_of()
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue  # a blank line
-        if plan.num_columns is not None and len(fields) != plan.num_columns:
+        if len(fields) != plan.num_columns and (
+            plan.num_columns is not None or len(fields) < needed
+        ):
+            line, expected = line_of(), plan.num_columns
+            what = f"the header's {expected}" if expected is not None else f"at least {needed}"
             raise ValueError(
-                f"{path}:{line}: each row must have the header's {plan.num_columns} fields. "
-                f"Received: {len(fields)} fields"
+                f"{path}:{line}: each row must have {what} fields. Received: {len(fields)} fields"
             )
-        if len(fields) < needed:
-            raise ValueError(
-                f"{path}:{line}: each row must have at least {needed} fields. "
-                f"Received: {len(fields)} fields"
-            )
-        row: dict[str, Any] = {}
-        for column, slot_id, separator in plan.slots:
+        entries = []
+        for column, separator, vocabulary, name, cache in slots:
             cell = fields[column].strip()
-            vocabulary = vocabularies[slot_id]
-            if separator is None:
-                row[f"slot_{slot_id}_0"] = [vocabulary.id_of(cell)] if cell else []
-            else:
-                parts = (part.strip() for part in cell.split(separator))
-                row[f"slot_{slot_id}_0"] = [vocabulary.id_of(part) for part in parts if part]
-        row["label"] = _float_cell(path, line, "label", fields[plan.label].strip(), None)
+            entry = cache.get(cell)
+            if entry is None:
+                if separator is None:
+                    ids = [vocabulary.id_of(cell)] if cell else []
+                else:
+                    parts = (part.strip() for part in cell.split(separator))
+                    ids = [vocabulary.id_of(part) for part in parts if part]
+                entry = serialize_feature(name, ids)
+                if len(cache) < _CACHE_LIMIT:
+                    cache[cell] = entry
+            entries.append(entry)
+        cell = fields[plan.label].strip()
+        entry = labels.get(cell)
+        if entry is None:
+            value = _float_cell(path, line_of(), "label", cell, None)
+            entry = serialize_feature("label", value)
+            if len(labels) < _CACHE_LIMIT:
+                labels[cell] = entry
+        entries.append(entry)
         if plan.dense:
-            row["dense"] = [
-                _float_cell(path, line, name, fields[column].strip(), dense_default)
+            values = [
+                _float_cell(path, line_of(), name, fields[column].strip(), dense_default)
                 for column, name in zip(plan.dense, dense_names, strict=True)
             ]
-        yield row
+            entries.append(serialize_feature("dense", values))
+        yield join_features(entries)
 
 
 def _check_arguments(
@@ -416,7 +439,7 @@ def convert_csv(
                 if not header:
                     raise ValueError(f"{path}:1: the header must name the columns. Received: ''")
             plan = _resolve(path, header, slots, label, multi, dense)
-            rows = _rows(
+            records = _records(
                 path,
                 reader,
                 lambda r=reader: r.line_num,
@@ -428,8 +451,8 @@ def convert_csv(
             with ShardedExampleWriter(
                 out_dir, prefix=prefix, num_shards=num_shards, gzip=gzip
             ) as writer:
-                for row in rows:
-                    writer.write(row)
+                for record in records:
+                    writer.write_serialized(record)
                     total += 1
                     if progress is not None and total % progress_every == 0:
                         progress(ConvertProgress(path, total, time.perf_counter() - start))

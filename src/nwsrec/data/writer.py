@@ -39,7 +39,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ShardedExampleWriter", "serialize_example", "shard_file_names", "write_examples"]
+__all__ = [
+    "ShardedExampleWriter",
+    "join_features",
+    "serialize_example",
+    "serialize_feature",
+    "shard_file_names",
+    "write_examples",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +167,59 @@ def _float_feature(value: Any, *, scalar: bool) -> bytes:
     return _delimited(_TAG_2, float_list)
 
 
+def _entry(name: Any, value: Any, int64_features: Collection[str], where: str) -> bytes:
+    key = _KEYS.get(name) if isinstance(name, str) else None
+    if key is None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(
+                f"`{where}` must have non-empty string feature names. Received: name={name!r}"
+            )
+        key = _key(name)
+    try:
+        if key.is_slot or name in int64_features:
+            feature = _int64_feature(value)
+        else:
+            feature = _float_feature(value, scalar=name == "label")
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ValueError(
+            f"`{where}`, feature {name!r}: {err}. Received: {name}={value!r}"
+        ) from None
+    body = key.encoded + _TAG_2 + _varint(len(feature)) + feature
+    return _TAG_1 + _varint(len(body)) + body
+
+
+def serialize_feature(name: str, value: Any, *, int64: bool = False) -> bytes:
+    """The wire bytes of one feature of an Example, to join with :func:`join_features`.
+
+    Serializing each feature once and reusing the bytes is how a converter with repeated
+    values (categorical columns) avoids re-encoding them row after row.
+
+    Args:
+        name: the feature name.
+        value: its values, by the rules of the module docstring.
+        int64: store as an int64 list even if the name is not ``slot_{s}_{i}``.
+
+    Raises:
+        ValueError: naming the feature, for a bad value.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> parts = [serialize_feature("slot_1_0", [4]), serialize_feature("label", 1.0)]
+        >>> example = tf.train.Example.FromString(join_features(parts))
+        >>> sorted(example.features.feature)
+        ['label', 'slot_1_0']
+    """
+    return _entry(name, value, (name,) if int64 else (), "feature")
+
+
+def join_features(entries: Iterable[bytes]) -> bytes:
+    """The serialized Example holding these :func:`serialize_feature` entries.
+
+    Each name must appear once (a repeated name keeps its last entry when parsed).
+    """
+    return _delimited(_TAG_1, b"".join(entries))
+
+
 def serialize_example(
     row: Mapping[str, Any], *, int64_features: Collection[str] = (), index: int | None = None
 ) -> bytes:
@@ -189,27 +249,7 @@ def serialize_example(
         raise ValueError(
             f"`{where}` must be a mapping of feature name to values. Received: {row!r}"
         )
-    entries = []
-    for name, value in row.items():
-        key = _KEYS.get(name) if isinstance(name, str) else None
-        if key is None:
-            if not isinstance(name, str) or not name:
-                raise ValueError(
-                    f"`{where}` must have non-empty string feature names. Received: name={name!r}"
-                )
-            key = _key(name)
-        try:
-            if key.is_slot or name in int64_features:
-                feature = _int64_feature(value)
-            else:
-                feature = _float_feature(value, scalar=name == "label")
-        except (TypeError, ValueError, OverflowError) as err:
-            raise ValueError(
-                f"`{where}`, feature {name!r}: {err}. Received: {name}={value!r}"
-            ) from None
-        body = key.encoded + _TAG_2 + _varint(len(feature)) + feature
-        entries.append(_TAG_1 + _varint(len(body)) + body)
-    return _delimited(_TAG_1, b"".join(entries))
+    return join_features([_entry(n, v, int64_features, where) for n, v in row.items()])
 
 
 def shard_file_names(prefix: str, num_shards: int, *, gzip: bool = False) -> list[str]:
