@@ -3,28 +3,35 @@
 Data: 200k examples with 26 slots of 1-3 ids each (uniform in [0, 2**20)) and a label,
 in 8 uncompressed TFRecord files, written into a temporary directory at run time.
 
-Every row is one full pass over all the files with a fresh dataset, drained inside a
-``tf.function`` (as the trainer consumes it), best of ``--rounds`` passes; the variants
-take turns within each round so that all of them see the same machine load. Columns:
+A pass reads the files once with a fresh dataset, drained inside a ``tf.function`` (as
+the trainer consumes it). The development machine is shared (other test runs load its
+2 CPUs), so every pass of a pipeline runs right next to a pass of the table's reference
+pipeline (its first row) and the ratio of that pair is kept; tables give medians. Columns:
 
-- ``ex/s``: examples per wall-clock second, and ``ratio`` to the bare pipeline.
+- ``ex/s``: examples per wall-clock second; ``ratio`` to the pass of the table's first
+  row in the same pair (median, and the range over pairs, a measure of the noise).
 - ``ex/cpu-s``: examples per CPU-second of this process (all threads), and its ratio: a
   parallel stage may gain wall time while costing CPU that training needs.
 
 Baseline ("bare"): ``TFRecordDataset(files) -> batch(1024) -> map(parse_example)``.
 ``input_fn`` rows use the real ``make_input_fn`` (feature map of the 26 slots + label,
-two slices per slot so every slot is copied once, ids modulo ``vocab_size_per_slot``),
-changing one knob at a time from the defaults. Placement rows are hand-built variants of
-the same pipeline. Pre-scan rows time ``check_files`` (what ``skip_corrupt_files`` and
-``check_files=True`` pay once per input_fn call) against one default pass.
+two slices per slot so every slot is copied once, ids modulo ``vocab_size_per_slot``).
+The sweep changes one knob at a time and compares with the defaults (ratio > 1: the knob
+would be a better default); placement rows are hand-built variants of the same pipeline.
+Pre-scan rows time ``check_files`` (what ``skip_corrupt_files`` and ``check_files=True``
+pay once per input_fn call) against one default pass.
 
-Run: ``.venv/bin/python bench/input_pipeline.py`` (``--rounds``, ``--examples``).
+The headline compares ``input_fn`` and bare over all 200k examples; the knob sweep and
+placement rows read half the files (``--sweep-files``) to keep the run to a few minutes.
+
+Run: ``.venv/bin/python bench/input_pipeline.py`` (``--rounds``, ``--sweep-rounds``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -108,10 +115,10 @@ def bare(files: list[str]) -> tf.data.Dataset:
     return dataset.map(lambda x: tf.io.parse_example(x, FEATURE_MAP))
 
 
-def input_fn_dataset(pattern: str, **overrides: object) -> Callable[[], tf.data.Dataset]:
+def input_fn_dataset(files: list[str], **overrides: object) -> Callable[[], tf.data.Dataset]:
     params = {"batch_size": BATCH, "vocab_size_per_slot": VOCAB, **overrides}
     input_fn = make_input_fn(
-        pattern, feature_map=FEATURE_MAP, slot_to_dims=SLOT_TO_DIMS, params=params, repeat=False
+        files, feature_map=FEATURE_MAP, slot_to_dims=SLOT_TO_DIMS, params=params, repeat=False
     )
     return lambda: input_fn(tf.distribute.InputContext())
 
@@ -161,38 +168,60 @@ def time_pass(make: Callable[[], tf.data.Dataset], python_loop: bool = False) ->
 
 
 class Row:
+    """One pipeline and its passes; ratios are to the baseline pass run next to each."""
+
     def __init__(self, name: str, make: Callable[[], tf.data.Dataset], python_loop=False):
         self.name, self.make, self.python_loop = name, make, python_loop
-        self.best_wall = self.best_cpu = 0.0
+        self.rates: list[float] = []  # examples per wall second, one per pass
+        self.cpu_rates: list[float] = []  # examples per CPU second
+        self.ratios: list[float] = []
+        self.cpu_ratios: list[float] = []
         self.examples = 0
 
-    def run(self) -> None:
+    def run(self) -> tuple[float, float]:
         count, wall, cpu = time_pass(self.make, self.python_loop)
         self.examples = count
-        self.best_wall = max(self.best_wall, count / wall)
-        self.best_cpu = max(self.best_cpu, count / max(cpu, 1e-9))
+        self.rates.append(count / wall)
+        self.cpu_rates.append(count / max(cpu, 1e-9))
+        return self.rates[-1], self.cpu_rates[-1]
 
 
-def run_rows(rows: list[Row], rounds: int) -> None:
-    for row in rows:  # trace the drain function once per element structure, untimed
+def measure(base: Row, rows: list[Row], rounds: int) -> None:
+    """Run every row right next to a pass of ``base`` (which first alternates), ``rounds``
+    times, keeping the ratio of each pair: both passes of a pair see about the same load
+    of this shared machine."""
+    for row in [base, *rows]:  # trace the drain function once per element structure
         if not row.python_loop:
             _drain(row.make().take(1))
     for round_index in range(rounds):
-        for row in rows if round_index % 2 == 0 else rows[::-1]:
-            row.run()
+        for index, row in enumerate(rows):
+            if (round_index + index) % 2 == 0:
+                base_rate, base_cpu = base.run()
+                rate, cpu = row.run()
+            else:
+                rate, cpu = row.run()
+                base_rate, base_cpu = base.run()
+            row.ratios.append(rate / base_rate)
+            row.cpu_ratios.append(cpu / base_cpu)
 
 
-def print_table(title: str, rows: list[Row], base: Row) -> None:
+def print_table(title: str, base: Row, rows: list[Row]) -> None:
     print(f"\n{title}")
     print(
-        f"{'pipeline':{WIDTH}s} {'examples':>8s} {'ex/s':>9s} {'ratio':>6s} "
-        f"{'ex/cpu-s':>9s} {'ratio':>6s}"
+        f"{'pipeline':{WIDTH}s} {'examples':>8s} {'ex/s':>8s} {'ratio':>6s} {'(min-max)':>11s} "
+        f"{'ex/cpu-s':>8s} {'ratio':>6s}"
+    )
+    median = statistics.median
+    print(
+        f"{base.name:{WIDTH}s} {base.examples:8d} {median(base.rates):8.0f} {1:6.2f} {'':11s} "
+        f"{median(base.cpu_rates):8.0f} {1:6.2f}"
     )
     for row in rows:
+        spread = f"({min(row.ratios):.2f}-{max(row.ratios):.2f})"
         print(
-            f"{row.name:{WIDTH}s} {row.examples:8d} {row.best_wall:9.0f} "
-            f"{row.best_wall / base.best_wall:6.2f} {row.best_cpu:9.0f} "
-            f"{row.best_cpu / base.best_cpu:6.2f}"
+            f"{row.name:{WIDTH}s} {row.examples:8d} {median(row.rates):8.0f} "
+            f"{median(row.ratios):6.2f} {spread:>11s} {median(row.cpu_rates):8.0f} "
+            f"{median(row.cpu_ratios):6.2f}"
         )
 
 
@@ -200,7 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n\n")[0])
     parser.add_argument("--examples", type=int, default=200_000)
     parser.add_argument("--files", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="pairs for input_fn vs bare")
+    parser.add_argument("--sweep-rounds", type=int, default=3, help="pairs per sweep row")
+    parser.add_argument("--sweep-files", type=int, default=4, help="files read by sweep rows")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="nwsrec-bench-") as out_dir:
@@ -210,12 +241,26 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"data: {args.examples} examples, {NUM_SLOTS} slots of 1-3 ids, {args.files} "
             f"files, {size:.0f} MiB, written in {time.perf_counter() - start:.1f}s; "
-            f"batch {BATCH}; {os.cpu_count()} CPUs; best of {args.rounds} passes"
+            f"batch {BATCH}; {os.cpu_count()} CPUs; load average "
+            f"{os.getloadavg()[0]:.1f} at start"
         )
         print(f"input_fn defaults: {dict(DEFAULT_PARAMS)}")
-        pattern = os.path.join(out_dir, "*.tfrecord")
+        print(
+            "ex/s and ex/cpu-s: medians over passes; ratio: median (and range) over pairs of "
+            "a pass and a pass of the table's first row run next to it"
+        )
+
         base = Row("bare: TFRecordDataset->batch(1024)->parse_example", lambda: bare(files))
-        default = Row("input_fn (defaults)", input_fn_dataset(pattern))
+        default = Row("input_fn (defaults)", input_fn_dataset(files))
+        measure(base, [default], args.rounds)
+        print_table(
+            f"input_fn vs bare: {args.examples} examples in {len(files)} files, "
+            f"{args.rounds} pairs, consumer: tf.function",
+            base,
+            [default],
+        )
+
+        subset = files[: args.sweep_files]
         sweep = [
             ("cycle_length=2", {"cycle_length": 2}),
             ("cycle_length=4", {"cycle_length": 4}),
@@ -241,68 +286,67 @@ def main(argv: list[str] | None = None) -> None:
             ),
         ]
         sweep_rows = [
-            Row(f"input_fn {name}", input_fn_dataset(pattern, **params)) for name, params in sweep
+            Row(f"input_fn {name}", input_fn_dataset(subset, **params)) for name, params in sweep
         ]
         placement = [
-            default,
             Row(
                 "placement: parse, then post-process in a 2nd map",
-                lambda: parse_then_post_in_two_maps(files),
+                lambda: parse_then_post_in_two_maps(subset),
             ),
-            Row("placement: parse only, no post-processing", lambda: parse_only(files)),
+            Row("placement: parse only, no post-processing", lambda: parse_only(subset)),
+            Row("bare (no drop_remainder, no prefetch, no post-processing)", lambda: bare(subset)),
         ]
-        rows = [base, default, *sweep_rows, *placement[1:]]
-        run_rows(rows, args.rounds)
+        sweep_base = Row("input_fn (defaults)", input_fn_dataset(subset))
+        measure(sweep_base, [*sweep_rows, *placement], args.sweep_rounds)
         print_table(
-            "Sweep (one knob at a time from the defaults; consumer: tf.function)",
-            [base, default, *sweep_rows],
-            base,
+            f"Knob sweep: one knob changed from the defaults; ratio to the defaults "
+            f"({len(subset)} files, {args.sweep_rounds} pairs per row)",
+            sweep_base,
+            sweep_rows,
         )
-        print_table("Placement of parsing and post-processing", [base, *placement], base)
+        print_table(
+            "Placement: defaults parse and post-process each batch in one map; ratio to them",
+            sweep_base,
+            placement,
+        )
 
+        one_file = Row(base.name + " (1 file)", lambda: bare(files[:1]))
         per_example = Row(
-            "placement: parse_single_example per record, then batch (1 file)",
+            "placement: parse_single_example per record, then batch",
             lambda: parse_per_example_then_batch(files[:1]),
         )
-        run_rows([per_example], 1)
-        print_table(
-            "Per-example parsing (one file; a rate, compare ex/s)", [base, per_example], base
-        )
+        measure(one_file, [per_example], 1)
+        print_table("Per-example parsing (1 file, 1 pair)", one_file, [per_example])
 
         py_base = Row("bare, drained by a Python for-loop", lambda: bare(files), python_loop=True)
         py_default = Row(
             "input_fn (defaults), drained by a Python for-loop", default.make, python_loop=True
         )
-        run_rows([py_base, py_default], max(1, args.rounds - 1))
+        measure(py_base, [py_default], args.sweep_rounds)
         print_table(
-            "Python for-loop consumer (every tensor becomes an EagerTensor)",
-            [py_base, py_default],
-            py_base,
+            "Python for-loop consumer (every tensor becomes an EagerTensor)", py_base, [py_default]
         )
 
-        pass_wall = default.examples / default.best_wall
-        pass_cpu = default.examples / default.best_cpu
+        pass_wall = default.examples / statistics.median(default.rates)
+        pass_cpu = default.examples / statistics.median(default.cpu_rates)
         print(f"\nPre-scans of the {len(files)} files (once per input_fn call, cached per file)")
         print(f"{'scan':44s} {'wall s':>7s} {'x pass':>7s} {'cpu s':>7s} {'x pass':>7s}")
         for name, kwargs in (
             ("records only (skip_corrupt_files=True)", {}),
             ("records + feature map (check_files=True)", {"feature_map": FEATURE_MAP}),
         ):
-            best_wall = best_cpu = float("inf")
-            for _ in range(2):
-                wall, cpu = time.perf_counter(), time.process_time()
-                problems = check_files(files, **kwargs)
-                best_wall = min(best_wall, time.perf_counter() - wall)
-                best_cpu = min(best_cpu, time.process_time() - cpu)
-                assert not problems, problems
+            wall, cpu = time.perf_counter(), time.process_time()
+            problems = check_files(files, **kwargs)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            assert not problems, problems
             print(
-                f"{name:44s} {best_wall:7.2f} {best_wall / pass_wall:7.2f} "
-                f"{best_cpu:7.2f} {best_cpu / pass_cpu:7.2f}"
+                f"{name:44s} {wall:7.2f} {wall / pass_wall:7.2f} {cpu:7.2f} {cpu / pass_cpu:7.2f}"
             )
         print(f"(one default pass: {pass_wall:.2f} s wall, {pass_cpu:.2f} s CPU)")
         print(
-            f"\ninput_fn / bare: {default.best_wall / base.best_wall:.2f} in ex/s, "
-            f"{default.best_cpu / base.best_cpu:.2f} in ex/cpu-s (goal >= 0.9)"
+            f"\ninput_fn / bare: {statistics.median(default.ratios):.2f} in ex/s, "
+            f"{statistics.median(default.cpu_ratios):.2f} in ex/cpu-s (goal >= 0.9); "
+            f"load average {os.getloadavg()[0]:.1f} at the end"
         )
 
 
