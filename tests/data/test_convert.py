@@ -156,6 +156,12 @@ def test_progress_is_reported_every_n_rows_and_at_the_end(csv_file, tmp_path):
     assert seen[-1].rows_per_second > 0
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffu,y\na,1\n".encode())
+    assert convert_csv(path, tmp_path / "out", slots={"u": 1}, label="y").num_rows == 1
+
+
 def test_blank_lines_are_skipped(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("u,y\na,1\n\nb,0\n")

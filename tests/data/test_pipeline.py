@@ -207,16 +207,19 @@ def test_bad_skip_counts_are_rejected(tmp_path, skip, match):
         _input_fn(str(tmp_path / "*"), shard_skip_file_number=skip)(_context(1, 2))
 
 
-def test_iterator_checkpoint_resumes_at_the_same_batch(tmp_path):
+@pytest.mark.parametrize("skip", [None, {0: 1}], ids=["no-skip", "skip"])
+def test_iterator_checkpoint_resumes_at_the_same_batch(tmp_path, skip):
     _write_files(tmp_path, [5, 5])
-    dataset = _input_fn(str(tmp_path / "*"), repeat=True, batch_size=2)(None)
-    iterator = iter(dataset)
-    next(iterator)
+    input_fn = _input_fn(
+        str(tmp_path / "*"), repeat=True, batch_size=2, shard_skip_file_number=skip
+    )
+    iterator = iter(input_fn(None))
+    assert next(iterator)["label"].numpy().tolist() == ([5, 6] if skip else [0, 1])
     checkpoint = tf.train.Checkpoint(iterator=iterator)
     path = checkpoint.save(str(tmp_path / "ckpt" / "it"))
-    expected = [next(iterator)["label"].numpy().tolist() for _ in range(4)]
+    expected = [next(iterator)["label"].numpy().tolist() for _ in range(6)]
     checkpoint.restore(path)
-    assert [next(iterator)["label"].numpy().tolist() for _ in range(4)] == expected
+    assert [next(iterator)["label"].numpy().tolist() for _ in range(6)] == expected
 
 
 # ------------------------------------------------------------------------ post-processing

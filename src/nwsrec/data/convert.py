@@ -132,8 +132,8 @@ def _open_text(path: str) -> TextIO:
     if path.endswith(".gz"):
         import gzip
 
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")  # -sig: a leading BOM is not a column
 
 
 class _Vocabulary:
