@@ -387,6 +387,8 @@ def _make_bad(tmp_path, kind):
     records = [serialize_example(row) for row in _rows(100, 5)]
     if kind == "not_example":
         records[3] = b"this is not a tf.train.Example"
+    if kind == "binary":  # TF cannot even decode its error message: UnicodeDecodeError
+        records[3] = b"\xff\xfe\x00\x01 binary \x80"
     if kind == "missing":
         records[3] = serialize_example({"slot_1_0": [1], "slot_2_0": [2]})
     if kind == "mistyped":
@@ -405,6 +407,7 @@ DATA_ERRORS = [
     ("crc", "corrupt", 3, tf.errors.DataLossError, "is corrupt"),
     ("truncated", "corrupt", 4, tf.errors.DataLossError, "truncated"),
     ("not_example", "not_example", 3, tf.errors.InvalidArgumentError, "not a tf.train.Example"),
+    ("binary", "not_example", 3, UnicodeDecodeError, "not a tf.train.Example.*binary bytes"),
     ("missing", "feature", 3, tf.errors.InvalidArgumentError, "label.*could not be found"),
     ("mistyped", "feature", 3, tf.errors.InvalidArgumentError, "label.*type"),
 ]

@@ -192,6 +192,8 @@ _TF_NOISE = (
 
 def _tf_message(error: BaseException) -> str:
     """TensorFlow's message without the function-node prefix and op suffix."""
+    if isinstance(error, UnicodeDecodeError):  # TF failed to decode its own message
+        return "Could not parse example input (binary bytes, not a tf.train.Example)"
     text = getattr(error, "message", None) or str(error)
     for pattern in _TF_NOISE:
         text = pattern.sub("", text)
