@@ -1,4 +1,5 @@
 import logging
+import os
 import re
 
 import numpy as np
@@ -174,6 +175,7 @@ def test_skip_leaves_out_the_first_files_of_the_shard(tmp_path):
     # pipeline 0: files 0, 2, 4 -> skips file 0; pipeline 1: files 1, 3 -> skips both.
     assert _labels(input_fn(_context(0, 2))) == [4, 5, 8, 9]
     assert _labels(input_fn(_context(1, 2))) == []
+    assert [os.path.basename(p)[:2] for p in input_fn.files_read] == ["f2", "f4"]
 
 
 def test_skip_holds_for_the_first_pass_only(tmp_path):

@@ -817,14 +817,16 @@ class InputFn:
         bad: set[str] = set()
         if knobs.check_files or knobs.skip_corrupt_files:
             bad = self._prescan(shard, compressions, knobs)
-        with self._lock:
-            self.files_read.extend(p for p in shard if p not in self.files_read and p not in bad)
         kept = [(p, c) for p, c in zip(shard, compressions, strict=True) if p not in bad]
         first = [
             (p, c)
             for p, c in zip(shard[knobs.skip :], compressions[knobs.skip :], strict=True)
             if p not in bad
         ]
+        with self._lock:
+            for path, _ in kept if self.repeat else first:
+                if path not in self.files_read:
+                    self.files_read.append(path)
         if knobs.skip:
             logger.info(
                 "input pipeline %d of %d: skipping %d of its %d files: %s",
