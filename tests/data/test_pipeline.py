@@ -154,9 +154,17 @@ def test_monolith_params_mapping_gives_shard_batch_and_knobs(tmp_path):
     }
     # pipeline 1 of 2 has files 1 and 3; it skips file 1; batches of 2.
     assert _labels(input_fn(params)) == [12, 13, 14, 15]
-    assert input_fn.files_read == [
-        str(tmp_path / "f1-00000-of-00001.tfrecord"),
-        str(tmp_path / "f3-00000-of-00001.tfrecord"),
+    assert input_fn.files_read == [str(tmp_path / "f3-00000-of-00001.tfrecord")]
+    # Without the skip it reads both files of its shard, two at a time (cycle_length=2).
+    assert _labels(input_fn({**params, "shard_skip_file_number": None})) == [
+        4,
+        12,
+        5,
+        13,
+        6,
+        14,
+        7,
+        15,
     ]
 
 
