@@ -235,11 +235,23 @@ def test_iterator_checkpoint_resumes_at_the_same_batch(tmp_path, skip):
 # ------------------------------------------------------------------------ post-processing
 
 
-def test_ids_are_taken_modulo_a_fixed_vocab_size(tmp_path):
+@pytest.mark.parametrize("vocab", [7, 8, 1], ids=["floormod", "power-of-two", "one"])
+def test_ids_are_taken_modulo_a_fixed_vocab_size(tmp_path, vocab):
     _write_files(tmp_path, [3])
-    batch = next(iter(_input_fn(str(tmp_path / "*"), batch_size=3, vocab_size_per_slot=7)(None)))
-    assert batch["slot_1_0"].values.numpy().tolist() == [0, 1000 % 7, 1, 1001 % 7, 2, 1002 % 7]
-    assert batch["slot_2_0"].values.numpy().tolist() == [0, 6, 5]  # floormod of 0, -1, -2
+    input_fn = _input_fn(str(tmp_path / "*"), batch_size=3, vocab_size_per_slot=vocab)
+    batch = next(iter(input_fn(None)))
+    ids = [0, 1000, 1, 1001, 2, 1002]
+    assert batch["slot_1_0"].values.numpy().tolist() == [i % vocab for i in ids]
+    # Python's % is a floor modulo: never negative, as floormod.
+    assert batch["slot_2_0"].values.numpy().tolist() == [i % vocab for i in (0, -1, -2)]
+
+
+def test_power_of_two_modulo_equals_floormod_on_any_int64():
+    values = tf.constant([0, 1, -1, 2**62 + 5, -(2**63), 2**63 - 1, -12345], tf.int64)
+    ids = tf.SparseTensor([[i, 0] for i in range(7)], values, [7, 1])
+    for size in (1, 2, 1024, 2**40):
+        out = post_process_example({"slot_1_0": ids}, {1: [4]}, size)["slot_1_0"].values
+        assert out.numpy().tolist() == tf.math.floormod(values, size).numpy().tolist()
 
 
 def test_ids_are_unchanged_without_a_fixed_vocab_size(tmp_path):

@@ -410,6 +410,14 @@ def check_files(
 # --------------------------------------------------------------------------- post-processing
 
 
+def _modulo(values: tf.Tensor, size: int) -> tf.Tensor:
+    """``floormod(values, size)``; for a power of two, ``values & (size - 1)`` (equal also for
+    negative ids in two's complement, at a fraction of the cost of a 64-bit division)."""
+    if size & (size - 1) == 0:
+        return tf.bitwise.bitwise_and(values, tf.constant(size - 1, values.dtype))
+    return tf.math.floormod(values, tf.constant(size, values.dtype))
+
+
 def post_process_example(
     features: Mapping[str, Any],
     slot_to_dims: Mapping[int, Sequence[int]],
@@ -418,7 +426,8 @@ def post_process_example(
     """The seed's ``_post_process_example``, on a parsed batch (or one parsed example).
 
     For each slot ``s`` of ``slot_to_dims``: with a fixed ``vocab_size_per_slot`` the ids
-    of ``slot_{s}_0`` are taken modulo it (``floormod``: never negative), and
+    of ``slot_{s}_0`` are taken modulo it (``floormod``: never negative; a power of two
+    uses a bitwise and, the same result without a 64-bit division per id), and
     ``slot_{s}_0`` is copied to ``slot_{s}_{i}`` for every further slice ``i`` (the same
     tensor: no copy of the data). Other features pass through unchanged.
 
@@ -450,9 +459,7 @@ def post_process_example(
         ids = out[name]
         if vocab_size_per_slot is not None:
             ids = tf.SparseTensor(
-                ids.indices,
-                tf.math.floormod(ids.values, tf.constant(vocab_size_per_slot, ids.values.dtype)),
-                ids.dense_shape,
+                ids.indices, _modulo(ids.values, vocab_size_per_slot), ids.dense_shape
             )
             out[name] = ids
         for slice_index in range(1, len(dims)):
