@@ -15,7 +15,8 @@ pipeline (its first row) and the ratio of that pair is kept; tables give medians
 
 Baseline ("bare"): ``TFRecordDataset(files) -> batch(1024) -> map(parse_example)``.
 ``input_fn`` rows use the real ``make_input_fn`` (feature map of the 26 slots + label,
-two slices per slot so every slot is copied once, ids modulo ``vocab_size_per_slot``).
+two slices per slot so every slot is copied once, ids modulo ``vocab_size_per_slot`` =
+100000: a 64-bit floormod per id, the dearer case; a power of two is a bitwise and).
 The sweep changes one knob at a time and compares with the defaults (ratio > 1: the knob
 would be a better default); placement rows are hand-built variants of the same pipeline.
 Pre-scan rows time ``check_files`` (what ``skip_corrupt_files`` and ``check_files=True``
@@ -262,6 +263,8 @@ def main(argv: list[str] | None = None) -> None:
 
         subset = files[: args.sweep_files]
         sweep = [
+            ("vocab_size_per_slot=2**17 (modulo: bitwise and)", {"vocab_size_per_slot": 2**17}),
+            ("vocab_size_per_slot=None (no modulo)", {"vocab_size_per_slot": None}),
             ("cycle_length=2", {"cycle_length": 2}),
             ("cycle_length=4", {"cycle_length": 4}),
             ("cycle_length=2, num_parallel_calls=2", {"cycle_length": 2, "num_parallel_calls": 2}),
