@@ -102,3 +102,22 @@ def test_dims_file_that_is_not_json_is_an_error(data_dir, tmp_path, capsys):
     path.write_text("{not json")
     assert _train(data_dir, tmp_path, "--dims", str(path)) == 2
     assert "bad.json:1: `--dims` must be JSON" in capsys.readouterr().err
+
+
+def test_a_corrupt_training_file_is_a_one_line_error_naming_that_file(data_dir, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    bad = sorted(data.glob("train-*"))[-1]
+    raw = bytearray(bad.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 16] = bytes(16)  # a record's payload no longer matches its CRC
+    bad.write_bytes(bytes(raw))
+    argv = ["train", "--model", "synthetic", "--data-dir", str(data)]
+    argv += ["--model-dir", str(tmp_path / "run"), *TINY]
+    argv[argv.index("--steps") + 1] = "40"  # more than one pass over the files
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert bad.name in err
+    assert "Traceback" not in err

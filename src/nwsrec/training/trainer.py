@@ -39,6 +39,7 @@ Training params (read from the run's params; defaults in :data:`TRAINING_DEFAULT
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -124,6 +125,12 @@ class EvalResult:
     def as_dict(self) -> dict[str, float]:
         """``{"auc", "log_loss", "num_examples", "step"}``."""
         return dataclasses.asdict(self)
+
+
+def _naming_errors(input_fn: Any) -> Any:
+    """``input_fn.naming_errors()`` when it has one: data errors then name the bad file."""
+    naming = getattr(input_fn, "naming_errors", None)
+    return naming() if naming is not None else contextlib.nullcontext()
 
 
 def _make_optimizer(name: str, learning_rate: float, key: str) -> Any:
@@ -264,6 +271,7 @@ class Trainer:
         self._eval_step = tf.function(self._eval_step_fn)
         self._local_eval_step = tf.function(self._local_eval_step_fn)
         self._checkpoint: TrainingCheckpoint | None = None
+        self._train_input_fn: Any = None
 
     # ---------------------------------------------------------------- building blocks
 
@@ -399,6 +407,7 @@ class Trainer:
     def _train_iterator(self, file_pattern: str) -> Any:
         """The training input: one iterator per worker under ParameterServerStrategy."""
         dataset_fn = self._dataset_fn(file_pattern, repeat=True)
+        self._train_input_fn = dataset_fn
         if self.coordinator is not None:
             from nwsrec.training.ps_loop import per_worker_iterator
 
@@ -488,41 +497,42 @@ class Trainer:
         run_examples, run_time = 0, 0.0
         interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
         try:
-            while step < total:
-                boundary = min(
-                    total,
-                    (step // log_every + 1) * log_every,
-                    (step // ckpt_every + 1) * ckpt_every,
-                    step + self._max_steps_per_call,
-                )
-                n = boundary - step
-                began = time.perf_counter()
-                chunk_loss = self._run_steps(iterator, n)
-                elapsed = time.perf_counter() - began
-                step = self.step
-                if not math.isfinite(chunk_loss):
-                    raise FloatingPointError(
-                        f"training loss became {chunk_loss} at step {step}; lower the "
-                        "learning rates"
+            with _naming_errors(self._train_input_fn):
+                while step < total:
+                    boundary = min(
+                        total,
+                        (step // log_every + 1) * log_every,
+                        (step // ckpt_every + 1) * ckpt_every,
+                        step + self._max_steps_per_call,
                     )
-                interval_loss += chunk_loss * n
-                interval_steps += n
-                interval_time += elapsed
-                run_examples += n * self.batch_size
-                run_time += elapsed
-                speed = interval_steps * self.batch_size / max(interval_time, 1e-9)
-                bar.update(step, interval_loss / interval_steps, speed)
-                if step % log_every == 0 or step == total:
-                    last_loss = interval_loss / interval_steps
-                    summaries.log_train(
-                        step,
-                        loss=last_loss,
-                        examples_per_sec=speed,
-                        nws_layers=self.nws_layers,
-                    )
-                    interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
-                if step % ckpt_every == 0 or step == total:
-                    last_ckpt = self._checkpoint.save()
+                    n = boundary - step
+                    began = time.perf_counter()
+                    chunk_loss = self._run_steps(iterator, n)
+                    elapsed = time.perf_counter() - began
+                    step = self.step
+                    if not math.isfinite(chunk_loss):
+                        raise FloatingPointError(
+                            f"training loss became {chunk_loss} at step {step}; lower the "
+                            "learning rates"
+                        )
+                    interval_loss += chunk_loss * n
+                    interval_steps += n
+                    interval_time += elapsed
+                    run_examples += n * self.batch_size
+                    run_time += elapsed
+                    speed = interval_steps * self.batch_size / max(interval_time, 1e-9)
+                    bar.update(step, interval_loss / interval_steps, speed)
+                    if step % log_every == 0 or step == total:
+                        last_loss = interval_loss / interval_steps
+                        summaries.log_train(
+                            step,
+                            loss=last_loss,
+                            examples_per_sec=speed,
+                            nws_layers=self.nws_layers,
+                        )
+                        interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
+                    if step % ckpt_every == 0 or step == total:
+                        last_ckpt = self._checkpoint.save()
         finally:
             summaries.close()
         if last_ckpt is None or self._checkpoint.latest is None:
@@ -577,20 +587,21 @@ class Trainer:
             # from the ps tasks (strategy.run only runs in scheduled functions).
             import tensorflow as tf
 
-            dataset = self._dataset_fn(pattern, repeat=False)(tf.distribute.InputContext())
+            eval_input_fn = self._dataset_fn(pattern, repeat=False)
+            dataset = eval_input_fn(tf.distribute.InputContext())
             step_fn, results = self._local_eval_step, lambda t: [t]
         else:
-            dataset = self.strategy.distribute_datasets_from_function(
-                self._dataset_fn(pattern, repeat=False)
-            )
+            eval_input_fn = self._dataset_fn(pattern, repeat=False)
+            dataset = self.strategy.distribute_datasets_from_function(eval_input_fn)
             step_fn, results = self._eval_step, self.strategy.experimental_local_results
         labels, logits = [], []
-        for i, batch in enumerate(dataset):
-            if max_batches is not None and i >= max_batches:
-                break
-            batch_labels, batch_logits = step_fn(batch)
-            labels += [t.numpy() for t in results(batch_labels)]
-            logits += [t.numpy() for t in results(batch_logits)]
+        with _naming_errors(eval_input_fn):
+            for i, batch in enumerate(dataset):
+                if max_batches is not None and i >= max_batches:
+                    break
+                batch_labels, batch_logits = step_fn(batch)
+                labels += [t.numpy() for t in results(batch_labels)]
+                logits += [t.numpy() for t in results(batch_logits)]
         if not labels:
             raise ValueError(
                 f"`eval_file_pattern` must hold at least one full batch of {self.batch_size} "
