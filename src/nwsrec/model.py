@@ -131,11 +131,18 @@ class Model:
     def default_params(cls) -> dict[str, Any]:
         """The params a registered model runs with; a subclass extends this dict.
 
+        They include the input pipeline's knobs (``nwsrec.data.pipeline.DEFAULT_PARAMS``:
+        ``cycle_length``, ``compression_type``, ``skip_corrupt_files``, ...), so a run
+        can set them with ``--param`` and ``params.json`` records them.
+
         Example:
             >>> Model.default_params()["batch_size"]
             1024
         """
+        from nwsrec.data.pipeline import DEFAULT_PARAMS as PIPELINE_DEFAULTS
+
         return {
+            **PIPELINE_DEFAULTS,
             "batch_size": 1024,
             "vocab_file_path": None,
             "vocab_size_per_slot": None,

@@ -121,3 +121,10 @@ def test_a_corrupt_training_file_is_a_one_line_error_naming_that_file(data_dir, 
     err = capsys.readouterr().err
     assert bad.name in err
     assert "Traceback" not in err
+
+
+def test_input_pipeline_knobs_are_params_a_run_can_set(data_dir, tmp_path):
+    argv = ["--param", "check_files=true", "--param", "cycle_length=2"]
+    assert _train(data_dir, tmp_path, *argv) == 0
+    saved = json.loads((tmp_path / "run" / "params.json").read_text())
+    assert saved["check_files"] is True and saved["cycle_length"] == 2
