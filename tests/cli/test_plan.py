@@ -4,10 +4,10 @@ import pytest
 import tensorflow as tf
 
 from nwsrec import model_imports, registry
-from nwsrec.cli.commands.plan import read_slot_dims
 from nwsrec.cli.main import main
 from nwsrec.features import FeatureColumnV1, FeatureSlot
 from nwsrec.model import Model
+from nwsrec.training.runs import read_search_dims
 
 
 class TinyPlanModel(Model):
@@ -125,7 +125,7 @@ def test_plan_vocab_file_override_and_max_tables(tiny, capsys):
 def test_bad_dims_file_names_the_file(tiny, capsys, payload, match):
     path = _write_dims(tiny, payload)
     with pytest.raises(ValueError, match=match):
-        read_slot_dims(path)
+        read_search_dims(path)
     assert main(["plan", "--model", "tests.tiny", "--dims", path]) == 2
     assert "nwsrec plan: error: " in capsys.readouterr().err
 

@@ -101,7 +101,7 @@ def test_dims_file_that_is_not_json_is_an_error(data_dir, tmp_path, capsys):
     path = tmp_path / "bad.json"
     path.write_text("{not json")
     assert _train(data_dir, tmp_path, "--dims", str(path)) == 2
-    assert "bad.json:1: `--dims` must be JSON" in capsys.readouterr().err
+    assert "bad.json:1:2: `--dims` must be a JSON file" in capsys.readouterr().err
 
 
 def test_a_corrupt_training_file_is_a_one_line_error_naming_that_file(data_dir, tmp_path, capsys):

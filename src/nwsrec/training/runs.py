@@ -148,36 +148,62 @@ def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
         )
 
 
-def read_search_dims(path: str) -> dict[str, Any]:
-    """``{slot: size}`` from a ``search_result.json`` (``{"slots": {slot: {"size": N}}}``).
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_search_dims(path: str | os.PathLike[str]) -> dict[int, int]:
+    """``{slot_id: size}`` from a ``search_result.json`` (``{"slots": {slot: {"size": N}}}``).
+
+    The one reader of ``--dims`` files (``nwsrec train`` and ``nwsrec plan``).
 
     Args:
-        path: the file.
+        path: a file holding ``{"slots": {"<slot_id>": {"size": N, ...}, ...}, ...}``;
+            other keys are ignored.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not JSON, or not of that shape (naming the file and slot).
+        ValueError: naming the file (and slot), for invalid JSON, a missing ``slots``
+            object, a slot id that is not a non-negative integer, or a missing or
+            negative ``size``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "dims.json"
+        >>> _ = path.write_text('{"slots": {"3": {"size": 8}, "5": {"size": 0}}}')
+        >>> read_search_dims(path)
+        {3: 8, 5: 0}
     """
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"`--dims` must name an existing file. Received: --dims {path!r}")
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"{path}:{err.lineno}: `--dims` must be JSON. Received: {err.msg}"
-            ) from None
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{path}:{err.lineno}:{err.colno}: `--dims` must be a JSON file. Received: {err.msg}"
+        ) from None
     slots = data.get("slots") if isinstance(data, dict) else None
     if not isinstance(slots, dict):
         raise ValueError(
-            f'{path}: `--dims` must hold {{"slots": {{"<slot>": {{"size": N}}}}}}. '
+            f'{path}: `--dims` must hold an object {{"slots": {{"<slot_id>": {{"size": N}}}}}}. '
             f"Received: slots={slots!r}"
         )
-    dims = {}
-    for slot, entry in slots.items():
-        if not isinstance(entry, dict) or "size" not in entry:
-            raise ValueError(f'{path}: slot {slot} must be {{"size": N, ...}}. Received: {entry!r}')
-        dims[slot] = entry["size"]
+    dims: dict[int, int] = {}
+    for key, entry in slots.items():
+        if not (key.isascii() and key.isdigit()):
+            raise ValueError(
+                f"{path}: slot ids must be non-negative integers. Received: slot={key!r}"
+            )
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if not _is_int(size) or size < 0:
+            raise ValueError(
+                f"{path}: slot {key} must have a non-negative integer `size`. "
+                f"Received: size={size!r}"
+            )
+        dims[int(key)] = size
     return dims
 
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
-__all__ = ["read_slot_dims", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -58,66 +57,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def read_slot_dims(path: str | os.PathLike[str]) -> dict[int, int]:
-    """``{slot_id: size}`` from a search-result JSON file.
-
-    Args:
-        path: a file holding ``{"slots": {"<slot_id>": {"size": N, ...}, ...}, ...}``;
-            other keys are ignored.
-
-    Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        ValueError: naming the file (and slot), for invalid JSON, a missing ``slots``
-            object, a slot id that is not a non-negative integer, or a missing or
-            negative ``size``.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "dims.json"
-        >>> _ = path.write_text('{"slots": {"3": {"size": 8}, "5": {"size": 0}}}')
-        >>> read_slot_dims(path)
-        {3: 8, 5: 0}
-    """
-    path = os.fspath(path)
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{path}:{err.lineno}:{err.colno}: `--dims` must be a JSON file. Received: {err.msg}"
-        ) from None
-    slots = data.get("slots") if isinstance(data, dict) else None
-    if not isinstance(slots, dict):
-        raise ValueError(
-            f'{path}: `--dims` must hold an object {{"slots": {{"<slot_id>": {{"size": N}}}}}}. '
-            f"Received: slots={slots!r}"
-        )
-    dims: dict[int, int] = {}
-    for key, entry in slots.items():
-        if not (key.isascii() and key.isdigit()):
-            raise ValueError(
-                f"{path}: slot ids must be non-negative integers. Received: slot={key!r}"
-            )
-        size = entry.get("size") if isinstance(entry, dict) else None
-        if not _is_int(size) or size < 0:
-            raise ValueError(
-                f"{path}: slot {key} must have a non-negative integer `size`. "
-                f"Received: size={size!r}"
-            )
-        dims[int(key)] = size
-    return dims
-
-
 def run(args: argparse.Namespace) -> int:
     """Build the model and print its memory plan; return the exit status."""
     from nwsrec import model_imports
     from nwsrec.cli.main import CommandError
-    from nwsrec.training.runs import parse_param_overrides, resolve_params
+    from nwsrec.training.runs import parse_param_overrides, read_search_dims, resolve_params
 
     if args.max_tables is not None and args.max_tables < 0:
         raise ValueError(f"`--max-tables` must be >= 0. Received: --max-tables={args.max_tables}")
@@ -131,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     except model_imports.ModelImportError as err:
         raise CommandError(str(err)) from err
     if args.dims is not None:
-        params["slot_dims"] = read_slot_dims(args.dims)
+        params["slot_dims"] = read_search_dims(args.dims)
     model = model_class(params)
     plan = model.table_memory_plan()
     if args.json:
