@@ -533,13 +533,16 @@ def test_create_input_fn_delegates_to_make_input_fn(tmp_path, monkeypatch):
     pipeline = pytest.importorskip("nwsrec.data.pipeline")
     calls = {}
 
-    def fake_make_input_fn(file_pattern, *, feature_map, slot_to_dims, params, repeat=True):
+    def fake_make_input_fn(
+        file_pattern, *, feature_map, slot_to_dims, params, repeat=True, split=None
+    ):
         calls.update(
             file_pattern=file_pattern,
             feature_map=feature_map,
             slot_to_dims=slot_to_dims,
             params=params,
             repeat=repeat,
+            split=split,
         )
         return "input_fn"
 
@@ -547,6 +550,9 @@ def test_create_input_fn_delegates_to_make_input_fn(tmp_path, monkeypatch):
     model = RecordingModel(_params(tmp_path))
     assert model.create_input_fn("data/*.tfrecord", repeat=False) == "input_fn"
     assert calls["file_pattern"] == "data/*.tfrecord" and calls["repeat"] is False
+    assert calls["split"] is None
+    assert model.create_input_fn("data/*.tfrecord", split="part") == "input_fn"
+    assert calls["split"] == "part" and calls["repeat"] is True
     assert calls["slot_to_dims"] == {2: [3]}
     assert sorted(calls["feature_map"]) == ["dense", "label", "slot_2_0"]
     assert calls["params"]["vocab_file_path"].endswith("vocab.tsv")

@@ -391,12 +391,16 @@ class Model:
             return []
         return [layer for layer in self._layers.values() if isinstance(layer, layer_class)]
 
-    def create_input_fn(self, file_pattern: str, repeat: bool = True) -> Callable[[Any], Any]:
+    def create_input_fn(
+        self, file_pattern: str, repeat: bool = True, split: Any = None
+    ) -> Callable[[Any], Any]:
         """The input function of this model; see ``nwsrec.data.pipeline.make_input_fn``.
 
         Args:
             file_pattern: glob of the TFRecord files.
             repeat: repeat the data forever.
+            split: a ``nwsrec.data.RecordSplit`` to read one part of the records (the
+                trainer's held-out architecture data); None reads every record.
         """
         from nwsrec.data.pipeline import make_input_fn
 
@@ -406,6 +410,7 @@ class Model:
             slot_to_dims=self.env.slot_to_dims,
             params=self.params,
             repeat=repeat,
+            split=split,
         )
 
     # ------------------------------------------------------------ configs and planning

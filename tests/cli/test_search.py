@@ -112,3 +112,53 @@ def test_unknown_param_is_a_clear_error(data_dir, capsys):
     argv = ["search", "--model", "synthetic", "--data-dir", str(data_dir), "--param", "nope=1"]
     assert main(argv) == 2
     assert "`--param` keys must be params" in capsys.readouterr().err
+
+
+def test_holdout_selection_records_each_slots_held_out_losses(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "search"
+    argv = [
+        "search",
+        "--model",
+        "synthetic",
+        "--data-dir",
+        str(data_dir),
+        "--model-dir",
+        str(run_dir),
+        *TINY,
+        "--param",
+        "width_selection=holdout",
+        "--param",
+        "holdout_every=4",
+        "--param",
+        "selection_batches=2",
+        "--param",
+        "selection_rounds=1",
+    ]
+    assert main(argv) == 0
+    result = json.loads((run_dir / "search_result.json").read_text())
+    selection = result["selection"]
+    assert selection["method"] == "holdout" and selection["num_examples"] == 128
+    for entry in result["slots"].values():
+        losses = entry["holdout_loss"]
+        assert len(losses) == 4 and all(loss > 0 for loss in losses)
+        # The chosen size is within the tolerance of the slot's best size.
+        chosen = losses[entry["candidates"].index(entry["size"])]
+        assert chosen <= min(losses) + selection["tolerance"] + 1e-9
+    assert selection["chosen_loss"] > 0 and selection["full_width_loss"] > 0
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (["width_selection=best"], "width_selection` must be argmax or holdout"),
+        (["width_selection=holdout", "holdout_every=0"], "needs `holdout_every`"),
+        (["holdout_every=1"], "holdout_every` must be 0"),
+    ],
+)
+def test_bad_selection_params_are_clear_errors(data_dir, tmp_path, capsys, params, match):
+    argv = ["search", "--model", "synthetic", "--data-dir", str(data_dir)]
+    argv += ["--model-dir", str(tmp_path / "s"), *TINY]
+    for item in params:
+        argv += ["--param", item]
+    assert main(argv) == 2
+    assert match in capsys.readouterr().err

@@ -10,6 +10,7 @@ from nwsrec.data.pipeline import (
     DataFileError,
     FileProblem,
     InputFn,
+    RecordSplit,
     check_files,
     detect_compression,
     make_input_fn,
@@ -581,3 +582,67 @@ def test_naming_errors_lets_other_errors_through(tmp_path, good_files):
     with pytest.raises(KeyError):
         with input_fn.naming_errors():
             raise KeyError("x")
+
+
+# ------------------------------------------------------------------------ record split
+
+
+def _split_fn(pattern, every, held_out, repeat=False, **params):
+    return make_input_fn(
+        pattern,
+        feature_map=FEATURE_MAP,
+        slot_to_dims=SLOT_TO_DIMS,
+        params={"batch_size": 1, **params},
+        repeat=repeat,
+        split=RecordSplit(every, held_out=held_out),
+    )
+
+
+def test_record_split_parts_are_disjoint_cover_every_record_and_hold_one_in_k(tmp_path):
+    _write_files(tmp_path, [400, 300, 300])
+    pattern = str(tmp_path / "*.tfrecord")
+    held = _labels(_split_fn(pattern, 5, True)(None))
+    kept = _labels(_split_fn(pattern, 5, False)(None))
+    assert not set(held) & set(kept)
+    assert sorted(held + kept) == list(range(1000))
+    # Binomial(1000, 1/5): mean 200, sd 12.6; 5 sd either side.
+    assert 137 <= len(held) <= 263
+
+
+def test_record_split_is_the_same_on_every_pass_shard_and_batch_size(tmp_path):
+    _write_files(tmp_path, [50, 70, 30, 50])
+    pattern = str(tmp_path / "*.tfrecord")
+    held = set(_labels(_split_fn(pattern, 4, True)(None)))
+    by_shard = []
+    for pipeline in range(2):
+        by_shard += _labels(_split_fn(pattern, 4, True)(_context(pipeline, 2)))
+    assert set(by_shard) == held
+    two_passes = _labels(_split_fn(pattern, 4, True, repeat=True)(None), 2 * len(held))
+    assert two_passes == sorted(held) * 2
+    batched = _split_fn(pattern, 4, True, batch_size=3)(None)
+    assert set(_labels(batched)) <= held
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"every": 1}, "every.*>= 2"),
+        ({"every": 2.5}, "every.*integer"),
+        ({"every": True}, "every.*integer"),
+        ({"every": 3, "held_out": "yes"}, "held_out.*bool"),
+    ],
+)
+def test_record_split_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RecordSplit(**kwargs)
+
+
+def test_input_fn_rejects_a_split_that_is_not_a_record_split(tmp_path):
+    with pytest.raises(ValueError, match="split.*RecordSplit"):
+        make_input_fn(
+            str(tmp_path / "*"),
+            feature_map=FEATURE_MAP,
+            slot_to_dims=SLOT_TO_DIMS,
+            params={"batch_size": 1},
+            split=5,
+        )

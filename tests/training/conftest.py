@@ -66,7 +66,7 @@ class HandModel:
             [keras.layers.Dense(params.get("hidden", 16), activation="relu"), keras.layers.Dense(1)]
         )
 
-    def create_input_fn(self, file_pattern, repeat=True):
+    def create_input_fn(self, file_pattern, repeat=True, split=None):
         spec = {f"slot_{s}_0": tf.io.VarLenFeature(tf.int64) for s in self.slots}
         spec["label"] = tf.io.FixedLenFeature([], tf.float32)
 
@@ -74,6 +74,8 @@ class HandModel:
             files = tf.data.Dataset.list_files(file_pattern, shuffle=False)
             files = files.shard(context.num_input_pipelines, context.input_pipeline_id)
             ds = files.interleave(tf.data.TFRecordDataset, cycle_length=1)
+            if split is not None:
+                ds = ds.filter(split.keep)
             ds = ds.batch(
                 context.get_per_replica_batch_size(self.params["batch_size"]),
                 drop_remainder=True,

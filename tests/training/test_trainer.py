@@ -104,10 +104,40 @@ def test_checkpoint_of_another_model_is_a_clear_error(hand_params, tmp_path):
         ({"width_penalty": -1.0}, "`width_penalty` must be a finite number"),
         ({"dense_optimizer": "rmsprop"}, "`dense_optimizer` must be one of"),
         ({"train_file_pattern": None}, "`train_file_pattern` must be set"),
+        ({"holdout_every": 1}, "`holdout_every` must be 0"),
+        ({"holdout_every": 2.5}, "`holdout_every` must be 0"),
     ],
-    ids=["negative-penalty", "unknown-optimizer", "no-train-files"],
+    ids=["negative-penalty", "unknown-optimizer", "no-train-files", "holdout-1", "holdout-float"],
 )
 def test_bad_training_params_are_errors(hand_params, tmp_path, override, match):
     params = {**hand_params, **override}
     with pytest.raises(ValueError, match=match):
         Trainer(lambda: HandModel(params), params, str(tmp_path), progress=False)
+
+
+def _rows(trainer, part):
+    """Every example the part reads, as (first id of each slot..., label)."""
+    dataset = trainer._dataset_fn(trainer.params["train_file_pattern"], False, part)
+    slots = trainer.params["slots"]
+    rows = set()
+    for batch in dataset(tf.distribute.InputContext()):
+        columns = [tf.sparse.to_dense(batch[f"slot_{s}_0"]).numpy()[:, 0] for s in slots]
+        columns.append(batch["label"].numpy())
+        rows |= {tuple(float(v) for v in row) for row in zip(*columns, strict=True)}
+    return rows
+
+
+def test_a_search_holds_records_out_of_training_and_a_fixed_width_run_does_not(
+    hand_params, tmp_path
+):
+    params = {**hand_params, "holdout_every": 4}
+    search = Trainer(lambda: HandModel(params), params, str(tmp_path / "s"), progress=False)
+    assert search.holdout_every == 4
+    train, held, everything = (_rows(search, p) for p in ("train", "holdout", "all"))
+    assert not train & held
+    assert train | held <= everything
+    assert 0.15 < len(held) / len(everything) < 0.35
+    fixed = {**params, "search": False}
+    trainer = Trainer(lambda: HandModel(fixed), fixed, str(tmp_path / "f"), progress=False)
+    assert trainer.holdout_every == 0
+    assert _rows(trainer, "train") == everything

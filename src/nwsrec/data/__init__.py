@@ -2,7 +2,8 @@
 
 - :func:`make_input_fn` / :class:`InputFn`: the model's input function (sharded by
   input pipeline, resumable, post-processed); :func:`post_process_example`,
-  :func:`check_files`, :class:`FileProblem`, :class:`DataFileError`.
+  :func:`check_files`, :class:`FileProblem`, :class:`DataFileError`;
+  :class:`RecordSplit` reads one part of a hashed two-way split of the records.
 - :func:`write_examples`, :class:`ShardedExampleWriter`, :func:`serialize_example`,
   :func:`serialize_feature` / :func:`join_features`: write ``tf.train.Example`` rows
   into sharded TFRecord files.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         DataFileError,
         FileProblem,
         InputFn,
+        RecordSplit,
         check_files,
         make_input_fn,
         post_process_example,
@@ -51,6 +53,7 @@ _EXPORTS = {
     "DataFileError": "nwsrec.data.pipeline",
     "FileProblem": "nwsrec.data.pipeline",
     "InputFn": "nwsrec.data.pipeline",
+    "RecordSplit": "nwsrec.data.pipeline",
     "check_files": "nwsrec.data.pipeline",
     "make_input_fn": "nwsrec.data.pipeline",
     "post_process_example": "nwsrec.data.pipeline",
@@ -69,6 +72,7 @@ __all__ = [
     "DataFileError",
     "FileProblem",
     "InputFn",
+    "RecordSplit",
     "ShardedExampleWriter",
     "check_files",
     "convert_csv",

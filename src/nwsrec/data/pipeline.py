@@ -12,9 +12,17 @@ pipeline ``p`` of ``n`` it builds::
       -> skip shard_skip_file_number[p] files   (resuming; first pass only)
       -> interleave cycle_length files          (TFRecordDataset, compression per file;
                                                  cycle_length 1: one TFRecordDataset)
+      -> [split: keep one part of the records]  (``RecordSplit``, by a hash of the record)
       -> batch(per-replica batch, drop_remainder=True)
       -> map(parse_example(feature_map) + post_process_example)   (one map, on the batch)
       -> repeat (each pass drops its own remainder) -> prefetch
+
+``split=RecordSplit(every=k, held_out=...)`` splits the records of the files in two: a
+record is *held out* when the fingerprint of its serialized bytes falls in bucket 0 of
+``k`` (about one record in ``k``). The split depends on nothing but the record, so it is
+the same on every pass, pipeline, shard and resumed run: the training part never sees a
+held-out record. The width search uses it to fit the architecture weights on data the
+embeddings are not trained on (``Trainer`` param ``arch_holdout_every``).
 
 Post-processing works on the parsed batch (``SparseTensor`` ids), not per example: with a
 fixed ``vocab_size_per_slot``, ids of ``slot_{s}_0`` are taken modulo it, and
@@ -101,6 +109,7 @@ __all__ = [
     "DataFileError",
     "FileProblem",
     "InputFn",
+    "RecordSplit",
     "check_files",
     "detect_compression",
     "list_files",
@@ -188,6 +197,37 @@ _TF_NOISE = (
     re.compile(r"\s*\[Op:[^\]]*\].*$"),
     re.compile(r"^Name: <unknown>, "),
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordSplit:
+    """One part of a two-way split of the records, by a hash of each serialized record.
+
+    Args:
+        every: about one record in ``every`` is held out (an integer >= 2).
+        held_out: the part to read: the held-out records (True) or the rest (False).
+
+    Example:
+        >>> RecordSplit(every=10, held_out=True)
+        RecordSplit(every=10, held_out=True)
+    """
+
+    every: int
+    held_out: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 2:
+            raise ValueError(
+                f"`every` must be an integer >= 2 (one record in `every` is held out). "
+                f"Received: every={self.every!r}"
+            )
+        if not isinstance(self.held_out, bool):
+            raise ValueError(f"`held_out` must be a bool. Received: held_out={self.held_out!r}")
+
+    def keep(self, records: tf.Tensor) -> tf.Tensor:
+        """Whether each serialized record (a string tensor) belongs to this part."""
+        held = tf.equal(tf.strings.to_hash_bucket_fast(records, self.every), 0)
+        return held if self.held_out else tf.logical_not(held)
 
 
 def _tf_message(error: BaseException) -> str:
@@ -658,6 +698,7 @@ class InputFn:
         corrupt_files: the files left out by ``skip_corrupt_files``, as
             :class:`FileProblem` (one per file, across every call).
         files_read: every file a built dataset reads, in the order first seen.
+        split: the part of the records it reads (:class:`RecordSplit`), None for all.
     """
 
     def __init__(
@@ -668,6 +709,7 @@ class InputFn:
         slot_to_dims: Mapping[int, Sequence[int]],
         params: Mapping[str, Any],
         repeat: bool = True,
+        split: RecordSplit | None = None,
     ) -> None:
         if isinstance(file_pattern, (str, os.PathLike)):
             file_pattern = os.fspath(file_pattern)
@@ -687,6 +729,9 @@ class InputFn:
         self.slot_to_dims = {k: list(v) for k, v in slot_to_dims.items()}
         self.params = dict(params)
         self.repeat = bool(repeat)
+        if split is not None and not isinstance(split, RecordSplit):
+            raise ValueError(f"`split` must be a RecordSplit or None. Received: split={split!r}")
+        self.split = split
         self.corrupt_files: list[FileProblem] = []
         self.files_read: list[str] = []
         self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
@@ -780,6 +825,8 @@ class InputFn:
             records = pairs.interleave(
                 read, cycle_length=knobs.cycle_length, block_length=1, **parallel
             )
+        if self.split is not None:
+            records = records.filter(self.split.keep)
         batches = records.batch(knobs.batch_size, drop_remainder=True)
         parallel = {}
         if knobs.parse_num_parallel_calls is not None:
@@ -911,6 +958,7 @@ def make_input_fn(
     slot_to_dims: Mapping[int, Sequence[int]],
     params: Mapping[str, Any],
     repeat: bool = True,
+    split: RecordSplit | None = None,
 ) -> InputFn:
     """The input function of a model (the seed's ``Model.create_input_fn``).
 
@@ -921,6 +969,7 @@ def make_input_fn(
         slot_to_dims: ``{slot_id: [dims of its slices]}`` (``env.slot_to_dims``).
         params: the model's params: ``batch_size`` and the knobs of the module docstring.
         repeat: repeat forever (each pass drops its own remainder).
+        split: read only one part of the records (:class:`RecordSplit`); None reads all.
 
     Returns:
         An :class:`InputFn`: call it with a ``tf.distribute.InputContext``, a params
@@ -944,4 +993,5 @@ def make_input_fn(
         slot_to_dims=slot_to_dims,
         params=params,
         repeat=repeat,
+        split=split,
     )

@@ -20,10 +20,11 @@ import dataclasses
 import glob
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "SCHEDULE_KEYS",
     "RunReport",
     "add_run_arguments",
     "default_model_dir",
@@ -34,6 +35,7 @@ __all__ = [
     "resolve_params",
     "run_search",
     "run_train",
+    "scale_steps",
 ]
 
 _DATA_KEYS = ("train_file_pattern", "eval_file_pattern", "vocab_file_path")
@@ -124,6 +126,37 @@ def resolve_params(
     if check_data:
         _check_data(model_name, params)
     return cls, params
+
+
+#: The search's own step counts; :func:`scale_steps` keeps their ratio to train_steps.
+SCHEDULE_KEYS = ("search_steps", "warmup_steps", "pretraining_steps", "arch_warmup_steps")
+
+
+def scale_steps(params: Mapping[str, Any], steps: int, keep: Iterable[str] = ()) -> dict[str, Any]:
+    """Params for ``steps`` training steps, the search's schedule scaled alike.
+
+    ``train_steps`` becomes ``steps``; every key of :data:`SCHEDULE_KEYS` that is set
+    (and not in ``keep``) is scaled by ``steps / train_steps``, so a task's search keeps
+    its shape (e.g. 3x as many search steps as training steps) at any length.
+
+    Args:
+        params: resolved params with ``train_steps``.
+        steps: the new ``train_steps`` (>= 1).
+        keep: keys to leave as they are (e.g. ones a user set).
+
+    Example:
+        >>> scale_steps({"train_steps": 2000, "search_steps": 6000}, 500)
+        {'train_steps': 500, 'search_steps': 1500}
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"`steps` must be an integer >= 1. Received: steps={steps!r}")
+    ratio = steps / max(1, int(params["train_steps"]))
+    out = {**params, "train_steps": steps}
+    keep = set(keep)
+    for key in SCHEDULE_KEYS:
+        if out.get(key) and key not in keep:
+            out[key] = max(1, round(int(out[key]) * ratio))
+    return out
 
 
 def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
@@ -283,6 +316,24 @@ def _report(
     )
 
 
+def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) -> Any:
+    """Each slot's width picked on the run's held-out records (``nwsrec.training.select``)."""
+    from nwsrec.training.select import holdout_batches, select_widths
+    from nwsrec.training.summaries import CountProgress
+
+    max_batches = params.get("selection_batches")
+    batches = holdout_batches(
+        trainer, params["train_file_pattern"], int(max_batches) if max_batches else None
+    )
+    return select_widths(
+        trainer,
+        batches,
+        tolerance=float(params.get("selection_tolerance") or 0.0),
+        rounds=int(params.get("selection_rounds") or 1),
+        on_progress=CountProgress(0, "held-out evaluations", enabled=progress),
+    )
+
+
 def run_search(
     cls: type,
     params: Mapping[str, Any],
@@ -293,6 +344,11 @@ def run_search(
 ) -> RunReport:
     """Trains with the NWS layer; writes ``search_result.json`` and ``search.png``.
 
+    The search trains to ``search_steps`` when the params set it (else ``train_steps``),
+    then picks the widths by ``width_selection``: ``"argmax"`` of the architecture
+    weights, or ``"holdout"`` (``nwsrec.training.select``, on the records that
+    ``holdout_every`` kept out of training).
+
     Args:
         cls: the model class (a :class:`~nwsrec.training.search_model.WidthSearchModel`).
         params: resolved params (``search`` is set to True).
@@ -302,6 +358,10 @@ def run_search(
 
     Returns:
         A :class:`RunReport` whose ``slot_dims`` are the chosen sizes.
+
+    Raises:
+        ValueError: an unknown ``width_selection``, ``"holdout"`` without
+            ``holdout_every``, or a model without NWS layer.
     """
     from nwsrec.training.search import (
         SEARCH_PLOT,
@@ -313,13 +373,30 @@ def run_search(
     from nwsrec.training.summaries import read_history
 
     params = {**params, "search": True, "slot_dims": None}
+    if params.get("search_steps"):
+        params["train_steps"] = int(params["search_steps"])
+    method = str(params.get("width_selection") or "argmax")
+    if method not in ("argmax", "holdout"):
+        raise ValueError(
+            f"`width_selection` must be argmax or holdout. Received: width_selection={method!r}"
+        )
+    if method == "holdout" and not params.get("holdout_every"):
+        raise ValueError(
+            "`width_selection=holdout` needs `holdout_every` >= 2 (the records to select "
+            f"on). Received: holdout_every={params.get('holdout_every')!r}"
+        )
     trainer, result, evaluation = _train_and_evaluate(cls, params, model_dir, progress, strategy)
     if not trainer.nws_layers:
         raise ValueError(
             f"`--model` must build an NWS layer (MixedEmbedOpComb) in search mode. "
             f"Received: model {params.get('model_name')!r} without one"
         )
-    found = search_result(trainer.nws_layers, result.step, params.get("model_name"))
+    selection = None
+    if method == "holdout":
+        selection = _select_on_holdout(trainer, params, progress)
+    found = search_result(
+        trainer.nws_layers, result.step, params.get("model_name"), selection=selection
+    )
     found["eval"] = {"auc": evaluation.auc, "log_loss": evaluation.log_loss}
     result_path = write_search_result(os.path.join(model_dir, SEARCH_RESULT), found)
     plot_path = plot_search(read_history(model_dir), found, os.path.join(model_dir, SEARCH_PLOT))
@@ -403,6 +480,8 @@ def params_from_args(args: Any, command: str) -> tuple[type, dict[str, Any], str
         batch_size=args.batch_size,
         data_dir=args.data_dir,
     )
+    if command == "search" and args.steps is not None and params.get("search_steps"):
+        params["search_steps"] = int(args.steps)  # --steps is the search's own length
     return cls, params, args.model_dir or default_model_dir(args.model, command)
 
 

@@ -6,12 +6,22 @@
      "slots": {"<slot>": {"size": 8, "candidates": [0, 4, 8, 16],
                           "probabilities": [0.01, 0.2, 0.7, 0.09]}, ...}}
 
-``size`` is the slot's argmax choice (``MixedEmbedOpComb.chosen_embedding_sizes``); the
-file is what ``nwsrec train --dims`` and ``nwsrec plan --dims`` read.
+``size`` is the slot's chosen width, by the run's ``width_selection``:
 
-``search.png``: one small panel per slot with its choice probabilities over the steps
-(from ``nws_history.jsonl``) and the chosen size in its title, and a bar chart of the
-chosen sizes.
+- ``"argmax"`` (the seed's decision): the argmax of the architecture weights
+  (``MixedEmbedOpComb.chosen_embedding_sizes``); ``"selection": {"method": "argmax"}``.
+- ``"holdout"``: picked on held-out records (:mod:`nwsrec.training.select`); every slot
+  then also has ``"holdout_loss"`` (the held-out log loss at each candidate) and
+  ``"selection"`` holds the method, tolerance, examples, and the held-out log loss at
+  full width and at the chosen widths.
+
+The file is what ``nwsrec train --dims`` and ``nwsrec plan --dims`` read.
+
+``search.png``: one small panel per slot with the chosen size in its title, and a bar
+chart of the chosen sizes. A slot's panel shows its choice probabilities over the steps
+(from ``nws_history.jsonl``); after a held-out selection it shows instead how much
+higher the held-out log loss is at each candidate than at the slot's best one, with
+the tolerance drawn as a line (a size at or under the line could be chosen).
 """
 
 from __future__ import annotations
@@ -30,7 +40,10 @@ SEARCH_PLOT = "search.png"
 
 
 def search_result(
-    nws_layers: Sequence[Any], step: int, model_name: str | None = None
+    nws_layers: Sequence[Any],
+    step: int,
+    model_name: str | None = None,
+    selection: Any = None,
 ) -> dict[str, Any]:
     """The search result of the NWS layers of a model, as written to ``search_result.json``.
 
@@ -38,9 +51,12 @@ def search_result(
         nws_layers: the model's ``MixedEmbedOpComb`` layers.
         step: the global step of the search.
         model_name: the registered model name, recorded in the result.
+        selection: a :class:`nwsrec.training.select.Selection` (held-out selection), or
+            None for the layers' argmax.
 
     Returns:
-        ``{"model", "step", "slots": {slot: {"size", "candidates", "probabilities"}}}``.
+        ``{"model", "step", "selection", "slots": {slot: {"size", "candidates",
+        "probabilities"[, "holdout_loss"]}}}``.
 
     Example:
         >>> search_result([], 0)["slots"]
@@ -54,12 +70,25 @@ def search_result(
         for name, candidates in zip(
             config["slot_names"], config["embedding_size_choices_list"], strict=True
         ):
-            slots[str(name)] = {
+            entry = {
                 "size": int(chosen[name]),
                 "candidates": [int(c) for c in candidates],
                 "probabilities": [float(p) for p in probabilities[name]],
             }
-    return {"model": model_name, "step": int(step), "slots": slots}
+            if selection is not None:
+                entry["size"] = int(selection.sizes[str(name)])
+                entry["holdout_loss"] = [float(x) for x in selection.losses[str(name)]]
+            slots[str(name)] = entry
+    method: dict[str, Any] = {"method": "argmax"}
+    if selection is not None:
+        method = {
+            "method": "holdout",
+            "tolerance": selection.tolerance,
+            "num_examples": selection.num_examples,
+            "full_width_loss": selection.base_loss,
+            "chosen_loss": selection.final_loss,
+        }
+    return {"model": model_name, "step": int(step), "selection": method, "slots": slots}
 
 
 def write_search_result(path: str, result: Mapping[str, Any]) -> str:
@@ -75,6 +104,23 @@ def write_search_result(path: str, result: Mapping[str, Any]) -> str:
 
 def _slot_order(name: str) -> tuple[int, Any]:
     return (0, int(name)) if name.isdigit() else (1, name)
+
+
+def _plot_holdout_losses(axes: Any, info: Mapping[str, Any], tolerance: float, label: bool) -> None:
+    """One slot's held-out loss above its best size, per candidate; the chosen one dark."""
+    losses = info["holdout_loss"]
+    best = min(losses)
+    above = [loss - best for loss in losses]
+    colors = ["tab:blue" if c == info["size"] else "lightsteelblue" for c in info["candidates"]]
+    positions = range(len(losses))
+    axes.bar(positions, above, color=colors)
+    axes.axhline(tolerance, color="tab:red", linewidth=1.0, label="tolerance")
+    axes.set_xticks(positions, [str(c) for c in info["candidates"]])
+    axes.tick_params(labelsize=7)
+    axes.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    axes.yaxis.get_offset_text().set_fontsize(6)
+    if label:
+        axes.legend(fontsize=6, loc="upper right")
 
 
 def plot_search(history: Sequence[Mapping[str, Any]], result: Mapping[str, Any], path: str) -> str:
@@ -107,9 +153,20 @@ def plot_search(history: Sequence[Mapping[str, Any]], result: Mapping[str, Any],
         f"over steps (step {result['step']})"
     )
     steps = [r["step"] for r in history]
+    holdout = (result.get("selection") or {}).get("method") == "holdout"
+    if holdout:
+        figure.suptitle(
+            f"Width search of {result.get('model') or 'model'}: held-out log loss above "
+            f"each slot's best size (step {result['step']}, tolerance "
+            f"{result['selection']['tolerance']:g})"
+        )
     for i, slot in enumerate(slots):
         axes = figure.add_subplot(rows, cols, i + 1)
         info = result["slots"][slot]
+        if holdout:
+            _plot_holdout_losses(axes, info, float(result["selection"]["tolerance"]), i == 0)
+            axes.set_title(f"slot {slot} -> {info['size']}", fontsize=9)
+            continue
         series = [r["probabilities"].get(slot) for r in history]
         for j, size in enumerate(info["candidates"]):
             values = [p[j] if p is not None else float("nan") for p in series]

@@ -27,6 +27,14 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
 - ``warmup_steps``, ``pretraining_steps``, ``nws_seed``: the NWS layer's schedule/seed.
 - ``nws_mode``: the NWS layer's ``mode``, ``"sample"`` (one drawn size per slot and
   step, straight-through gradient) or ``"mixed"`` (probability-weighted mixture).
+- ``search_steps``: the length of ``nwsrec search`` (None: ``train_steps``). A search
+  trains every candidate of every slot a share of the steps, so it may need more steps
+  than a training run at fixed widths.
+- ``width_selection``: how ``nwsrec search`` picks each slot's width: ``"argmax"`` of
+  the architecture weights (the seed) or ``"holdout"``: the smallest width whose loss on
+  the records held out by ``holdout_every`` is within ``selection_tolerance`` of the
+  slot's best (``nwsrec.training.select``; ``selection_batches`` held-out batches at
+  most, ``selection_rounds`` passes over the slots).
 - ``hidden_units``: widths of the DNN's ReLU layers.
 - ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
   range of the vector tables; ``bias_learning_rate``: FTRL learning rate of the biases.
@@ -55,6 +63,11 @@ SEARCH_MODEL_DEFAULTS: dict[str, Any] = {
     "pretraining_steps": 0,
     "nws_seed": 0,
     "nws_mode": "sample",
+    "search_steps": None,
+    "width_selection": "argmax",
+    "selection_tolerance": 2e-4,
+    "selection_batches": 20,
+    "selection_rounds": 2,
     "hidden_units": [64],
     "vec_learning_rate": 0.2,
     "vec_init_scale": 0.05,

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "HISTORY_FILE",
     "PARAMS_FILE",
+    "CountProgress",
     "ProgressBar",
     "RunSummaries",
     "nws_snapshot",
@@ -296,13 +297,15 @@ class ProgressBar:
         self._last_write = -math.inf
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
+    def bar(self, step: int, width: int = 24) -> str:
+        """``[####....]``: the share of ``total_steps`` that ``step`` is."""
+        done = min(width, int(width * step / max(self.total_steps, 1)))
+        return "[" + "#" * done + "." * (width - done) + "]"
+
     def format(self, step: int, loss: float, examples_per_sec: float) -> str:
         """Returns the progress line for these numbers."""
-        width = 24
-        done = min(width, int(width * step / max(self.total_steps, 1)))
-        bar = "#" * done + "." * (width - done)
         return (
-            f"[{bar}] step {step}/{self.total_steps}  loss {loss:.4f}  "
+            f"{self.bar(step)} step {step}/{self.total_steps}  loss {loss:.4f}  "
             f"{examples_per_sec:,.0f} examples/s"
         )
 
@@ -321,3 +324,40 @@ class ProgressBar:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class CountProgress(ProgressBar):
+    """A progress line for ``done / total`` units of work, e.g. held-out evaluations.
+
+    Call it with ``(done, total)`` (the signature of ``select_widths``' ``on_progress``).
+
+    Args:
+        total: units of work in all.
+        what: what a unit is, e.g. ``"held-out evaluations"``.
+        stream: where to write; default ``sys.stderr``.
+        enabled: False writes nothing.
+        min_interval_s: least seconds between two updates off a terminal.
+
+    Example:
+        >>> progress = CountProgress(10, "evaluations", enabled=False)
+        >>> progress(3, 10)
+    """
+
+    def __init__(
+        self,
+        total: int,
+        what: str,
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        min_interval_s: float = 5.0,
+    ) -> None:
+        super().__init__(total, stream=stream, enabled=enabled, min_interval_s=min_interval_s)
+        self.what = what
+
+    def format(self, step: int, loss: float, examples_per_sec: float) -> str:
+        """Returns the progress line at ``step`` units done."""
+        return f"{self.bar(step)} {self.what} {step}/{self.total_steps}"
+
+    def __call__(self, done: int, total: int) -> None:
+        self.total_steps = total
+        self.update(done, float("nan"), float("nan"))

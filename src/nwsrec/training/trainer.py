@@ -30,6 +30,11 @@ Training params (read from the run's params; defaults in :data:`TRAINING_DEFAULT
   ``global_step < arch_warmup_steps``: embeddings and DNN first learn under the NWS
   layer's draws (uniform ones with the layer's ``pretraining_steps``); without it the
   untrained, still random embeddings look harmful and every slot collapses to size 0.
+- ``holdout_every``: 0 trains on every record. ``k >= 2`` holds about one record in
+  ``k`` of the training files out of a search's training (by a hash of the record,
+  ``nwsrec.data.RecordSplit``); the width search then picks each slot's width by its
+  loss on those records (``nwsrec.training.select``). A model without NWS layer (a
+  training run at fixed widths) always trains on every record.
 - ``width_penalty``: loss added per expected embedding dim of the NWS layers
   (``width_penalty * sum_i sum_j p_ij * c_ij``). It prices width: a slot keeps a
   width only while that lowers the task loss by more than the penalty. 0 disables it.
@@ -64,6 +69,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "arch_optimizer": "adam",
     "arch_learning_rate": 1e-2,
     "arch_warmup_steps": 0,
+    "holdout_every": 0,
     "width_penalty": 0.0,
     "checkpoint_every_steps": 1000,
     "keep_checkpoints": 3,
@@ -229,6 +235,17 @@ class Trainer:
                 f"`width_penalty` must be a finite number >= 0. "
                 f"Received: width_penalty={self._width_penalty!r}"
             )
+        self.holdout_every = training_param(self.params, "holdout_every")
+        if (
+            isinstance(self.holdout_every, bool)
+            or not isinstance(self.holdout_every, int)
+            or self.holdout_every < 0
+            or self.holdout_every == 1
+        ):
+            raise ValueError(
+                "`holdout_every` must be 0 (train on every record) or an integer >= 2 (one "
+                f"record in k held out). Received: holdout_every={self.holdout_every!r}"
+            )
         with self.strategy.scope():
             self.model = model_fn()
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -257,6 +274,8 @@ class Trainer:
                 )
                 self.arch_optimizer.build(self.arch_variables)
                 self.optimizers["arch"] = self.arch_optimizer
+        if not self.arch_variables:
+            self.holdout_every = 0  # a model without NWS layer has no widths to select
         # Collectives across replicas get their instance keys once per tf.function call;
         # a sparse gradient changes shape from step to step, so under a multi-replica
         # strategy every call runs one step (else: "Shape mismatch in the collective").
@@ -275,8 +294,20 @@ class Trainer:
 
     # ---------------------------------------------------------------- building blocks
 
-    def _dataset_fn(self, file_pattern: str, repeat: bool) -> Any:
-        return self.model.create_input_fn(file_pattern, repeat=repeat)
+    def _dataset_fn(self, file_pattern: str, repeat: bool, part: str = "all") -> Any:
+        """The input function of ``file_pattern``.
+
+        ``part``: ``"all"`` records, the ``"train"`` part or the ``"holdout"`` part of the
+        ``holdout_every`` split (``"all"`` when there is no split).
+        """
+        if part not in ("all", "train", "holdout"):
+            raise ValueError(f"`part` must be all, train or holdout. Received: part={part!r}")
+        if part == "all" or not self.holdout_every:
+            return self.model.create_input_fn(file_pattern, repeat=repeat)
+        from nwsrec.data.pipeline import RecordSplit
+
+        split = RecordSplit(self.holdout_every, held_out=part == "holdout")
+        return self.model.create_input_fn(file_pattern, repeat=repeat, split=split)
 
     def _ensure_built(self) -> None:
         """Creates every variable by one inference pass over one real batch."""
@@ -406,7 +437,7 @@ class Trainer:
 
     def _train_iterator(self, file_pattern: str) -> Any:
         """The training input: one iterator per worker under ParameterServerStrategy."""
-        dataset_fn = self._dataset_fn(file_pattern, repeat=True)
+        dataset_fn = self._dataset_fn(file_pattern, repeat=True, part="train")
         self._train_input_fn = dataset_fn
         if self.coordinator is not None:
             from nwsrec.training.ps_loop import per_worker_iterator

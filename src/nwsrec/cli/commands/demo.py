@@ -30,7 +30,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", default="runs/demo", help="output directory")
     parser.add_argument(
-        "--steps", type=int, default=1500, help="steps of each training run (default 1500)"
+        "--steps",
+        type=int,
+        default=1500,
+        help="steps of the retrained and the full-width run (default 1500); the search "
+        "runs the synthetic task's multiple of it (3x)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data")
     parser.add_argument("--num-train", type=int, default=None, help="training examples")
@@ -53,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic, load_truth
-    from nwsrec.training.runs import parse_param_overrides, resolve_params, run_search, run_train
+    from nwsrec.training.runs import (
+        parse_param_overrides,
+        resolve_params,
+        run_search,
+        run_train,
+        scale_steps,
+    )
 
     began = time.perf_counter()
     data_dir = os.path.join(args.out, "data")
@@ -78,15 +88,11 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"[1/4] generating synthetic data into {data_dir}", flush=True)
         truth = generate_synthetic(data_dir, config)
-    # The search schedule scales with the steps: 40% warm-up of the supernet before the
-    # architecture weights train (see the trainer's arch_warmup_steps).
-    warmup = int(0.4 * args.steps)
-    overrides = {
-        "pretraining_steps": warmup,
-        "arch_warmup_steps": warmup,
-        **parse_param_overrides(args.param),
-    }
-    cls, params = resolve_params("synthetic", overrides, steps=args.steps, data_dir=data_dir)
+    # The search's schedule scales with the steps (the task's ratio of search steps to
+    # training steps); params set with --param stay as given.
+    overrides = parse_param_overrides(args.param)
+    cls, params = resolve_params("synthetic", overrides, data_dir=data_dir)
+    params = scale_steps(params, args.steps, keep=overrides)
     progress = not args.no_progress
     print("[2/4] searching embedding widths", flush=True)
     searched = run_search(cls, params, os.path.join(args.out, "search"), progress=progress)

@@ -1,10 +1,15 @@
 """``nwsrec search --model NAME``: search the embedding width of every slot.
 
-Trains the model with its neural-width-search layer, evaluates it on the held-out split,
-and writes into --model-dir (default runs/<model>/search): search_result.json (the chosen
-size and the choice probabilities of every slot, and the step), search.png (each slot's
-choice probabilities over the steps and the chosen sizes), params.json, checkpoints and
-TensorBoard event files. Rerunning the same command resumes from the last checkpoint.
+Trains the model with its neural-width-search layer (for the model's search_steps when
+it sets them; --steps then sets the search's length), evaluates it on the held-out split,
+picks every slot's width (param width_selection: "argmax" of the architecture weights, or
+"holdout": the smallest width whose log loss on the records held out of the search is
+within selection_tolerance of the slot's best), and writes into --model-dir (default
+runs/<model>/search): search_result.json (the chosen size, the choice probabilities and
+the held-out loss of each size for every slot, and the step), search.png (per slot: the
+held-out loss of each size, or the choice probabilities over the steps; and the chosen
+sizes), params.json, checkpoints and TensorBoard event files. Rerunning the same command
+resumes from the last checkpoint.
 
 On a cluster, start every task with its TF_CONFIG and --strategy (see docs/scaling.md);
 only the chief writes into --model-dir.

@@ -28,18 +28,27 @@ class SyntheticModel(WidthSearchModel):
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        """Tuned on the default synthetic data (seed 0; see bench/search_quality.py).
+        """Tuned on the default synthetic data (see bench/search_quality.py).
 
-        ``nws_mode="mixed"`` (every size's segment weighted by its probability, a dense
-        gradient for every architecture weight on every step) separates signal from noise
-        slots far better than one draw per step; a small ``width_penalty`` trades the
-        remaining width against the task loss (under Adam, 1e-4 already drops every slot).
+        The search is a one-shot "supernet" run: for all ``search_steps`` (3x the
+        training steps) every step draws one non-zero size per slot uniformly
+        (``nws_mode="sample"``, pre-training and warm-up over the whole search), so the
+        one network learns to work with every width of every slot. One training record
+        in ten is held out of it (``holdout_every``), and each slot then gets the
+        smallest width whose held-out log loss is within ``selection_tolerance`` of its
+        best width's (``width_selection="holdout"``, ``nwsrec.training.select``; size 0
+        is tried there too). Measured against the seed's decision (the argmax of the
+        architecture weights, trained with a width penalty): 4.4x instead of 2.6x fewer
+        embedding parameters with no noise slot kept, at a higher test AUC than full
+        width. Set ``width_selection="argmax"`` with a shorter ``pretraining_steps`` /
+        ``arch_warmup_steps`` for the seed's search.
         """
         return {
             **super().default_params(),
             "data_dir": "runs/data/synthetic",
             "batch_size": 512,
             "train_steps": 2000,
+            "search_steps": 6000,
             "checkpoint_every_steps": 1000,
             "log_every_steps": 100,
             "candidate_sizes": [0, 4, 8, 16],
@@ -48,10 +57,13 @@ class SyntheticModel(WidthSearchModel):
             "vec_learning_rate": 0.2,
             "bias_learning_rate": 0.05,
             "arch_learning_rate": 0.01,
-            "nws_mode": "mixed",
-            "width_penalty": 3e-6,
-            "warmup_steps": 0,
-            "pretraining_steps": 800,
-            "arch_warmup_steps": 800,
+            "nws_mode": "sample",
+            "width_penalty": 0.0,
+            "warmup_steps": 6000,
+            "pretraining_steps": 6000,
+            "arch_warmup_steps": 6000,
+            "holdout_every": 10,
+            "width_selection": "holdout",
+            "selection_tolerance": 3e-4,
             "seed": 0,
         }
