@@ -253,7 +253,27 @@ class Model:
         """
         if not isinstance(training, bool):
             raise ValueError(f"`training` must be a Python bool. Received: training={training!r}")
-        pooled = self.lookup(features)
+        return self.forward_pooled(self.lookup(features), features, training)
+
+    def forward_pooled(
+        self, pooled: Mapping[str, Any], features: Mapping[str, Any], training: bool = False
+    ) -> tuple[tf.Tensor, list]:
+        """One round of ``logits_fn`` on embeddings already looked up (:meth:`lookup`).
+
+        :meth:`forward` is ``forward_pooled(lookup(features), features, training)``; a
+        caller that runs the same batch many times with other weights downstream of
+        the tables (the width selection) looks the batch up once.
+
+        Args:
+            pooled: ``{feature_name: [B, dim]}`` from :meth:`lookup`.
+            features: the parsed batch (what ``logits_fn`` reads besides the slots).
+            training: whether this is a training step.
+
+        Returns:
+            ``(logits [B], aux_losses)``, as :meth:`forward`.
+        """
+        if not isinstance(training, bool):
+            raise ValueError(f"`training` must be a Python bool. Received: training={training!r}")
         self.env.begin_round(pooled)
         self._enter_round(features, training)
         try:

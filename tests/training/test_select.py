@@ -137,3 +137,34 @@ def test_holdout_batches_needs_a_holdout_split():
     trainer.holdout_every = 0
     with pytest.raises(ValueError, match="holdout_every.*>= 2"):
         holdout_batches(trainer, "data/train-*")
+
+
+def test_cached_lookups_give_the_loss_of_a_full_forward_pass(tmp_path):
+    from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
+    from nwsrec.training.runs import resolve_params
+    from nwsrec.training.select import _HoldoutLoss
+    from nwsrec.training.trainer import Trainer
+
+    config = SyntheticConfig(num_train=1024, num_test=256, pair_ranks=(1,), num_noise_slots=1)
+    generate_synthetic(tmp_path / "data", config)
+    overrides = {"batch_size": 64, "hidden_units": [4], "holdout_every": 4, "search": True}
+    cls, params = resolve_params("synthetic", overrides, data_dir=str(tmp_path / "data"))
+    trainer = Trainer(lambda: cls(params), params, str(tmp_path / "run"), progress=False)
+    trainer.train(steps=5)
+    batches = holdout_batches(trainer, params["train_file_pattern"], max_batches=2)
+    cached = _HoldoutLoss(trainer, batches)
+    assert cached._pooled is not None  # the Model path: lookups done once
+    layer = trainer.nws_layers[0]
+    for sizes in ({"1": 4, "2": 16, "3": 0}, {"1": 0, "2": 8, "3": 4}):
+        with pinned_sizes(layer, sizes):
+            total = 0.0
+            for batch in batches:
+                labels, logits = trainer._local_eval_step(batch)
+                total += float(
+                    tf.reduce_sum(
+                        tf.nn.sigmoid_cross_entropy_with_logits(
+                            labels=tf.cast(labels, tf.float32), logits=logits
+                        )
+                    )
+                )
+            assert cached() == pytest.approx(total / cached.num_examples, rel=1e-5)

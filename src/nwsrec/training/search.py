@@ -115,6 +115,8 @@ def _plot_holdout_losses(axes: Any, info: Mapping[str, Any], tolerance: float, l
     positions = range(len(losses))
     axes.bar(positions, above, color=colors)
     axes.axhline(tolerance, color="tab:red", linewidth=1.0, label="tolerance")
+    chosen = info["candidates"].index(info["size"])
+    axes.plot([chosen], [0.0], marker="^", color="tab:blue", clip_on=False, label="chosen")
     axes.set_xticks(positions, [str(c) for c in info["candidates"]])
     axes.tick_params(labelsize=7)
     axes.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))

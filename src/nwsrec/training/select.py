@@ -19,7 +19,10 @@ the **smallest size whose loss is within ``tolerance`` of the best size's**::
 
 Pinning sets the slot's architecture logits to a one-hot (0 for the size, -1e9 for the
 rest), which the layer's inference path turns into exactly that size in both modes; the
-logits are put back afterwards. The held-out batches are read once and kept in memory.
+logits are put back afterwards. The held-out batches are read once and kept in memory;
+with an nwsrec :class:`~nwsrec.model.Model` their table lookups are done once too
+(``Model.lookup``), and each evaluation only reruns what lies after the tables
+(``Model.forward_pooled``): the lookups do not depend on the architecture weights.
 
 Example:
     >>> batches = holdout_batches(trainer, "data/train-*")  # doctest: +SKIP
@@ -100,18 +103,50 @@ def holdout_batches(trainer: Any, file_pattern: str, max_batches: int | None = N
     return batches
 
 
-def holdout_log_loss(trainer: Any, batches: Sequence[Any]) -> float:
-    """Mean log loss of the trainer's model (inference path) over ``batches``."""
+class _HoldoutLoss:
+    """Held-out log loss of a trainer's model; table lookups cached when it can."""
+
+    def __init__(self, trainer: Any, batches: Sequence[Any]) -> None:
+        import tensorflow as tf
+
+        model = getattr(trainer, "model", None)
+        self._batches = list(batches)
+        self._pooled: list[Any] | None = None
+        if hasattr(model, "lookup") and hasattr(model, "forward_pooled"):
+            lookup = tf.function(model.lookup)
+            self._pooled = [lookup(batch) for batch in self._batches]
+
+            def step(pooled: Any, batch: Any) -> Any:
+                logits, _ = model.forward_pooled(pooled, batch, training=False)
+                return _sum_log_loss(batch["label"], logits)
+
+            self._step = tf.function(step)
+        else:
+
+            def eval_step(_: Any, batch: Any) -> Any:
+                labels, logits = trainer._local_eval_step(batch)
+                return _sum_log_loss(labels, logits)
+
+            self._step = eval_step
+        self.num_examples = sum(int(batch["label"].shape[0]) for batch in self._batches)
+
+    def __call__(self) -> float:
+        pooled = self._pooled or [None] * len(self._batches)
+        total = sum(float(self._step(p, b)) for p, b in zip(pooled, self._batches, strict=True))
+        return total / self.num_examples
+
+
+def _sum_log_loss(labels: Any, logits: Any) -> Any:
     import tensorflow as tf
 
-    total, count = 0.0, 0
-    for batch in batches:
-        labels, logits = trainer._local_eval_step(batch)
-        labels = tf.cast(labels, tf.float32)
-        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-        total += float(tf.reduce_sum(losses))
-        count += int(labels.shape[0])
-    return total / count
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.float32)
+    logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
+    return tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def holdout_log_loss(trainer: Any, batches: Sequence[Any]) -> float:
+    """Mean log loss of the trainer's model (inference path) over ``batches``."""
+    return _HoldoutLoss(trainer, batches)()
 
 
 def _slot_offsets(layer: Any) -> dict[str, tuple[int, list[int]]]:
@@ -194,6 +229,7 @@ def select_widths(
         for slot, (_, candidates) in _slot_offsets(layer).items():
             owners[slot] = (layer, candidates)
     sizes = {slot: max(candidates) for slot, (_, candidates) in owners.items()}
+    evaluate = _HoldoutLoss(trainer, batches)
     total = 1 + rounds * sum(len(c) - 1 for _, c in owners.values()) + 1
     done = 0
 
@@ -205,7 +241,7 @@ def select_widths(
                 stack.enter_context(
                     pinned_sizes(layer, {s: c for s, c in current.items() if s in names})
                 )
-            loss = holdout_log_loss(trainer, batches)
+            loss = evaluate()
         done += 1
         if on_progress is not None:
             on_progress(done, total)
@@ -234,6 +270,6 @@ def select_widths(
         losses=losses,
         base_loss=base,
         final_loss=final,
-        num_examples=sum(int(np.asarray(b["label"]).shape[0]) for b in batches),
+        num_examples=evaluate.num_examples,
         tolerance=float(tolerance),
     )
