@@ -44,6 +44,7 @@ import tensorflow as tf  # noqa: E402
 
 from nwsrec.data.pipeline import (  # noqa: E402
     DEFAULT_PARAMS,
+    RecordSplit,
     check_files,
     make_input_fn,
     post_process_example,
@@ -116,10 +117,17 @@ def bare(files: list[str]) -> tf.data.Dataset:
     return dataset.map(lambda x: tf.io.parse_example(x, FEATURE_MAP))
 
 
-def input_fn_dataset(files: list[str], **overrides: object) -> Callable[[], tf.data.Dataset]:
+def input_fn_dataset(
+    files: list[str], split: RecordSplit | None = None, **overrides: object
+) -> Callable[[], tf.data.Dataset]:
     params = {"batch_size": BATCH, "vocab_size_per_slot": VOCAB, **overrides}
     input_fn = make_input_fn(
-        files, feature_map=FEATURE_MAP, slot_to_dims=SLOT_TO_DIMS, params=params, repeat=False
+        files,
+        feature_map=FEATURE_MAP,
+        slot_to_dims=SLOT_TO_DIMS,
+        params=params,
+        repeat=False,
+        split=split,
     )
     return lambda: input_fn(tf.distribute.InputContext())
 
@@ -138,6 +146,14 @@ def parse_per_example_then_batch(files: list[str]) -> tf.data.Dataset:
     dataset = tf.data.TFRecordDataset(files)
     dataset = dataset.map(lambda x: _post(tf.io.parse_single_example(x, FEATURE_MAP)))
     return dataset.batch(BATCH, drop_remainder=True).prefetch(AUTOTUNE)
+
+
+def split_by_record_filter(files: list[str]) -> tf.data.Dataset:
+    """The training part of RecordSplit(10) with a per-record filter before batching."""
+    split = RecordSplit(10, held_out=False)
+    dataset = tf.data.TFRecordDataset(files).filter(split.keep)
+    dataset = dataset.batch(BATCH, drop_remainder=True)
+    return dataset.map(lambda x: _post(tf.io.parse_example(x, FEATURE_MAP))).prefetch(AUTOTUNE)
 
 
 def parse_only(files: list[str]) -> tf.data.Dataset:
@@ -297,6 +313,14 @@ def main(argv: list[str] | None = None) -> None:
                 lambda: parse_then_post_in_two_maps(subset),
             ),
             Row("placement: parse only, no post-processing", lambda: parse_only(subset)),
+            Row(
+                "split: RecordSplit(10) training part (input_fn: batch, mask, rebatch)",
+                input_fn_dataset(subset, split=RecordSplit(10, held_out=False)),
+            ),
+            Row(
+                "split: the same with a per-record filter before batch",
+                lambda: split_by_record_filter(subset),
+            ),
             Row("bare (no drop_remainder, no prefetch, no post-processing)", lambda: bare(subset)),
         ]
         sweep_base = Row("input_fn (defaults)", input_fn_dataset(subset))

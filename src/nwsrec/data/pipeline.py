@@ -12,8 +12,9 @@ pipeline ``p`` of ``n`` it builds::
       -> skip shard_skip_file_number[p] files   (resuming; first pass only)
       -> interleave cycle_length files          (TFRecordDataset, compression per file;
                                                  cycle_length 1: one TFRecordDataset)
-      -> [split: keep one part of the records]  (``RecordSplit``, by a hash of the record)
       -> batch(per-replica batch, drop_remainder=True)
+         [with a ``RecordSplit``: batch, keep one part of each batch's records (by a
+          hash of the record), re-batch]
       -> map(parse_example(feature_map) + post_process_example)   (one map, on the batch)
       -> repeat (each pass drops its own remainder) -> prefetch
 
@@ -825,9 +826,17 @@ class InputFn:
             records = pairs.interleave(
                 read, cycle_length=knobs.cycle_length, block_length=1, **parallel
             )
-        if self.split is not None:
-            records = records.filter(self.split.keep)
-        batches = records.batch(knobs.batch_size, drop_remainder=True)
+        if self.split is None:
+            batches = records.batch(knobs.batch_size, drop_remainder=True)
+        else:
+            # Split whole batches and re-batch: a per-record filter costs ~15x the read
+            # (a function call per record; bench/input_pipeline.py).
+            split = self.split
+            batches = (
+                records.batch(knobs.batch_size)
+                .map(lambda r: tf.boolean_mask(r, split.keep(r)))
+                .rebatch(knobs.batch_size, drop_remainder=True)
+            )
         parallel = {}
         if knobs.parse_num_parallel_calls is not None:
             parallel = {
