@@ -45,13 +45,14 @@ def _write_files(directory, counts, gzip=False):
     return paths
 
 
-def _input_fn(pattern, repeat=False, feature_map=FEATURE_MAP, **params):
+def _input_fn(pattern, repeat=False, feature_map=FEATURE_MAP, split=None, **params):
     return make_input_fn(
         pattern,
         feature_map=feature_map,
         slot_to_dims=SLOT_TO_DIMS,
         params={"batch_size": 1, **params},
         repeat=repeat,
+        split=split,
     )
 
 
@@ -588,14 +589,7 @@ def test_naming_errors_lets_other_errors_through(tmp_path, good_files):
 
 
 def _split_fn(pattern, every, held_out, repeat=False, **params):
-    return make_input_fn(
-        pattern,
-        feature_map=FEATURE_MAP,
-        slot_to_dims=SLOT_TO_DIMS,
-        params={"batch_size": 1, **params},
-        repeat=repeat,
-        split=RecordSplit(every, held_out=held_out),
-    )
+    return _input_fn(pattern, repeat, split=RecordSplit(every, held_out=held_out), **params)
 
 
 def test_record_split_parts_are_disjoint_cover_every_record_and_hold_one_in_k(tmp_path):
