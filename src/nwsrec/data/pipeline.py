@@ -22,8 +22,8 @@ pipeline ``p`` of ``n`` it builds::
 record is *held out* when the fingerprint of its serialized bytes falls in bucket 0 of
 ``k`` (about one record in ``k``). The split depends on nothing but the record, so it is
 the same on every pass, pipeline, shard and resumed run: the training part never sees a
-held-out record. The width search uses it to fit the architecture weights on data the
-embeddings are not trained on (``Trainer`` param ``arch_holdout_every``).
+held-out record. The width search uses it to pick each slot's width on records it was
+not trained on (``Trainer`` param ``holdout_every``, ``nwsrec.training.select``).
 
 Post-processing works on the parsed batch (``SparseTensor`` ids), not per example: with a
 fixed ``vocab_size_per_slot``, ids of ``slot_{s}_0`` are taken modulo it, and
