@@ -135,6 +135,7 @@ def test_holdout_selection_records_each_slots_held_out_losses(data_dir, tmp_path
         "selection_rounds=1",
     ]
     assert main(argv) == 0
+    assert "sizes picked on 128 held-out examples" in capsys.readouterr().out
     result = json.loads((run_dir / "search_result.json").read_text())
     selection = result["selection"]
     assert selection["method"] == "holdout" and selection["num_examples"] == 128

@@ -258,6 +258,8 @@ class RunReport:
         search_result_path: ``search_result.json`` (search runs).
         plot_path: ``search.png`` (search runs).
         memory_plan: the model's table memory plan.
+        selection: how a search picked the widths (``search_result.json``'s
+            ``"selection"``); None for training runs.
     """
 
     model_name: str
@@ -273,6 +275,7 @@ class RunReport:
     search_result_path: str | None = None
     plot_path: str | None = None
     memory_plan: Any = None
+    selection: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serializable summary (without the memory plan object)."""
@@ -402,6 +405,7 @@ def run_search(
     plot_path = plot_search(read_history(model_dir), found, os.path.join(model_dir, SEARCH_PLOT))
     report = _report(params, model_dir, trainer, result, evaluation)
     report.slot_dims = {int(s): v["size"] for s, v in found["slots"].items()}
+    report.selection = dict(found["selection"])
     report.search_result_path = result_path
     report.plot_path = plot_path
     return report
@@ -499,4 +503,11 @@ def format_report(report: RunReport, title: str) -> str:
     if report.slot_dims:
         sizes = ", ".join(f"{s}:{d}" for s, d in sorted(report.slot_dims.items()))
         lines.append(f"  slot sizes {sizes}")
+    selection = report.selection or {}
+    if selection.get("method") == "holdout":
+        lines.append(
+            f"  sizes picked on {selection['num_examples']:,} held-out examples (tolerance "
+            f"{selection['tolerance']:g}): held-out log loss {selection['full_width_loss']:.4f} "
+            f"at full width, {selection['chosen_loss']:.4f} at these sizes"
+        )
     return "\n".join(lines)
