@@ -251,8 +251,6 @@ class Model:
                 than discovery, or logits that are not of rank 1.
             LookupError: if a slot's ids are missing from ``features``.
         """
-        if not isinstance(training, bool):
-            raise ValueError(f"`training` must be a Python bool. Received: training={training!r}")
         return self.forward_pooled(self.lookup(features), features, training)
 
     def forward_pooled(
@@ -419,8 +417,8 @@ class Model:
         Args:
             file_pattern: glob of the TFRecord files.
             repeat: repeat the data forever.
-            split: a ``nwsrec.data.RecordSplit`` to read one part of the records (the
-                trainer's held-out architecture data); None reads every record.
+            split: a ``nwsrec.data.RecordSplit`` to read one part of the records (a
+                search's training part or its held-out part); None reads every record.
         """
         from nwsrec.data.pipeline import make_input_fn
 
