@@ -45,10 +45,10 @@ import tensorflow as tf  # noqa: E402
 from nwsrec.data.pipeline import (  # noqa: E402
     DEFAULT_PARAMS,
     RecordSplit,
-    check_files,
     make_input_fn,
     post_process_example,
 )
+from nwsrec.data.scan import check_files  # noqa: E402
 from nwsrec.data.writer import (  # noqa: E402
     ShardedExampleWriter,
     join_features,

@@ -45,7 +45,7 @@ LOG_EVERY = 10
 
 
 def _params(data_dir: str, steps: int) -> dict:
-    from nwsrec.training.runs import resolve_params
+    from nwsrec.runs import resolve_params
 
     _, params = resolve_params(
         "synthetic",

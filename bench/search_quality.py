@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _run(model: str, data_dir: str, out: str, seed: int, steps: int | None) -> dict:
-    from nwsrec.training.runs import resolve_params, run_search, run_train, scale_steps
+    from nwsrec.runs import resolve_params, run_search, run_train, scale_steps
 
     overrides = {"seed": seed, "nws_seed": seed}
     cls, params = resolve_params(model, overrides, data_dir=data_dir)

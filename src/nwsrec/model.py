@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import tensorflow as tf
 
+from nwsrec.checks import is_int
 from nwsrec.features import (
     Env,
     FeatureColumnV1,
@@ -65,10 +66,6 @@ __all__ = ["Model"]
 logger = logging.getLogger(__name__)
 
 _REQUIRED_PARAMS = ("vocab_file_path", "vocab_size_per_slot", "use_gradient_accumulation")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Model:
@@ -688,12 +685,12 @@ class Model:
                     f"`dims_override` must name slots the model declares. "
                     f"Received: slot_id={slot_id!r}, declared={sorted(declared)[:20]}"
                 )
-            if _is_int(dims) and dims >= 0:
+            if is_int(dims) and dims >= 0:
                 checked[slot_id] = dims
             elif (
                 isinstance(dims, Sequence)
                 and not isinstance(dims, str)
-                and all(_is_int(d) and d >= 0 for d in dims)
+                and all(is_int(d) and d >= 0 for d in dims)
             ):
                 checked[slot_id] = list(dims)
             else:

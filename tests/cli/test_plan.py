@@ -7,7 +7,7 @@ from nwsrec import model_imports, registry
 from nwsrec.cli.main import main
 from nwsrec.features import FeatureColumnV1, FeatureSlot
 from nwsrec.model import Model
-from nwsrec.training.runs import read_search_dims
+from nwsrec.search.result import read_search_dims
 
 
 class TinyPlanModel(Model):

@@ -6,17 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nwsrec.data.pipeline import (
-    DataFileError,
-    FileProblem,
-    InputFn,
-    RecordSplit,
-    check_files,
-    detect_compression,
-    make_input_fn,
-    post_process_example,
-    shard_files,
-)
+from nwsrec.data.files import detect_compression, shard_files
+from nwsrec.data.pipeline import InputFn, RecordSplit, make_input_fn, post_process_example
+from nwsrec.data.scan import DataFileError, FileProblem, check_files
 from nwsrec.data.writer import serialize_example, write_examples
 
 FEATURE_MAP = {

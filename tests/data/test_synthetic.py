@@ -2,12 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nwsrec.data.synthetic import (
-    SyntheticConfig,
-    encode_example,
-    generate_synthetic,
-    load_truth,
-)
+from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic, load_truth
+from nwsrec.data.writer import encode_example
 
 SMALL = {"num_train": 3000, "num_test": 1000, "num_files": 2, "vocab_size": 40}
 

@@ -2,7 +2,7 @@ import pytest
 
 from nwsrec import registry
 from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
-from nwsrec.training.search_model import check_slot_dims, embedding_parameters
+from nwsrec.search.model import check_slot_dims, embedding_parameters
 
 
 @pytest.fixture(scope="module")

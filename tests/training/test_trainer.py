@@ -117,7 +117,7 @@ def test_bad_training_params_are_errors(hand_params, tmp_path, override, match):
 
 def _rows(trainer, part):
     """Every example the part reads, as (first id of each slot..., label)."""
-    dataset = trainer._dataset_fn(trainer.params["train_file_pattern"], False, part)
+    dataset = trainer.input_fn(trainer.params["train_file_pattern"], False, part)
     slots = trainer.params["slots"]
     rows = set()
     for batch in dataset(tf.distribute.InputContext()):

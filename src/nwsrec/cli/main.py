@@ -16,12 +16,11 @@ from collections.abc import Sequence
 
 from nwsrec import __version__
 from nwsrec.cli import commands
+from nwsrec.cli.errors import CommandError
 
 logger = logging.getLogger(__name__)
 
-
-class CommandError(Exception):
-    """An error the command line reports as one line on stderr, with exit status 2."""
+__all__ = ["CommandError", "build_parser", "main", "parse_args"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,8 +1,10 @@
 """Data: the TFRecord input pipeline and the tools that write its files.
 
-- :func:`make_input_fn` / :class:`InputFn`: the model's input function (sharded by
-  input pipeline, resumable, post-processed); :func:`post_process_example`,
-  :func:`check_files`, :class:`FileProblem`, :class:`DataFileError`;
+- ``files``: :func:`list_files`, :func:`shard_files`, :func:`detect_compression`.
+- ``scan``: :func:`check_files`, :class:`FileProblem`, :class:`DataFileError` (which
+  file and record is bad).
+- ``pipeline``: :func:`make_input_fn` / :class:`InputFn`, the model's input function
+  (sharded by input pipeline, resumable, post-processed); :func:`post_process_example`;
   :class:`RecordSplit` reads one part of a hashed two-way split of the records.
 - :func:`write_examples`, :class:`ShardedExampleWriter`, :func:`serialize_example`,
   :func:`serialize_feature` / :func:`join_features`: write ``tf.train.Example`` rows
@@ -26,16 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nwsrec.data.convert import ConvertProgress, ConvertResult, convert_csv
+    from nwsrec.data.files import detect_compression, list_files, shard_files
     from nwsrec.data.pipeline import (
         DEFAULT_PARAMS,
-        DataFileError,
-        FileProblem,
         InputFn,
         RecordSplit,
-        check_files,
         make_input_fn,
         post_process_example,
     )
+    from nwsrec.data.scan import DataFileError, FileProblem, check_files
     from nwsrec.data.writer import (
         ShardedExampleWriter,
         join_features,
@@ -50,11 +51,14 @@ _EXPORTS = {
     "ConvertResult": "nwsrec.data.convert",
     "convert_csv": "nwsrec.data.convert",
     "DEFAULT_PARAMS": "nwsrec.data.pipeline",
-    "DataFileError": "nwsrec.data.pipeline",
-    "FileProblem": "nwsrec.data.pipeline",
+    "DataFileError": "nwsrec.data.scan",
+    "FileProblem": "nwsrec.data.scan",
     "InputFn": "nwsrec.data.pipeline",
     "RecordSplit": "nwsrec.data.pipeline",
-    "check_files": "nwsrec.data.pipeline",
+    "check_files": "nwsrec.data.scan",
+    "list_files": "nwsrec.data.files",
+    "shard_files": "nwsrec.data.files",
+    "detect_compression": "nwsrec.data.files",
     "make_input_fn": "nwsrec.data.pipeline",
     "post_process_example": "nwsrec.data.pipeline",
     "ShardedExampleWriter": "nwsrec.data.writer",
@@ -76,12 +80,15 @@ __all__ = [
     "ShardedExampleWriter",
     "check_files",
     "convert_csv",
+    "detect_compression",
     "join_features",
+    "list_files",
     "make_input_fn",
     "post_process_example",
     "serialize_example",
     "serialize_feature",
     "shard_file_names",
+    "shard_files",
     "write_examples",
 ]
 

@@ -40,14 +40,16 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
+from nwsrec.checks import is_int
 from nwsrec.data.writer import (
     ShardedExampleWriter,
     join_features,
     serialize_feature,
     shard_file_names,
 )
+from nwsrec.files import write_text_atomic
 
 __all__ = ["ConvertProgress", "ConvertResult", "convert_csv"]
 
@@ -108,10 +110,6 @@ class ConvertResult:
     def num_rows(self) -> int:
         """Rows converted, over all inputs (= examples written)."""
         return sum(self.rows_per_input.values())
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _default_delimiter(path: str) -> str:
@@ -179,13 +177,13 @@ def _resolve(
 ) -> _Plan:
     def index_of(column: Column, what: str) -> int:
         if header is None:
-            if not _is_int(column) or column < 0:
+            if not is_int(column) or column < 0:
                 raise ValueError(
                     f"{path}: without a header, `{what}` columns must be 0-based indices. "
                     f"Received: {what}={column!r}"
                 )
             return column
-        if _is_int(column):
+        if is_int(column):
             if not 0 <= column < len(header):
                 raise ValueError(
                     f"{path}: `{what}` column index must be below the {len(header)} header "
@@ -302,7 +300,7 @@ def _check_arguments(
         )
     seen: dict[int, Column] = {}
     for column, slot_id in slots.items():
-        if not _is_int(slot_id) or slot_id < 0:
+        if not is_int(slot_id) or slot_id < 0:
             raise ValueError(
                 f"`slots` must map columns to slot ids >= 0. Received: {column!r}={slot_id!r}"
             )
@@ -321,7 +319,7 @@ def _check_arguments(
             raise ValueError(
                 f"`multi` separators must be non-empty strings. Received: {column!r}={separator!r}"
             )
-    if hash_size is not None and (not _is_int(hash_size) or hash_size < 1):
+    if hash_size is not None and (not is_int(hash_size) or hash_size < 1):
         raise ValueError(f"`hash_size` must be None or an integer >= 1. Received: {hash_size!r}")
     overlap = ({label} | set(dense)) & set(slots)
     if overlap or label in dense:
@@ -343,13 +341,6 @@ def _check_no_stale_shards(out_dir: str, prefix: str, names: list[str]) -> None:
             f"too): remove {', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}. "
             f"Received: out_dir={out_dir!r}"
         )
-
-
-def _write_text_atomically(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def convert_csv(
@@ -407,7 +398,7 @@ def convert_csv(
     multi = dict(multi or {})
     dense = list(dense)
     _check_arguments(slots, multi, dense, hash_size, label)
-    if not _is_int(progress_every) or progress_every < 1:
+    if not is_int(progress_every) or progress_every < 1:
         raise ValueError(f"`progress_every` must be an integer >= 1. Received: {progress_every!r}")
     prefixes = [_stem(p) for p in paths]
     if len(set(prefixes)) != len(prefixes):
@@ -465,7 +456,7 @@ def convert_csv(
         if size == 0:
             logger.warning("slot %d has no value in any row: vocab size 0", slot_id)
     vocab_path = os.path.join(out_dir, VOCAB_FILE)
-    _write_text_atomically(
+    write_text_atomic(
         vocab_path,
         "slot\tcount\n" + "".join(f"{s}\t{n}\n" for s, n in vocab_sizes.items()),
     )
@@ -473,7 +464,7 @@ def convert_csv(
     if hash_size is None:
         vocabularies_path = os.path.join(out_dir, VOCABULARIES_FILE)
         payload = {str(s): vocabularies[s].values() for s in sorted(vocabularies)}
-        _write_text_atomically(vocabularies_path, json.dumps(payload, ensure_ascii=False))
+        write_text_atomic(vocabularies_path, json.dumps(payload, ensure_ascii=False))
     seconds = time.perf_counter() - start
     if progress is not None:
         progress(ConvertProgress(paths[-1], total, seconds, done=True))

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from nwsrec.data.synthetic import encode_example, write_tfrecords
+from nwsrec.data.writer import encode_example, write_tfrecords
 
 logger = logging.getLogger(__name__)
 

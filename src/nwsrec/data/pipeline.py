@@ -23,7 +23,7 @@ record is *held out* when the fingerprint of its serialized bytes falls in bucke
 ``k`` (about one record in ``k``). The split depends on nothing but the record, so it is
 the same on every pass, pipeline, shard and resumed run: the training part never sees a
 held-out record. The width search uses it to pick each slot's width on records it was
-not trained on (``Trainer`` param ``holdout_every``, ``nwsrec.training.select``).
+not trained on (``Trainer`` param ``holdout_every``, ``nwsrec.search.select``).
 
 Post-processing works on the parsed batch (``SparseTensor`` ids), not per example: with a
 fixed ``vocab_size_per_slot``, ids of ``slot_{s}_0`` are taken modulo it, and
@@ -93,111 +93,40 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
 
+from nwsrec.checks import is_int
+from nwsrec.config import PipelineConfig
+from nwsrec.data.files import detect_all, list_files, shard_files
+from nwsrec.data.scan import (
+    DataFileError,
+    FileProblem,
+    file_key,
+    scan_file,
+    scan_files,
+)
+
 __all__ = [
     "DEFAULT_PARAMS",
-    "DataFileError",
-    "FileProblem",
     "InputFn",
     "RecordSplit",
-    "check_files",
-    "detect_compression",
-    "list_files",
     "make_input_fn",
     "post_process_example",
-    "shard_files",
 ]
 
 logger = logging.getLogger(__name__)
-
 AUTOTUNE = tf.data.AUTOTUNE
 
-DEFAULT_PARAMS: Mapping[str, Any] = {
-    "cycle_length": 1,
-    "num_parallel_calls": None,
-    "parse_num_parallel_calls": None,
-    "deterministic": True,
-    "compression_type": "auto",
-    "shard_skip_file_number": None,
-    "vocab_size_per_slot": None,
-    "skip_corrupt_files": False,
-    "check_files": False,
-}
+DEFAULT_PARAMS: Mapping[str, Any] = PipelineConfig.defaults()
 """Knob defaults, measured by ``bench/input_pipeline.py`` (see the module docstring)."""
-
-_COMPRESSION_TYPES = ("auto", "", "GZIP", "ZLIB")
-_GZIP_MAGIC = b"\x1f\x8b"
-_SCAN_BATCH = 4096
-# A feature no file has: parsing with it checks a record's wire format and nothing else.
-_WIRE_CHECK_SPEC = {"__nwsrec_wire_check__": tf.io.VarLenFeature(tf.string)}
-
-
-# --------------------------------------------------------------------------- problems
-
-
-@dataclasses.dataclass(frozen=True)
-class FileProblem:
-    """What is wrong with one file.
-
-    Attributes:
-        path: the file.
-        kind: ``"corrupt"`` (bad CRC, truncated, undecompressable), ``"not_example"``
-            (a record that is not a ``tf.train.Example``), ``"feature"`` (a feature of
-            the feature map missing or of another type) or ``"unreadable"``.
-        record: 0-based index of the first bad record (``None`` when unknown).
-        detail: TensorFlow's own words about it.
-    """
-
-    path: str
-    kind: str
-    record: int | None
-    detail: str
-
-    @property
-    def is_corrupt(self) -> bool:
-        """Whether the file itself is damaged (what ``skip_corrupt_files`` leaves out)."""
-        return self.kind in ("corrupt", "not_example", "unreadable")
-
-    def describe(self) -> str:
-        """One line: file, record and what is wrong."""
-        where = self.path if self.record is None else f"{self.path}: record {self.record}"
-        what = {
-            "corrupt": "is corrupt (bad CRC, truncated or undecompressable)",
-            "not_example": "is not a tf.train.Example",
-            "feature": "does not match the feature map",
-            "unreadable": "cannot be read",
-        }.get(self.kind, self.kind)
-        return f"{where} {what}: {self.detail}"
-
-
-class DataFileError(ValueError):
-    """A data file the pipeline cannot read; ``problem`` says which file and record."""
-
-    def __init__(self, problem: FileProblem, file_pattern: str | None = None) -> None:
-        self.problem = problem
-        received = f"file_pattern={file_pattern!r}" if file_pattern else f"file={problem.path!r}"
-        super().__init__(
-            f"Files of the input pipeline must hold valid tf.train.Example records matching "
-            f"the feature map; {problem.describe()}. Received: {received}"
-        )
-
-
-_TF_NOISE = (
-    re.compile(r"\{\{function_node [^}]*\}\}\s*"),
-    re.compile(r"\s*\[Op:[^\]]*\].*$"),
-    re.compile(r"^Name: <unknown>, "),
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,223 +158,6 @@ class RecordSplit:
         """Whether each serialized record (a string tensor) belongs to this part."""
         held = tf.equal(tf.strings.to_hash_bucket_fast(records, self.every), 0)
         return held if self.held_out else tf.logical_not(held)
-
-
-def _tf_message(error: BaseException) -> str:
-    """TensorFlow's message without the function-node prefix and op suffix."""
-    if isinstance(error, UnicodeDecodeError):  # TF failed to decode its own message
-        return "Could not parse example input (binary bytes, not a tf.train.Example)"
-    text = getattr(error, "message", None) or str(error)
-    for pattern in _TF_NOISE:
-        text = pattern.sub("", text)
-    return " ".join(text.split())[:400].rstrip(". ")
-
-
-# --------------------------------------------------------------------------- files
-
-
-def list_files(file_pattern: str | Sequence[str]) -> list[str]:
-    """The files matching ``file_pattern`` (a glob or a list of globs), sorted, unique.
-
-    Raises:
-        ValueError: naming the pattern, if it matches no file.
-
-    Example:
-        >>> try:
-        ...     list_files("/nonexistent/*.tfrecord")
-        ... except ValueError as err:
-        ...     print(str(err).split(". ")[0])
-        `file_pattern` must match at least one file
-    """
-    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else file_pattern
-    files: set[str] = set()
-    for pattern in patterns:
-        files.update(tf.io.gfile.glob(os.fspath(pattern)))
-    if not files:
-        raise ValueError(
-            f"`file_pattern` must match at least one file. Received: file_pattern={file_pattern!r}"
-        )
-    return sorted(files)
-
-
-def shard_files(files: Sequence[str], pipeline_id: int, num_pipelines: int) -> list[str]:
-    """Files ``pipeline_id::num_pipelines`` of the sorted list (``Dataset.shard`` on files).
-
-    Raises:
-        ValueError: if there are fewer files than pipelines, naming the files.
-
-    Example:
-        >>> shard_files(["a", "b", "c", "d", "e"], 1, 2)
-        ['b', 'd']
-    """
-    if len(files) < num_pipelines:
-        raise ValueError(
-            f"`file_pattern` must match at least one file per input pipeline: "
-            f"{len(files)} files for {num_pipelines} pipelines. Received: files={list(files)!r}"
-        )
-    return list(files[pipeline_id::num_pipelines])
-
-
-def detect_compression(path: str) -> str:
-    """``"GZIP"`` if the file starts with the gzip magic bytes, else ``""``.
-
-    An empty file is ``""``. ZLIB streams have no reliable magic: name them explicitly.
-    """
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        head = handle.read(2)
-    return "GZIP" if head == _GZIP_MAGIC else ""
-
-
-def _detect_all(paths: Sequence[str]) -> list[str]:
-    """:func:`detect_compression` of many files, 16 at a time (remote reads overlap)."""
-    if len(paths) <= 4:
-        return [detect_compression(path) for path in paths]
-    with concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="nwsrec-sniff") as pool:
-        return list(pool.map(detect_compression, paths))
-
-
-def _file_key(path: str) -> tuple[str, int, int]:
-    stat = tf.io.gfile.stat(path)
-    return (path, int(stat.length), int(stat.mtime_nsec))
-
-
-# --------------------------------------------------------------------------- scanning
-
-
-def _bad_record_in(records: Sequence[bytes], spec: Mapping[str, Any]) -> tuple[int, str, str]:
-    """The first record of a batch that fails to parse: (index, kind, detail)."""
-    for index, record in enumerate(records):
-        try:
-            tf.io.parse_example([record], _WIRE_CHECK_SPEC)
-        except (tf.errors.OpError, UnicodeDecodeError) as err:
-            return index, "not_example", _tf_message(err)
-        try:
-            tf.io.parse_example([record], dict(spec))
-        except (tf.errors.OpError, UnicodeDecodeError) as err:
-            return index, "feature", _tf_message(err)
-    return len(records), "feature", "the batch failed to parse, but no single record did"
-
-
-def _count_until_error(path: str, compression: str, start: int) -> int:
-    """Index of the record whose read fails, reading one at a time from ``start``."""
-    index = start
-    try:
-        for _ in tf.data.TFRecordDataset(path, compression_type=compression).skip(start):
-            index += 1
-    except tf.errors.OpError:
-        pass
-    return index
-
-
-def _parses_cleanly(path: str, spec: Mapping[str, Any], compression: str) -> bool:
-    """Whether every record of the file reads and parses: one C++ pass, no Python per batch."""
-
-    def parsed_size(records: tf.Tensor) -> tf.Tensor:
-        first = tf.nest.flatten(tf.io.parse_example(records, dict(spec)), expand_composites=True)
-        return tf.cast(tf.size(first[0]), tf.int64)  # depends on the parse: it is not pruned
-
-    dataset = tf.data.TFRecordDataset(path, compression_type=compression).batch(_SCAN_BATCH)
-    try:
-        dataset.map(parsed_size).reduce(tf.constant(0, tf.int64), lambda a, b: a + b)
-    except (tf.errors.OpError, UnicodeDecodeError):
-        return False
-    return True
-
-
-def _locate_problem(path: str, spec: Mapping[str, Any], compression: str) -> FileProblem | None:
-    """Read the file batch by batch in Python to find its first bad record and say why."""
-    read = 0
-    try:
-        iterator = iter(tf.data.TFRecordDataset(path, compression_type=compression).batch(256))
-    except tf.errors.OpError as err:
-        return FileProblem(path, "unreadable", None, _tf_message(err))
-    while True:
-        try:
-            records = next(iterator)
-        except StopIteration:
-            return None
-        except tf.errors.DataLossError as err:
-            detail = _tf_message(err)
-            if compression == "" and read == 0 and "corrupted record at 0" in detail:
-                detail += " (a compressed file? set compression_type)"
-            return FileProblem(path, "corrupt", _count_until_error(path, compression, read), detail)
-        except tf.errors.OpError as err:
-            return FileProblem(path, "unreadable", read, _tf_message(err))
-        try:
-            tf.io.parse_example(records, dict(spec))
-        except (tf.errors.OpError, UnicodeDecodeError):
-            offset, kind, detail = _bad_record_in(records.numpy().tolist(), spec)
-            return FileProblem(path, kind, read + offset, detail)
-        read += int(records.shape[0])
-
-
-def _scan_file(path: str, spec: Mapping[str, Any] | None, compression: str) -> FileProblem | None:
-    """Read (and parse with ``spec``, or check the wire format) every record of one file."""
-    check_spec = dict(spec) if spec else _WIRE_CHECK_SPEC
-    try:
-        if _parses_cleanly(path, check_spec, compression):
-            return None
-    except tf.errors.OpError as err:  # e.g. the file vanished
-        return FileProblem(path, "unreadable", None, _tf_message(err))
-    return _locate_problem(path, check_spec, compression)
-
-
-def _scan_files(
-    jobs: Sequence[tuple[str, str]], scan: Callable[[str, str], FileProblem | None]
-) -> list[FileProblem | None]:
-    """``scan(path, compression)`` of every job, files in parallel (TF releases the GIL)."""
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if workers <= 1:
-        return [scan(path, compression) for path, compression in jobs]
-    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="nwsrec-scan") as pool:
-        return list(pool.map(lambda job: scan(*job), jobs))
-
-
-def check_files(
-    files: str | Sequence[str],
-    *,
-    feature_map: Mapping[str, Any] | None = None,
-    compression_type: str | None = "auto",
-    stop_at_first: bool = False,
-) -> list[FileProblem]:
-    """Read every record of the files and report the bad ones (at most one problem each).
-
-    Without ``feature_map`` only the records are checked (CRC, truncation, and that each
-    is a ``tf.train.Example``); with it every record is also parsed with it. Files are
-    scanned in parallel, one thread per CPU; each costs about one pass of the pipeline
-    over it (``bench/input_pipeline.py`` measures it).
-
-    Args:
-        files: a glob pattern or a list of paths (read in the given order).
-        feature_map: parse with it, to find missing or mistyped features too.
-        compression_type: ``"auto"``, ``""``/``None``, ``"GZIP"`` or ``"ZLIB"``.
-        stop_at_first: report only the first bad file (in file order).
-
-    Returns:
-        One :class:`FileProblem` per bad file, in file order.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "junk.tfrecord"
-        >>> _ = path.write_bytes(b"not a tfrecord file")
-        >>> [p.kind for p in check_files([str(path)])]
-        ['corrupt']
-    """
-    paths = list_files(files) if isinstance(files, str) else list(files)
-    compression = _normalize_compression(compression_type)
-    problems: list[FileProblem] = []
-    jobs = []
-    for path in paths:
-        try:
-            jobs.append((path, detect_compression(path) if compression == "auto" else compression))
-        except tf.errors.OpError as err:
-            problems.append(FileProblem(path, "unreadable", None, _tf_message(err)))
-    if stop_at_first and problems:
-        return problems[:1]
-    found = _scan_files(jobs, lambda path, c: _scan_file(path, feature_map, c))
-    problems += [problem for problem in found if problem is not None]
-    problems.sort(key=lambda problem: paths.index(problem.path))
-    return problems[:1] if stop_at_first else problems
 
 
 # --------------------------------------------------------------------------- post-processing
@@ -511,33 +223,6 @@ def post_process_example(
 # --------------------------------------------------------------------------- knobs
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _normalize_compression(value: Any) -> str:
-    text = "" if value is None else value
-    if isinstance(text, str) and text.upper() in ("GZIP", "ZLIB"):
-        text = text.upper()
-    if text not in _COMPRESSION_TYPES:
-        raise ValueError(
-            f"`compression_type` must be one of 'auto', '', None, 'GZIP', 'ZLIB'. "
-            f"Received: compression_type={value!r}"
-        )
-    return text
-
-
-def _parallelism(name: str, value: Any) -> int | None:
-    if value is None or value == AUTOTUNE:
-        return value
-    if not _is_int(value) or value < 1:
-        raise ValueError(
-            f"`{name}` must be None (serial), {AUTOTUNE} (AUTOTUNE) or an integer >= 1. "
-            f"Received: {name}={value!r}"
-        )
-    return value
-
-
 @dataclasses.dataclass(frozen=True)
 class _Knobs:
     batch_size: int
@@ -571,7 +256,7 @@ def _skip_count(value: Any, pipeline_id: int, num_pipelines: int) -> int:
             "`shard_skip_file_number` must be None, a list indexed by pipeline id or a "
             f"{{pipeline_id: count}} mapping. Received: shard_skip_file_number={value!r}"
         )
-    if not _is_int(skip) or skip < 0:
+    if not is_int(skip) or skip < 0:
         raise ValueError(
             f"`shard_skip_file_number[{pipeline_id}]` must be an integer >= 0. "
             f"Received: shard_skip_file_number[{pipeline_id}]={skip!r}"
@@ -596,7 +281,7 @@ def _deployment(arg: Any) -> tuple[int, int, int | None, Mapping[str, Any]]:
                 f"invocation_index, num_invocations, ...). Received: {deployment!r}"
             )
         pipeline_id, num_pipelines = deployment[1], deployment[2]
-        if not (_is_int(pipeline_id) and _is_int(num_pipelines)) or not (
+        if not (is_int(pipeline_id) and is_int(num_pipelines)) or not (
             0 <= pipeline_id < num_pipelines
         ):
             raise ValueError(
@@ -614,7 +299,7 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
     pipeline_id, num_pipelines, replicas, overrides = _deployment(arg)
     merged = {**DEFAULT_PARAMS, **params, **overrides}
     batch = merged.get("batch_size", 1 if partial else None)
-    if not _is_int(batch) or batch < 1:
+    if not is_int(batch) or batch < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch!r}")
     if replicas is not None:  # a global batch, split over the replicas
         if batch % replicas:
@@ -623,37 +308,22 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
                 f"replicas in sync. Received: batch_size={batch}"
             )
         batch //= replicas
-    cycle_length = merged["cycle_length"]
-    if not _is_int(cycle_length) or cycle_length < 1:
-        raise ValueError(
-            f"`cycle_length` must be an integer >= 1. Received: cycle_length={cycle_length!r}"
-        )
-    vocab = merged["vocab_size_per_slot"]
-    if vocab is not None and (not _is_int(vocab) or vocab < 1):
-        raise ValueError(
-            f"`vocab_size_per_slot` must be None or an integer >= 1. "
-            f"Received: vocab_size_per_slot={vocab!r}"
-        )
-    for flag in ("deterministic", "skip_corrupt_files", "check_files"):
-        if not isinstance(merged[flag], bool):
-            raise ValueError(f"`{flag}` must be a bool. Received: {flag}={merged[flag]!r}")
+    config = PipelineConfig.from_params(merged)
     return _Knobs(
         batch_size=batch,
         pipeline_id=pipeline_id,
         num_pipelines=num_pipelines,
-        cycle_length=cycle_length,
-        num_parallel_calls=_parallelism("num_parallel_calls", merged["num_parallel_calls"]),
-        parse_num_parallel_calls=_parallelism(
-            "parse_num_parallel_calls", merged["parse_num_parallel_calls"]
-        ),
-        deterministic=merged["deterministic"],
-        compression_type=_normalize_compression(merged["compression_type"]),
+        cycle_length=config.cycle_length,
+        num_parallel_calls=config.num_parallel_calls,
+        parse_num_parallel_calls=config.parse_num_parallel_calls,
+        deterministic=config.deterministic,
+        compression_type=config.compression_type,
         skip=0
         if partial
-        else _skip_count(merged["shard_skip_file_number"], pipeline_id, num_pipelines),
-        vocab_size_per_slot=vocab,
-        skip_corrupt_files=merged["skip_corrupt_files"],
-        check_files=merged["check_files"],
+        else _skip_count(config.shard_skip_file_number, pipeline_id, num_pipelines),
+        vocab_size_per_slot=config.vocab_size_per_slot,
+        skip_corrupt_files=config.skip_corrupt_files,
+        check_files=config.check_files,
     )
 
 
@@ -666,7 +336,7 @@ def _check_feature_map(
             f"Received: feature_map={feature_map!r}"
         )
     for slot_id, dims in slot_to_dims.items():
-        if not _is_int(slot_id) or isinstance(dims, str) or not isinstance(dims, Sequence):
+        if not is_int(slot_id) or isinstance(dims, str) or not isinstance(dims, Sequence):
             raise ValueError(
                 f"`slot_to_dims` must map int slot ids to lists of dims. "
                 f"Received: slot_to_dims[{slot_id!r}]={dims!r}"
@@ -748,11 +418,11 @@ class InputFn:
 
     def _scan(self, path: str, compression: str, with_features: bool) -> FileProblem | None:
         """Scan one file once per (size, mtime): repeated calls cost nothing."""
-        key = (*_file_key(path), compression, with_features)
+        key = (*file_key(path), compression, with_features)
         with self._lock:
             if key in self._scans:
                 return self._scans[key]
-        problem = _scan_file(path, self.feature_map if with_features else None, compression)
+        problem = scan_file(path, self.feature_map if with_features else None, compression)
         with self._lock:
             self._scans[key] = problem
         return problem
@@ -760,7 +430,7 @@ class InputFn:
     def _prescan(self, shard: list[str], compressions: list[str], knobs: _Knobs) -> set[str]:
         """Raise for bad files (check_files) or return those to leave out (skip_corrupt)."""
         bad: set[str] = set()
-        found = _scan_files(
+        found = scan_files(
             list(zip(shard, compressions, strict=True)),
             lambda path, c: self._scan(path, c, with_features=knobs.check_files),
         )
@@ -874,7 +544,7 @@ class InputFn:
                 f"[{knobs.pipeline_id}]={knobs.skip} (file_pattern={self._pattern_text()})"
             )
         if knobs.compression_type == "auto":
-            compressions = _detect_all(shard)
+            compressions = detect_all(shard)
         else:
             compressions = [knobs.compression_type] * len(shard)
         bad: set[str] = set()
@@ -951,9 +621,9 @@ class InputFn:
             paths = list(self.files_read)
         logger.info("looking for the file behind %s in %d files", type(error).__name__, len(paths))
         compression = _resolve_knobs(self.params, None, partial=True).compression_type
-        compressions = _detect_all(paths) if compression == "auto" else [compression] * len(paths)
+        compressions = detect_all(paths) if compression == "auto" else [compression] * len(paths)
         jobs = list(zip(paths, compressions, strict=True))
-        found = _scan_files(jobs, lambda path, c: self._scan(path, c, with_features=True))
+        found = scan_files(jobs, lambda path, c: self._scan(path, c, with_features=True))
         for problem in found:
             if problem is not None:
                 return DataFileError(problem, self._pattern_text())

@@ -40,10 +40,10 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
+
+from nwsrec.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +51,8 @@ __all__ = [
     "SlotTruth",
     "SyntheticConfig",
     "SyntheticTruth",
-    "encode_example",
     "generate_synthetic",
     "load_truth",
-    "write_tfrecords",
 ]
 
 TRUTH_FILE = "truth.json"
@@ -203,60 +201,6 @@ def load_truth(data_dir: str | os.PathLike) -> SyntheticTruth:
     return SyntheticTruth(config, slots, raw["bayes_test_auc"], raw["bayes_test_log_loss"])
 
 
-def encode_example(
-    int64_features: Mapping[str, Sequence[int]],
-    float_features: Mapping[str, Sequence[float]] | None = None,
-) -> bytes:
-    """Serializes a flat ``tf.train.Example`` of int64 and float list features.
-
-    A thin wrapper of :func:`nwsrec.data.writer.serialize_example` (one encoder for the
-    whole package).
-
-    Args:
-        int64_features: feature name -> int64 values (any number, also none).
-        float_features: feature name -> float values.
-
-    Returns:
-        The serialized example, as ``tf.io.parse_example`` reads it.
-
-    Example:
-        >>> len(encode_example({"slot_1_0": [3]}, {"label": [1.0]}))
-        30
-    """
-    from nwsrec.data.writer import serialize_example
-
-    row: dict[str, Any] = {k: list(v) for k, v in int64_features.items()}
-    row.update({k: list(v) for k, v in (float_features or {}).items()})
-    return serialize_example(row, int64_features=tuple(int64_features))
-
-
-def write_tfrecords(
-    records: Sequence[bytes], out_dir: str, prefix: str, num_files: int
-) -> list[str]:
-    """Writes serialized records round-robin into ``num_files`` TFRecord files.
-
-    A thin wrapper of :class:`nwsrec.data.writer.ShardedExampleWriter`.
-
-    Args:
-        records: serialized examples.
-        out_dir: target directory (created if missing).
-        prefix: file name prefix (``{prefix}-00000-of-00004.tfrecord``).
-        num_files: number of files.
-
-    Returns:
-        The written paths, in shard order.
-
-    Example:
-        >>> write_tfrecords([encode_example({"a": [1]})], "/tmp/x", "train", 1)  # doctest: +SKIP
-    """
-    from nwsrec.data.writer import ShardedExampleWriter
-
-    with ShardedExampleWriter(out_dir, prefix=prefix, num_shards=num_files) as writer:
-        for record in records:
-            writer.write_serialized(record)
-    return list(writer.paths)
-
-
 def _zipf_ids(rng: np.random.Generator, vocab: int, exponent: float, n: int) -> np.ndarray:
     probs = 1.0 / np.arange(1, vocab + 1, dtype=np.float64) ** exponent
     probs /= probs.sum()
@@ -265,7 +209,7 @@ def _zipf_ids(rng: np.random.Generator, vocab: int, exponent: float, n: int) -> 
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from nwsrec.training.metrics import exact_auc
+    from nwsrec.metrics import exact_auc
 
     return exact_auc(labels, scores)
 
@@ -300,7 +244,7 @@ def generate_synthetic(
         >>> generate_synthetic("/tmp/s", SyntheticConfig(num_train=1000))  # doctest: +SKIP
     """
     from nwsrec.data.writer import ShardedExampleWriter, serialize_example
-    from nwsrec.training.metrics import log_loss
+    from nwsrec.metrics import log_loss
 
     config = config or SyntheticConfig()
     out_dir = os.fspath(out_dir)
@@ -361,10 +305,7 @@ def generate_synthetic(
         f.write("slot_id\tvocab_size\n")
         for s in order:
             f.write(f"{s}\t{config.vocab_size}\n")
-    tmp = os.path.join(out_dir, TRUTH_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(truth.to_json(), f, indent=2)
-    os.replace(tmp, os.path.join(out_dir, TRUTH_FILE))
+    write_text_atomic(os.path.join(out_dir, TRUTH_FILE), json.dumps(truth.to_json(), indent=2))
     logger.info(
         "synthetic data: %d slots (%d signal, %d interactions), %d train / %d test examples in %s",
         config.num_slots,

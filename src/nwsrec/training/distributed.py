@@ -43,6 +43,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from nwsrec.config import STRATEGIES
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -50,21 +52,17 @@ __all__ = [
     "STRATEGIES",
     "ClusterTask",
     "DistributedRun",
-    "add_strategy_argument",
     "create_distributed_run",
     "parse_tf_config",
     "resolve_strategy_name",
-    "restore_dir_for",
     "run_task",
 ]
 
 #: The values of ``--strategy``.
-STRATEGIES = ("auto", "default", "mwms", "ps")
 #: The job names a ``TF_CONFIG`` cluster may hold.
 JOBS = ("chief", "worker", "ps", "evaluator")
 
 # Temporary model dir of a non-chief task -> the chief's model dir it resumes from.
-_RESTORE_DIRS: dict[str, str] = {}
 _ADDRESS = re.compile(r"^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$")
 _SERVING_JOBS = ("worker", "ps")
 
@@ -332,7 +330,6 @@ class DistributedRun:
             return model_dir
         path = tempfile.mkdtemp(prefix=f"nwsrec-{self.task.task_type}-{self.task.task_id}-")
         self._temp_dirs.append(path)
-        _RESTORE_DIRS[path] = model_dir
         return path
 
     def serve(self) -> None:
@@ -355,7 +352,6 @@ class DistributedRun:
         """Deletes the temporary directories of :meth:`task_model_dir`."""
         while self._temp_dirs:
             path = self._temp_dirs.pop()
-            _RESTORE_DIRS.pop(path, None)
             shutil.rmtree(path, ignore_errors=True)
 
     def __enter__(self) -> DistributedRun:
@@ -449,39 +445,16 @@ def create_distributed_run(
     return DistributedRun("ps", strategy, task, coordinator=coordinator)
 
 
-def restore_dir_for(model_dir: str) -> str:
-    """Where a run writing into ``model_dir`` resumes from.
-
-    The chief's ``model_dir`` for the temporary directory of a non-chief task (from
-    :meth:`DistributedRun.task_model_dir`), else ``model_dir`` itself. The trainer calls it
-    when it is given no ``restore_dir``.
-
-    Example:
-        >>> restore_dir_for("runs/x")
-        'runs/x'
-    """
-    return _RESTORE_DIRS.get(model_dir, model_dir)
-
-
-def add_strategy_argument(parser: Any) -> None:
-    """Adds ``--strategy {auto,default,mwms,ps}`` to an ``argparse`` parser."""
-    parser.add_argument(
-        "--strategy",
-        choices=STRATEGIES,
-        default="auto",
-        help="tf.distribute strategy; auto: default without TF_CONFIG, ps for a cluster "
-        "with ps tasks, else mwms (see docs/scaling.md)",
-    )
-
-
 def run_task(
-    strategy_name: str, model_dir: str, train_fn: Callable[[str, Any], Any]
+    strategy_name: str, model_dir: str, train_fn: Callable[[str, Any, str], Any]
 ) -> tuple[Any, bool] | None:
     """Runs this task of a (possibly one-process) cluster.
 
     A ps-mode worker or ps task serves until it is ended (never returns). A training task
-    calls ``train_fn(task_model_dir, strategy)``, where ``task_model_dir`` is
-    ``model_dir`` for the chief and a temporary directory (deleted afterwards) otherwise.
+    calls ``train_fn(task_model_dir, strategy, restore_dir)``, where ``task_model_dir`` is
+    ``model_dir`` for the chief and a temporary directory (deleted afterwards) otherwise,
+    and ``restore_dir`` is always ``model_dir``: every task resumes from the chief's
+    checkpoints.
 
     Args:
         strategy_name: ``--strategy``.
@@ -496,5 +469,5 @@ def run_task(
         run.serve()
         return None
     with run:
-        result = train_fn(run.task_model_dir(model_dir), run.strategy)
+        result = train_fn(run.task_model_dir(model_dir), run.strategy, model_dir)
     return result, run.is_chief

@@ -21,6 +21,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from nwsrec.files import write_json_atomic
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -32,24 +34,11 @@ __all__ = [
     "nws_snapshot",
     "read_history",
     "write_scalars",
-    "write_json_atomic",
     "write_params_json",
 ]
 
 PARAMS_FILE = "params.json"
 HISTORY_FILE = "nws_history.jsonl"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return repr(value)
 
 
 def _scalar(name: str, value: float) -> None:
@@ -66,24 +55,6 @@ def _scalar(name: str, value: float) -> None:
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
     )
     tf.summary.write(name, tf.constant(float(value), tf.float32), metadata=metadata)
-
-
-def write_json_atomic(path: str, content: Any) -> None:
-    """Writes ``content`` as indented JSON through a temporary file and a rename.
-
-    Args:
-        path: the target file; its directory is created if missing.
-        content: anything JSON can hold; other objects are written as their ``repr``.
-
-    Example:
-        >>> write_json_atomic("/tmp/x.json", {"a": 1})  # doctest: +SKIP
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_jsonable(content), f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def write_params_json(model_dir: str, params: Mapping[str, Any]) -> str:

@@ -33,7 +33,7 @@ Training params (read from the run's params; defaults in :data:`TRAINING_DEFAULT
 - ``holdout_every``: 0 trains on every record. ``k >= 2`` holds about one record in
   ``k`` of the training files out of a search's training (by a hash of the record,
   ``nwsrec.data.RecordSplit``); the width search then picks each slot's width by its
-  loss on those records (``nwsrec.training.select``). A model without NWS layer (a
+  loss on those records (``nwsrec.search.select``). A model without NWS layer (a
   training run at fixed widths) always trains on every record.
 - ``width_penalty``: loss added per expected embedding dim of the NWS layers
   (``width_penalty * sum_i sum_j p_ij * c_ij``). It prices width: a slot keeps a
@@ -53,44 +53,31 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nwsrec.checks import check_int
+from nwsrec.config import TrainerConfig
+from nwsrec.data.pipeline import RecordSplit
+from nwsrec.metrics import exact_auc, log_loss
 from nwsrec.training.checkpoints import TrainingCheckpoint
-from nwsrec.training.metrics import exact_auc, log_loss
-from nwsrec.training.ps_loop import is_parameter_server_strategy, num_workers, run_steps
+from nwsrec.training.collectives import all_reduce_indexed_slices
+from nwsrec.training.gradients import GradientRouting, as_indexed_slices, raw_variable
+from nwsrec.training.ps_loop import (
+    is_parameter_server_strategy,
+    num_workers,
+    per_worker_iterator,
+    run_steps,
+)
 from nwsrec.training.summaries import ProgressBar, RunSummaries, write_params_json, write_scalars
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TRAINING_DEFAULTS", "EvalResult", "TrainResult", "Trainer", "training_param"]
+__all__ = ["TRAINING_DEFAULTS", "EvalResult", "TrainResult", "Trainer"]
 
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "train_steps": 1000,
-    "dense_optimizer": "adam",
-    "dense_learning_rate": 1e-3,
-    "arch_optimizer": "adam",
-    "arch_learning_rate": 1e-2,
-    "arch_warmup_steps": 0,
-    "holdout_every": 0,
-    "width_penalty": 0.0,
-    "checkpoint_every_steps": 1000,
-    "keep_checkpoints": 3,
-    "log_every_steps": 100,
-    "seed": None,
-}
-
-
-def training_param(params: Mapping[str, Any], key: str) -> Any:
-    """Returns ``params[key]``, or the trainer's default for it.
-
-    Args:
-        params: the run's params.
-        key: a key of :data:`TRAINING_DEFAULTS`.
-
-    Example:
-        >>> training_param({}, "log_every_steps")
-        100
-    """
-    value = params.get(key)
-    return TRAINING_DEFAULTS[key] if value is None else value
+TRAINING_DEFAULTS: dict[str, Any] = TrainerConfig.defaults()
+"""The trainer's knobs and their defaults (:class:`nwsrec.config.TrainerConfig`)."""
 
 
 @dataclasses.dataclass
@@ -139,40 +126,14 @@ def _naming_errors(input_fn: Any) -> Any:
     return naming() if naming is not None else contextlib.nullcontext()
 
 
-def _make_optimizer(name: str, learning_rate: float, key: str) -> Any:
-    import keras
-
+def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A Keras optimizer by name (one of :data:`nwsrec.config.OPTIMIZERS`)."""
     factories = {
         "adam": keras.optimizers.Adam,
         "adagrad": keras.optimizers.Adagrad,
         "sgd": keras.optimizers.SGD,
     }
-    if name not in factories:
-        raise ValueError(f"`{key}` must be one of {sorted(factories)}. Received: {key}={name!r}")
     return factories[name](learning_rate=float(learning_rate))
-
-
-def _raw(variable: Any) -> Any:
-    """The tf.Variable behind a Keras variable (or the variable itself)."""
-    import keras
-
-    return variable.value if isinstance(variable, keras.Variable) else variable
-
-
-def table_parameter(table: Any) -> Any:
-    """The trainable weight of an embedding table (what its lookup reads).
-
-    Args:
-        table: an ``EmbeddingTable``.
-
-    Returns:
-        Its embedding ``tf.Variable``: ``table.variable`` when the table has one, else the
-        first of ``table.variables``.
-    """
-    variable = getattr(table, "variable", None)
-    if variable is None:
-        variable = list(table.variables)[0]
-    return variable
 
 
 class Trainer:
@@ -188,10 +149,9 @@ class Trainer:
         model_dir: where checkpoints, ``params.json``, event files and the NWS history go.
         strategy: a ``tf.distribute.Strategy``; default: the current (default) strategy.
         progress: show a progress bar on stderr.
-        restore_dir: where to resume from. Default: ``model_dir``, or the chief's model dir
-            when ``model_dir`` is a non-chief task's temporary directory (a non-chief
-            worker of a multi-worker run resumes from the chief's checkpoint; see
-            ``nwsrec.training.distributed.restore_dir_for``).
+        restore_dir: where to resume from; default ``model_dir``. A non-chief worker of a
+            multi-worker run writes into a temporary ``model_dir`` and resumes from the
+            chief's (``nwsrec.training.distributed.run_task`` passes it).
 
     Example:
         >>> trainer = Trainer(lambda: MyModel(params), params, "runs/my")  # doctest: +SKIP
@@ -208,16 +168,10 @@ class Trainer:
         progress: bool = True,
         restore_dir: str | None = None,
     ) -> None:
-        import keras
-        import tensorflow as tf
 
         self.params = dict(params)
         self.model_dir = model_dir
-        if restore_dir is None:
-            from nwsrec.training.distributed import restore_dir_for
-
-            restore_dir = restore_dir_for(model_dir)
-        self.restore_dir = restore_dir
+        self.restore_dir = model_dir if restore_dir is None else restore_dir
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         self.progress = progress
         self.batch_size = int(self.params["batch_size"])
@@ -226,51 +180,33 @@ class Trainer:
                 "`batch_size` must be a multiple of the number of replicas "
                 f"({self.strategy.num_replicas_in_sync}). Received: batch_size={self.batch_size}"
             )
-        seed = training_param(self.params, "seed")
-        if seed is not None:
-            keras.utils.set_random_seed(int(seed))
-        self._width_penalty = float(training_param(self.params, "width_penalty"))
-        if self._width_penalty < 0 or not math.isfinite(self._width_penalty):
-            raise ValueError(
-                f"`width_penalty` must be a finite number >= 0. "
-                f"Received: width_penalty={self._width_penalty!r}"
-            )
-        self.holdout_every = training_param(self.params, "holdout_every")
-        if (
-            isinstance(self.holdout_every, bool)
-            or not isinstance(self.holdout_every, int)
-            or self.holdout_every < 0
-            or self.holdout_every == 1
-        ):
-            raise ValueError(
-                "`holdout_every` must be 0 (train on every record) or an integer >= 2 (one "
-                f"record in k held out). Received: holdout_every={self.holdout_every!r}"
-            )
+        self.config = TrainerConfig.from_params(self.params)
+        if self.config.seed is not None:
+            keras.utils.set_random_seed(self.config.seed)
+        self._width_penalty = self.config.width_penalty
+        self.holdout_every = self.config.holdout_every
         with self.strategy.scope():
             self.model = model_fn()
             self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             self._ensure_built()
             self.nws_layers = list(self.model.nws_layers())
             arch = [layer.get_arch_embedding_weights() for layer in self.nws_layers]
-            arch_ids = {id(_raw(v)) for v in arch}
+            arch_ids = {id(raw_variable(v)) for v in arch}
             self.arch_variables = arch
             self.dense_variables = [
-                v for v in self.model.dense_variables() if id(_raw(v)) not in arch_ids
+                v for v in self.model.dense_variables() if id(raw_variable(v)) not in arch_ids
             ]
             self.tables = dict(self.model.tables)
-            self.table_variables = [table_parameter(t) for t in self.tables.values()]
+            self.routing = GradientRouting(self.dense_variables, self.arch_variables, self.tables)
+            self.table_variables = self.routing.table_variables
             self.dense_optimizer = _make_optimizer(
-                str(training_param(self.params, "dense_optimizer")),
-                training_param(self.params, "dense_learning_rate"),
-                "dense_optimizer",
+                self.config.dense_optimizer, self.config.dense_learning_rate
             )
             self.dense_optimizer.build(self.dense_variables)
             self.optimizers = {"dense": self.dense_optimizer}
             if self.arch_variables:
                 self.arch_optimizer = _make_optimizer(
-                    str(training_param(self.params, "arch_optimizer")),
-                    training_param(self.params, "arch_learning_rate"),
-                    "arch_optimizer",
+                    self.config.arch_optimizer, self.config.arch_learning_rate
                 )
                 self.arch_optimizer.build(self.arch_variables)
                 self.optimizers["arch"] = self.arch_optimizer
@@ -288,13 +224,13 @@ class Trainer:
             )
         self._train_loop = tf.function(self._train_loop_fn)
         self._eval_step = tf.function(self._eval_step_fn)
-        self._local_eval_step = tf.function(self._local_eval_step_fn)
+        self.local_eval_step = tf.function(self._local_eval_step_fn)
         self._checkpoint: TrainingCheckpoint | None = None
         self._train_input_fn: Any = None
 
     # ---------------------------------------------------------------- building blocks
 
-    def _dataset_fn(self, file_pattern: str, repeat: bool, part: str = "all") -> Any:
+    def input_fn(self, file_pattern: str, repeat: bool, part: str = "all") -> Any:
         """The input function of ``file_pattern``.
 
         ``part``: ``"all"`` records, the ``"train"`` part or the ``"holdout"`` part of the
@@ -304,14 +240,12 @@ class Trainer:
             raise ValueError(f"`part` must be all, train or holdout. Received: part={part!r}")
         if part == "all" or not self.holdout_every:
             return self.model.create_input_fn(file_pattern, repeat=repeat)
-        from nwsrec.data.pipeline import RecordSplit
 
         split = RecordSplit(self.holdout_every, held_out=part == "holdout")
         return self.model.create_input_fn(file_pattern, repeat=repeat, split=split)
 
     def _ensure_built(self) -> None:
         """Creates every variable by one inference pass over one real batch."""
-        import tensorflow as tf
 
         pattern = self.params.get("train_file_pattern")
         if not pattern:
@@ -319,7 +253,7 @@ class Trainer:
                 "`train_file_pattern` must be set in the params. Received: "
                 f"train_file_pattern={pattern!r}"
             )
-        dataset = self._dataset_fn(pattern, repeat=False)(tf.distribute.InputContext())
+        dataset = self.input_fn(pattern, repeat=False)(tf.distribute.InputContext())
         for features in dataset.take(1):
             self.model.forward(features, training=False)
             return
@@ -329,7 +263,6 @@ class Trainer:
         )
 
     def _loss_terms(self) -> Any:
-        import tensorflow as tf
 
         if not self._width_penalty or not self.nws_layers:
             return tf.constant(0.0)
@@ -342,13 +275,6 @@ class Trainer:
         return self._width_penalty * dims
 
     def _step_fn(self, features: Mapping[str, Any]) -> Any:
-        import tensorflow as tf
-
-        from nwsrec.embedding.sharded import (
-            gradient_sources,
-            merge_shard_gradients,
-            shard_offsets,
-        )
 
         replicas = float(self.strategy.num_replicas_in_sync)
         labels = tf.cast(tf.reshape(features["label"], [-1]), tf.float32)
@@ -361,72 +287,29 @@ class Trainer:
             for aux in aux_losses:
                 extra += tf.cast(tf.reduce_sum(aux), tf.float32)
             loss = task_loss + extra / replicas
-        # A table split across ps tasks is differentiated by shard, then merged into one
-        # IndexedSlices of global row ids (one source, unchanged, for a whole table).
-        table_sources = [gradient_sources(v) for v in self.table_variables]
-        watched = (
-            [_raw(v) for v in self.dense_variables]
-            + [_raw(v) for v in self.arch_variables]
-            + [s for sources in table_sources for s in sources]
-        )
-        grads = tape.gradient(loss, watched)
-        n_dense, n_arch = len(self.dense_variables), len(self.arch_variables)
-        dense_grads = grads[:n_dense]
-        arch_grads = grads[n_dense : n_dense + n_arch]
-        table_grads, start = [], n_dense + n_arch
-        for variable, sources in zip(self.table_variables, table_sources, strict=True):
-            shard_grads = grads[start : start + len(sources)]
-            table_grads.append(merge_shard_gradients(shard_grads, shard_offsets(variable)))
-            start += len(sources)
+        grads = tape.gradient(loss, self.routing.watched)
+        routed = self.routing.split(grads)
         # The Keras optimizers all-reduce in the replica context themselves.
-        self.dense_optimizer.apply_gradients(
-            [
-                (g, v)
-                for g, v in zip(dense_grads, self.dense_variables, strict=True)
-                if g is not None
-            ]
-        )
-        if n_arch:
+        self.dense_optimizer.apply_gradients(routed.dense)
+        if self.arch_variables:
             warm = tf.cast(
-                self.global_step >= int(training_param(self.params, "arch_warmup_steps")),
+                self.global_step >= self.config.arch_warmup_steps,
                 tf.float32,
             )
-            arch_grads = [None if g is None else g * warm for g in arch_grads]
-            self.arch_optimizer.apply_gradients(
-                [
-                    (g, v)
-                    for g, v in zip(arch_grads, self.arch_variables, strict=True)
-                    if g is not None
-                ]
-            )
-        present = [
-            (name, g) for name, g in zip(self.tables, table_grads, strict=True) if g is not None
-        ]
+            self.arch_optimizer.apply_gradients([(g * warm, v) for g, v in routed.arch])
+        present = routed.tables
         if present:
             context = tf.distribute.get_replica_context()
             reduced = [g for _, g in present]
             if context is not None and self.strategy.num_replicas_in_sync > 1:
-                from nwsrec.training.collectives import all_reduce_indexed_slices
-
-                reduced = [
-                    g
-                    if isinstance(g, tf.IndexedSlices)
-                    else tf.IndexedSlices(
-                        g, tf.range(tf.shape(g, out_type=tf.int64)[0]), tf.shape(g)
-                    )
-                    for g in reduced
-                ]
-                reduced = all_reduce_indexed_slices(context, reduced)
+                reduced = all_reduce_indexed_slices(
+                    context, [as_indexed_slices(g) for g in reduced]
+                )
             for (name, _), grad in zip(present, reduced, strict=True):
-                if not isinstance(grad, tf.IndexedSlices):
-                    grad = tf.IndexedSlices(
-                        grad, tf.range(tf.shape(grad, out_type=tf.int64)[0]), tf.shape(grad)
-                    )
-                self.tables[name].apply_gradient(grad)
+                self.tables[name].apply_gradient(as_indexed_slices(grad))
         return task_loss + extra / replicas
 
     def _train_loop_fn(self, iterator: Any, num_steps: Any) -> Any:
-        import tensorflow as tf
 
         total = tf.constant(0.0)
         for _ in tf.range(num_steps):
@@ -437,17 +320,14 @@ class Trainer:
 
     def _train_iterator(self, file_pattern: str) -> Any:
         """The training input: one iterator per worker under ParameterServerStrategy."""
-        dataset_fn = self._dataset_fn(file_pattern, repeat=True, part="train")
+        dataset_fn = self.input_fn(file_pattern, repeat=True, part="train")
         self._train_input_fn = dataset_fn
         if self.coordinator is not None:
-            from nwsrec.training.ps_loop import per_worker_iterator
-
             return per_worker_iterator(self.coordinator, self.strategy, dataset_fn)
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
 
     def _run_steps(self, iterator: Any, steps: int) -> float:
         """Runs ``steps`` training steps; returns their mean loss."""
-        import tensorflow as tf
 
         if self.coordinator is not None:
             return run_steps(
@@ -460,13 +340,11 @@ class Trainer:
         return float(self._train_loop(iterator, tf.constant(steps, tf.int64)))
 
     def _local_eval_step_fn(self, features: Any) -> Any:
-        import tensorflow as tf
 
         logits, _ = self.model.forward(features, training=False)
         return tf.reshape(features["label"], [-1]), tf.reshape(logits, [-1])
 
     def _eval_step_fn(self, features: Any) -> Any:
-        import tensorflow as tf
 
         def fn(batch: Mapping[str, Any]) -> Any:
             logits, _ = self.model.forward(batch, training=False)
@@ -494,14 +372,11 @@ class Trainer:
         Returns:
             A :class:`TrainResult`.
         """
-        import tensorflow as tf
 
-        total = int(steps if steps is not None else training_param(self.params, "train_steps"))
-        if total < 0:
-            raise ValueError(f"`steps` must be >= 0. Received: steps={total}")
+        total = self.config.train_steps if steps is None else check_int("steps", steps, minimum=0)
         pattern = file_pattern or self.params["train_file_pattern"]
-        log_every = max(1, int(training_param(self.params, "log_every_steps")))
-        ckpt_every = max(1, int(training_param(self.params, "checkpoint_every_steps")))
+        log_every = self.config.log_every_steps
+        ckpt_every = self.config.checkpoint_every_steps
         write_params_json(self.model_dir, self.params)
 
         iterator = self._train_iterator(pattern)
@@ -518,7 +393,7 @@ class Trainer:
             self.model,
             self.optimizers,
             iterator=iterator if checkpointable_iterator else None,
-            max_to_keep=int(training_param(self.params, "keep_checkpoints")),
+            max_to_keep=self.config.keep_checkpoints,
             restore_directory=self.restore_dir,
         )
         start = self._checkpoint.restore_latest()
@@ -605,7 +480,6 @@ class Trainer:
         Returns:
             An :class:`EvalResult`; also written to the ``eval`` event file.
         """
-        import numpy as np
 
         pattern = file_pattern or self.params.get("eval_file_pattern")
         if not pattern:
@@ -616,13 +490,12 @@ class Trainer:
         if self.coordinator is not None:
             # ParameterServerStrategy: the chief evaluates inline, reading the weights
             # from the ps tasks (strategy.run only runs in scheduled functions).
-            import tensorflow as tf
 
-            eval_input_fn = self._dataset_fn(pattern, repeat=False)
+            eval_input_fn = self.input_fn(pattern, repeat=False)
             dataset = eval_input_fn(tf.distribute.InputContext())
-            step_fn, results = self._local_eval_step, lambda t: [t]
+            step_fn, results = self.local_eval_step, lambda t: [t]
         else:
-            eval_input_fn = self._dataset_fn(pattern, repeat=False)
+            eval_input_fn = self.input_fn(pattern, repeat=False)
             dataset = self.strategy.distribute_datasets_from_function(eval_input_fn)
             step_fn, results = self._eval_step, self.strategy.experimental_local_results
         labels, logits = [], []

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic, load_truth
-    from nwsrec.training.runs import (
+    from nwsrec.runs import (
         parse_param_overrides,
         resolve_params,
         run_search,

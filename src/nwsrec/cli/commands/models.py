@@ -41,7 +41,7 @@ def _display_path(path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Import the built-in tasks and plugins, then print one line per model."""
     from nwsrec import model_imports, registry
-    from nwsrec.cli.main import CommandError
+    from nwsrec.cli.errors import CommandError
 
     try:
         model_imports.import_all_params(require_success=False)

@@ -60,8 +60,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the model and print its memory plan; return the exit status."""
     from nwsrec import model_imports
-    from nwsrec.cli.main import CommandError
-    from nwsrec.training.runs import parse_param_overrides, read_search_dims, resolve_params
+    from nwsrec.cli.errors import CommandError
+    from nwsrec.runs import parse_param_overrides, resolve_params
+    from nwsrec.search.result import read_search_dims
 
     if args.max_tables is not None and args.max_tables < 0:
         raise ValueError(f"`--max-tables` must be >= 0. Received: --max-tables={args.max_tables}")

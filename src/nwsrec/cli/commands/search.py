@@ -27,8 +27,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Adds the ``search`` sub-command."""
-    from nwsrec.training.distributed import add_strategy_argument
-    from nwsrec.training.runs import add_run_arguments
+    from nwsrec.cli.args import add_run_arguments, add_strategy_argument
 
     parser = subparsers.add_parser(
         "search",
@@ -43,20 +42,25 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the search and prints its result; returns the exit status."""
+    from nwsrec.cli.args import params_from_args
+    from nwsrec.cli.report import format_params, format_report
+    from nwsrec.runs import default_model_dir, run_search
     from nwsrec.training.distributed import run_task
-    from nwsrec.training.runs import (
-        default_model_dir,
-        format_report,
-        params_from_args,
-        run_search,
-    )
 
-    def search(task_model_dir: str, strategy: Any) -> Any:
+    def search(task_model_dir: str, strategy: Any, restore_dir: str) -> Any:
         cls, params, _ = params_from_args(args, "search")
         return run_search(
-            cls, params, task_model_dir, progress=not args.no_progress, strategy=strategy
+            cls,
+            params,
+            task_model_dir,
+            progress=not args.no_progress,
+            strategy=strategy,
+            restore_dir=restore_dir,
         )
 
+    if args.list_params:
+        print(format_params(args.model))
+        return 0
     # The strategy comes first: TensorFlow must not run anything before it exists.
     model_dir = args.model_dir or default_model_dir(args.model, "search")
     done = run_task(getattr(args, "strategy", "auto"), model_dir, search)

@@ -21,8 +21,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Adds the ``train`` sub-command."""
-    from nwsrec.training.distributed import add_strategy_argument
-    from nwsrec.training.runs import add_run_arguments
+    from nwsrec.cli.args import add_run_arguments, add_strategy_argument
 
     parser = subparsers.add_parser(
         "train",
@@ -38,15 +37,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Trains, evaluates and prints the report and memory plan; returns the exit status."""
+    from nwsrec.cli.args import params_from_args
+    from nwsrec.cli.report import format_params, format_report
+    from nwsrec.runs import default_model_dir, run_train
     from nwsrec.training.distributed import run_task
-    from nwsrec.training.runs import (
-        default_model_dir,
-        format_report,
-        params_from_args,
-        run_train,
-    )
 
-    def train(task_model_dir: str, strategy: Any) -> Any:
+    def train(task_model_dir: str, strategy: Any, restore_dir: str) -> Any:
         cls, params, _ = params_from_args(args, "train")
         return run_train(
             cls,
@@ -55,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
             dims_path=args.dims,
             progress=not args.no_progress,
             strategy=strategy,
+            restore_dir=restore_dir,
         )
 
+    if args.list_params:
+        print(format_params(args.model))
+        return 0
     # The strategy comes first: TensorFlow must not run anything before it exists.
     model_dir = args.model_dir or default_model_dir(args.model, "train")
     done = run_task(getattr(args, "strategy", "auto"), model_dir, train)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nwsrec.registry import register
-from nwsrec.training.search_model import WidthSearchModel
+from nwsrec.search.model import WidthSearchModel
 
 __all__ = ["MovieLensModel"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nwsrec.registry import register
-from nwsrec.training.search_model import WidthSearchModel
+from nwsrec.search.model import WidthSearchModel
 
 __all__ = ["SyntheticModel"]
 
@@ -36,7 +36,7 @@ class SyntheticModel(WidthSearchModel):
         one network learns to work with every width of every slot. One training record
         in ten is held out of it (``holdout_every``), and each slot then gets the
         smallest width whose held-out log loss is within ``selection_tolerance`` of its
-        best width's (``width_selection="holdout"``, ``nwsrec.training.select``; size 0
+        best width's (``width_selection="holdout"``, ``nwsrec.search.select``; size 0
         is tried there too). Measured against the seed's decision (the argmax of the
         architecture weights, trained with a width penalty): 4.4x instead of 2.6x fewer
         embedding parameters with no noise slot kept, at a higher test AUC than full

@@ -3,8 +3,9 @@ import json
 import numpy as np
 from conftest import HandModel
 
-from nwsrec.training.search import plot_search, search_result, write_search_result
-from nwsrec.training.select import holdout_batches, select_widths
+from nwsrec.search.plot import plot_search
+from nwsrec.search.result import search_result, write_search_result
+from nwsrec.search.select import holdout_batches, select_widths
 from nwsrec.training.summaries import read_history
 from nwsrec.training.trainer import Trainer
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nwsrec.training.metrics import exact_auc, log_loss
+from nwsrec.metrics import exact_auc, log_loss
 
 
 def _pairwise_auc(labels, scores):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from nwsrec.layers import MixedEmbedOpComb
-from nwsrec.training.select import holdout_batches, pinned_sizes, select_widths
+from nwsrec.search.select import holdout_batches, pinned_sizes, select_widths
 
 # The held-out loss a fake model has at each size: slot "a" carries signal (8 is a bit
 # better than 4, 0 much worse), slot "b" is noise (any width costs a little).
@@ -31,7 +31,7 @@ class FakeTrainer:
         self.nws_layers = [layer]
         self.calls = 0
 
-    def _local_eval_step(self, batch):
+    def local_eval_step(self, batch):
         self.calls += 1
         layer = self.nws_layers[0]
         sizes = {
@@ -141,8 +141,8 @@ def test_holdout_batches_needs_a_holdout_split():
 
 def test_cached_lookups_give_the_loss_of_a_full_forward_pass(tmp_path):
     from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
-    from nwsrec.training.runs import resolve_params
-    from nwsrec.training.select import _HoldoutLoss
+    from nwsrec.runs import resolve_params
+    from nwsrec.search.select import _HoldoutLoss
     from nwsrec.training.trainer import Trainer
 
     config = SyntheticConfig(num_train=1024, num_test=256, pair_ranks=(1,), num_noise_slots=1)
@@ -159,7 +159,7 @@ def test_cached_lookups_give_the_loss_of_a_full_forward_pass(tmp_path):
         with pinned_sizes(layer, sizes):
             total = 0.0
             for batch in batches:
-                labels, logits = trainer._local_eval_step(batch)
+                labels, logits = trainer.local_eval_step(batch)
                 total += float(
                     tf.reduce_sum(
                         tf.nn.sigmoid_cross_entropy_with_logits(

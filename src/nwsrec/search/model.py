@@ -33,7 +33,7 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
 - ``width_selection``: how ``nwsrec search`` picks each slot's width: ``"argmax"`` of
   the architecture weights (the seed) or ``"holdout"``: the smallest width whose loss on
   the records held out by ``holdout_every`` is within ``selection_tolerance`` of the
-  slot's best (``nwsrec.training.select``; ``selection_batches`` held-out batches at
+  slot's best (``nwsrec.search.select``; ``selection_batches`` held-out batches at
   most, ``selection_rounds`` passes over the slots).
 - ``hidden_units``: widths of the DNN's ReLU layers.
 - ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
@@ -47,32 +47,20 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import keras
+import tensorflow as tf
+
+from nwsrec.config import SearchConfig, TrainerConfig
+from nwsrec.features import FeatureColumnV1, FeatureSlot, read_vocab_file
+from nwsrec.layers import MixedEmbedOpComb
 from nwsrec.model import Model
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SEARCH_MODEL_DEFAULTS", "WidthSearchModel", "check_slot_dims", "embedding_parameters"]
 
-SEARCH_MODEL_DEFAULTS: dict[str, Any] = {
-    "data_dir": None,
-    "slots": None,
-    "candidate_sizes": [0, 4, 8, 16],
-    "search": False,
-    "slot_dims": None,
-    "warmup_steps": 0,
-    "pretraining_steps": 0,
-    "nws_seed": 0,
-    "nws_mode": "sample",
-    "search_steps": None,
-    "width_selection": "argmax",
-    "selection_tolerance": 2e-4,
-    "selection_batches": 20,
-    "selection_rounds": 2,
-    "hidden_units": [64],
-    "vec_learning_rate": 0.2,
-    "vec_init_scale": 0.05,
-    "bias_learning_rate": 0.05,
-}
+SEARCH_MODEL_DEFAULTS: dict[str, Any] = SearchConfig.defaults()
+"""The search model's knobs and their defaults (:class:`nwsrec.config.SearchConfig`)."""
 
 
 def check_slot_dims(
@@ -160,9 +148,11 @@ class WidthSearchModel(Model):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         """Model defaults, trainer defaults, and :data:`SEARCH_MODEL_DEFAULTS`."""
-        from nwsrec.training.trainer import TRAINING_DEFAULTS
-
-        return {**super().default_params(), **TRAINING_DEFAULTS, **SEARCH_MODEL_DEFAULTS}
+        return {
+            **super().default_params(),
+            **TrainerConfig.defaults(),
+            **SEARCH_MODEL_DEFAULTS,
+        }
 
     @classmethod
     def resolve_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,17 +179,11 @@ class WidthSearchModel(Model):
         return out
 
     def __init__(self, params: Mapping[str, Any]) -> None:
-        from nwsrec.features import read_vocab_file
-
         params = dict(params)
-        candidates = [int(c) for c in params.get("candidate_sizes") or []]
-        if not candidates or any(c < 0 for c in candidates) or max(candidates) == 0:
-            raise ValueError(
-                "`candidate_sizes` must be non-negative integers with one > 0. "
-                f"Received: candidate_sizes={params.get('candidate_sizes')!r}"
-            )
+        self.config = SearchConfig.from_params(params)
+        candidates = list(self.config.candidate_sizes)
         self._candidates = candidates
-        self._search = bool(params.get("search", False))
+        self._search = self.config.search
         vocab_path = params.get("vocab_file_path")
         if not vocab_path or not os.path.exists(vocab_path):
             raise FileNotFoundError(
@@ -208,9 +192,9 @@ class WidthSearchModel(Model):
                 "`nwsrec datasets --help`)"
             )
         vocab = read_vocab_file(vocab_path, params.get("vocab_size_per_slot"))
-        slots = params.get("slots")
+        slots = self.config.slots
         self._slot_ids = sorted(int(s) for s in (slots if slots is not None else vocab))
-        dims = params.get("slot_dims")
+        dims = self.config.slot_dims
         if self._search or dims is None:
             self._dims = {s: max(candidates) for s in self._slot_ids}
         else:
@@ -232,37 +216,24 @@ class WidthSearchModel(Model):
         """The fixed width of every slot (the largest candidate in search mode)."""
         return dict(self._dims)
 
-    def _slot(self, slot_id: int) -> Any:
-        import keras
-        import tensorflow as tf
-
-        from nwsrec.features import FeatureSlot
-
-        p = self.params
-        scale = float(p["vec_init_scale"])
+    def _slot(self, slot_id: int) -> FeatureSlot:
+        p = self.config
+        scale = p.vec_init_scale
         return FeatureSlot(
             self.env,
             slot_id,
             has_bias=True,
-            bias_optimizer=tf.tpu.experimental.embedding.FTRL(
-                learning_rate=float(p["bias_learning_rate"])
-            ),
+            bias_optimizer=tf.tpu.experimental.embedding.FTRL(learning_rate=p.bias_learning_rate),
             bias_initializer=keras.initializers.Zeros(),
             default_vec_optimizer=tf.tpu.experimental.embedding.Adagrad(
-                learning_rate=float(p["vec_learning_rate"])
+                learning_rate=p.vec_learning_rate
             ),
             default_vec_initializer=keras.initializers.RandomUniform(-scale, scale),
         )
 
-    def logits_fn(self) -> Any:
+    def logits_fn(self) -> tf.Tensor:
         """Declares the slots, applies the NWS layer in search mode, returns logits [B]."""
-        import keras
-        import tensorflow as tf
-
-        from nwsrec.features import FeatureColumnV1
-        from nwsrec.layers import MixedEmbedOpComb
-
-        p = self.params
+        p = self.config
         vectors, biases, names = [], [], []
         for slot_id in self._slot_ids:
             width = sum(self._candidates) if self._search else self._dims[slot_id]
@@ -283,17 +254,17 @@ class WidthSearchModel(Model):
                 lambda: MixedEmbedOpComb(
                     names,
                     [list(self._candidates)] * len(names),
-                    warmup_steps=int(p["warmup_steps"]),
-                    pretraining_steps=int(p["pretraining_steps"]),
-                    seed=p.get("nws_seed"),
-                    mode=str(p.get("nws_mode") or "sample"),
+                    warmup_steps=p.warmup_steps,
+                    pretraining_steps=p.pretraining_steps,
+                    seed=p.nws_seed,
+                    mode=p.nws_mode,
                     name="nws",
                 ),
             )
             x = nws(x, training=self.training)
 
-        def dnn() -> Any:
-            layers = [keras.layers.Dense(int(u), activation="relu") for u in p["hidden_units"]]
+        def dnn() -> keras.Sequential:
+            layers = [keras.layers.Dense(u, activation="relu") for u in p.hidden_units]
             return keras.Sequential([*layers, keras.layers.Dense(1)], name="dnn")
 
         logits = self.keras_layer("dnn", dnn)(x)[:, 0]

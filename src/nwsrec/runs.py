@@ -23,15 +23,27 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from nwsrec import registry
+from nwsrec.config import check_known_keys, typed_params
+from nwsrec.features import read_vocab_file
+from nwsrec.search.model import check_slot_dims, embedding_parameters
+from nwsrec.search.plot import plot_search
+from nwsrec.search.result import (
+    SEARCH_PLOT,
+    SEARCH_RESULT,
+    read_search_dims,
+    search_result,
+    write_search_result,
+)
+from nwsrec.search.select import holdout_batches, select_widths
+from nwsrec.training.summaries import CountProgress, read_history
+from nwsrec.training.trainer import Trainer
+
 __all__ = [
     "SCHEDULE_KEYS",
     "RunReport",
-    "add_run_arguments",
     "default_model_dir",
-    "format_report",
-    "params_from_args",
     "parse_param_overrides",
-    "read_search_dims",
     "resolve_params",
     "run_search",
     "run_train",
@@ -98,17 +110,10 @@ def resolve_params(
         LookupError: an unknown model (the registry suggests close names) or param key.
         FileNotFoundError: missing data, with the command that makes it.
     """
-    from nwsrec import registry
-
     cls = registry.get_class(model_name)
     params = dict(registry.get_params(model_name))
     overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(params))
-    if unknown:
-        raise LookupError(
-            f"`--param` keys must be params of model {model_name!r}. Received: "
-            f"{unknown[0]!r}; known keys: {', '.join(sorted(params))}"
-        )
+    check_known_keys(overrides, params, what=f"model {model_name!r}")
     if data_dir is not None:
         params["data_dir"] = data_dir
         for key in _DATA_KEYS:
@@ -122,6 +127,7 @@ def resolve_params(
     resolve = getattr(cls, "resolve_params", None)
     if resolve is not None:
         params = resolve(params)
+    params = typed_params(params)
     params["model_name"] = model_name
     if check_data:
         _check_data(model_name, params)
@@ -181,65 +187,6 @@ def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
         )
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def read_search_dims(path: str | os.PathLike[str]) -> dict[int, int]:
-    """``{slot_id: size}`` from a ``search_result.json`` (``{"slots": {slot: {"size": N}}}``).
-
-    The one reader of ``--dims`` files (``nwsrec train`` and ``nwsrec plan``).
-
-    Args:
-        path: a file holding ``{"slots": {"<slot_id>": {"size": N, ...}, ...}, ...}``;
-            other keys are ignored.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: naming the file (and slot), for invalid JSON, a missing ``slots``
-            object, a slot id that is not a non-negative integer, or a missing or
-            negative ``size``.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "dims.json"
-        >>> _ = path.write_text('{"slots": {"3": {"size": 8}, "5": {"size": 0}}}')
-        >>> read_search_dims(path)
-        {3: 8, 5: 0}
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"`--dims` must name an existing file. Received: --dims {path!r}")
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{path}:{err.lineno}:{err.colno}: `--dims` must be a JSON file. Received: {err.msg}"
-        ) from None
-    slots = data.get("slots") if isinstance(data, dict) else None
-    if not isinstance(slots, dict):
-        raise ValueError(
-            f'{path}: `--dims` must hold an object {{"slots": {{"<slot_id>": {{"size": N}}}}}}. '
-            f"Received: slots={slots!r}"
-        )
-    dims: dict[int, int] = {}
-    for key, entry in slots.items():
-        if not (key.isascii() and key.isdigit()):
-            raise ValueError(
-                f"{path}: slot ids must be non-negative integers. Received: slot={key!r}"
-            )
-        size = entry.get("size") if isinstance(entry, dict) else None
-        if not _is_int(size) or size < 0:
-            raise ValueError(
-                f"{path}: slot {key} must have a non-negative integer `size`. "
-                f"Received: size={size!r}"
-            )
-        dims[int(key)] = size
-    return dims
-
-
 @dataclasses.dataclass
 class RunReport:
     """What a search or training run produced.
@@ -286,11 +233,21 @@ class RunReport:
 
 
 def _train_and_evaluate(
-    cls: type, params: dict[str, Any], model_dir: str, progress: bool, strategy: Any
-) -> tuple[Any, Any, Any]:
-    from nwsrec.training.trainer import Trainer
-
-    trainer = Trainer(lambda: cls(params), params, model_dir, strategy=strategy, progress=progress)
+    cls: type,
+    params: dict[str, Any],
+    model_dir: str,
+    progress: bool,
+    strategy: Any,
+    restore_dir: str | None,
+) -> tuple[Trainer, Any, Any]:
+    trainer = Trainer(
+        lambda: cls(params),
+        params,
+        model_dir,
+        strategy=strategy,
+        progress=progress,
+        restore_dir=restore_dir,
+    )
     result = trainer.train()
     evaluation = trainer.evaluate()
     return trainer, result, evaluation
@@ -299,8 +256,6 @@ def _train_and_evaluate(
 def _report(
     params: Mapping[str, Any], model_dir: str, trainer: Any, result: Any, evaluation: Any
 ) -> RunReport:
-    from nwsrec.training.search_model import embedding_parameters
-
     model = trainer.model
     plan = model.table_memory_plan()
     dims = getattr(model, "slot_dims", {})
@@ -320,10 +275,7 @@ def _report(
 
 
 def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) -> Any:
-    """Each slot's width picked on the run's held-out records (``nwsrec.training.select``)."""
-    from nwsrec.training.select import holdout_batches, select_widths
-    from nwsrec.training.summaries import CountProgress
-
+    """Each slot's width picked on the run's held-out records (``nwsrec.search.select``)."""
     max_batches = params.get("selection_batches")
     batches = holdout_batches(
         trainer, params["train_file_pattern"], int(max_batches) if max_batches else None
@@ -344,20 +296,23 @@ def run_search(
     *,
     progress: bool = True,
     strategy: Any = None,
+    restore_dir: str | None = None,
 ) -> RunReport:
     """Trains with the NWS layer; writes ``search_result.json`` and ``search.png``.
 
     The search trains to ``search_steps`` when the params set it (else ``train_steps``),
     then picks the widths by ``width_selection``: ``"argmax"`` of the architecture
-    weights, or ``"holdout"`` (``nwsrec.training.select``, on the records that
+    weights, or ``"holdout"`` (``nwsrec.search.select``, on the records that
     ``holdout_every`` kept out of training).
 
     Args:
-        cls: the model class (a :class:`~nwsrec.training.search_model.WidthSearchModel`).
+        cls: the model class (a :class:`~nwsrec.search.model.WidthSearchModel`).
         params: resolved params (``search`` is set to True).
         model_dir: the run's directory.
         progress: show a progress bar.
         strategy: a ``tf.distribute`` strategy (default: the default strategy).
+        restore_dir: where to resume from (default ``model_dir``; a non-chief worker
+            resumes from the chief's directory).
 
     Returns:
         A :class:`RunReport` whose ``slot_dims`` are the chosen sizes.
@@ -366,15 +321,6 @@ def run_search(
         ValueError: an unknown ``width_selection``, ``"holdout"`` without
             ``holdout_every``, or a model without NWS layer.
     """
-    from nwsrec.training.search import (
-        SEARCH_PLOT,
-        SEARCH_RESULT,
-        plot_search,
-        search_result,
-        write_search_result,
-    )
-    from nwsrec.training.summaries import read_history
-
     params = {**params, "search": True, "slot_dims": None}
     if params.get("search_steps"):
         params["train_steps"] = int(params["search_steps"])
@@ -388,7 +334,9 @@ def run_search(
             "`width_selection=holdout` needs `holdout_every` >= 2 (the records to select "
             f"on). Received: holdout_every={params.get('holdout_every')!r}"
         )
-    trainer, result, evaluation = _train_and_evaluate(cls, params, model_dir, progress, strategy)
+    trainer, result, evaluation = _train_and_evaluate(
+        cls, params, model_dir, progress, strategy, restore_dir
+    )
     if not trainer.nws_layers:
         raise ValueError(
             f"`--model` must build an NWS layer (MixedEmbedOpComb) in search mode. "
@@ -419,6 +367,7 @@ def run_train(
     dims_path: str | None = None,
     progress: bool = True,
     strategy: Any = None,
+    restore_dir: str | None = None,
 ) -> RunReport:
     """Trains at fixed widths and evaluates on the held-out split.
 
@@ -429,6 +378,7 @@ def run_train(
         dims_path: a ``search_result.json``; None trains every slot at full width.
         progress: show a progress bar.
         strategy: a ``tf.distribute`` strategy.
+        restore_dir: where to resume from (default ``model_dir``).
 
     Returns:
         A :class:`RunReport`.
@@ -437,9 +387,6 @@ def run_train(
         ValueError: the dims file does not match the model (a slot missing, an unknown
             slot, a size that is not a candidate), naming the file and slot.
     """
-    from nwsrec.features import read_vocab_file
-    from nwsrec.training.search_model import check_slot_dims
-
     params = {**params, "search": False}
     if dims_path is not None:
         dims = read_search_dims(dims_path)
@@ -449,65 +396,7 @@ def run_train(
         params["slot_dims"] = check_slot_dims(
             dims, slots, params["candidate_sizes"], f"--dims {dims_path}"
         )
-    trainer, result, evaluation = _train_and_evaluate(cls, params, model_dir, progress, strategy)
+    trainer, result, evaluation = _train_and_evaluate(
+        cls, params, model_dir, progress, strategy, restore_dir
+    )
     return _report(params, model_dir, trainer, result, evaluation)
-
-
-def add_run_arguments(parser: Any) -> None:
-    """Adds the options every run command shares to an ``argparse`` parser.
-
-    ``--model``, ``--param key=value`` (repeatable), ``--steps``, ``--batch-size``,
-    ``--model-dir`` (default ``runs/<model>/<command>``), ``--data-dir``,
-    ``--no-progress``.
-    """
-    parser.add_argument("--model", required=True, metavar="NAME", help="a registered model")
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a param (value read as JSON when it parses); repeatable",
-    )
-    parser.add_argument("--steps", type=int, help="train to this global step")
-    parser.add_argument("--batch-size", type=int, help="global batch size")
-    parser.add_argument("--model-dir", help="output directory (default runs/<model>/<command>)")
-    parser.add_argument("--data-dir", help="data directory (default: the model's data_dir)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def params_from_args(args: Any, command: str) -> tuple[type, dict[str, Any], str]:
-    """``(model_class, params, model_dir)`` from the options of :func:`add_run_arguments`."""
-    cls, params = resolve_params(
-        args.model,
-        parse_param_overrides(args.param),
-        steps=args.steps,
-        batch_size=args.batch_size,
-        data_dir=args.data_dir,
-    )
-    if command == "search" and args.steps is not None and params.get("search_steps"):
-        params["search_steps"] = int(args.steps)  # --steps is the search's own length
-    return cls, params, args.model_dir or default_model_dir(args.model, command)
-
-
-def format_report(report: RunReport, title: str) -> str:
-    """A short text summary of a run for the command line."""
-    from nwsrec.features import format_bytes
-
-    lines = [
-        f"{title}: {report.model_name} at step {report.step} ({report.model_dir})",
-        f"  test AUC {report.auc:.4f}  log loss {report.log_loss:.4f}  "
-        f"({report.num_examples} examples)",
-        f"  embedding parameters {report.embedding_parameters:,}  "
-        f"bytes {format_bytes(report.embedding_bytes)} (weights + optimizer slots)",
-    ]
-    if report.slot_dims:
-        sizes = ", ".join(f"{s}:{d}" for s, d in sorted(report.slot_dims.items()))
-        lines.append(f"  slot sizes {sizes}")
-    selection = report.selection or {}
-    if selection.get("method") == "holdout":
-        lines.append(
-            f"  sizes picked on {selection['num_examples']:,} held-out examples (tolerance "
-            f"{selection['tolerance']:g}): held-out log loss {selection['full_width_loss']:.4f} "
-            f"at full width, {selection['chosen_loss']:.4f} at these sizes"
-        )
-    return "\n".join(lines)

@@ -88,7 +88,7 @@ def holdout_batches(trainer: Any, file_pattern: str, max_batches: int | None = N
             "`holdout_every` must be >= 2 to select widths on held-out records. "
             f"Received: holdout_every={trainer.holdout_every!r}"
         )
-    input_fn = trainer._dataset_fn(file_pattern, repeat=False, part="holdout")
+    input_fn = trainer.input_fn(file_pattern, repeat=False, part="holdout")
     batches = []
     for batch in input_fn(tf.distribute.InputContext()):
         batches.append(batch)
@@ -124,7 +124,7 @@ class _HoldoutLoss:
         else:
 
             def eval_step(_: Any, batch: Any) -> Any:
-                labels, logits = trainer._local_eval_step(batch)
+                labels, logits = trainer.local_eval_step(batch)
                 return _sum_log_loss(labels, logits)
 
             self._step = eval_step

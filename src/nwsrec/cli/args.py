@@ -1,0 +1,67 @@
+"""Arguments the run commands share, and turning them into a run's params.
+
+Only argparse and constants here: building the parser must not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_run_arguments", "add_strategy_argument", "params_from_args"]
+
+from nwsrec.config import STRATEGIES
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the options every run command shares to an ``argparse`` parser.
+
+    ``--model``, ``--param key=value`` (repeatable), ``--steps``, ``--batch-size``,
+    ``--model-dir`` (default ``runs/<model>/<command>``), ``--data-dir``,
+    ``--no-progress``.
+    """
+    parser.add_argument("--model", required=True, metavar="NAME", help="a registered model")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a param (value read as JSON when it parses); repeatable",
+    )
+    parser.add_argument("--steps", type=int, help="train to this global step")
+    parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument("--model-dir", help="output directory (default runs/<model>/<command>)")
+    parser.add_argument("--data-dir", help="data directory (default: the model's data_dir)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--list-params",
+        action="store_true",
+        help="list every param of --model with its default and meaning, then exit",
+    )
+
+
+def params_from_args(args: argparse.Namespace, command: str) -> tuple[type, dict[str, Any], str]:
+    """``(model_class, params, model_dir)`` from the options of :func:`add_run_arguments`."""
+    from nwsrec.runs import default_model_dir, parse_param_overrides, resolve_params
+
+    cls, params = resolve_params(
+        args.model,
+        parse_param_overrides(args.param),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        data_dir=args.data_dir,
+    )
+    if command == "search" and args.steps is not None and params.get("search_steps"):
+        params["search_steps"] = int(args.steps)  # --steps is the search's own length
+    return cls, params, args.model_dir or default_model_dir(args.model, command)
+
+
+def add_strategy_argument(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--strategy {auto,default,mwms,ps}`` to an ``argparse`` parser."""
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="auto",
+        help="tf.distribute strategy; auto: default without TF_CONFIG, ps for a cluster "
+        "with ps tasks, else mwms (see docs/scaling.md)",
+    )

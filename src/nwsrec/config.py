@@ -1,0 +1,414 @@
+"""Typed run configuration: the input pipeline's, the trainer's and the width search's knobs.
+
+A run's parameters travel as one flat mapping (``--param key=value``, ``params.json``,
+a registered model's ``default_params()``): that is the wire format. Each part of nwsrec
+reads its own knobs out of it through a frozen dataclass here, whose fields carry their
+meaning (``metadata["doc"]``) and whose ``__post_init__`` validates every value at once,
+with the message format of the whole package ("`key` must be ... Received: key=value").
+
+- :class:`PipelineConfig`: ``nwsrec.data.pipeline`` (files, parsing, order).
+- :class:`TrainerConfig`: ``nwsrec.training.Trainer`` (optimizers, steps, checkpoints).
+- :class:`SearchConfig`: ``nwsrec.search.WidthSearchModel`` and the selection.
+
+``Config.from_params(params)`` takes the config's keys from a flat mapping (missing and
+None values take the default), reads each value by its field's type (a string from the
+command line such as ``"1e-3"`` becomes a float, ``"abc"`` is an error naming the key),
+and validates. :func:`check_known_keys` rejects a key no part knows, naming it, a close
+match and the known ones. :func:`describe` lists every knob with its default and meaning
+(``nwsrec train --model NAME --list-params``).
+
+A leaf module: it imports nothing from nwsrec but :mod:`nwsrec.checks`, and no
+TensorFlow.
+
+Example:
+    >>> TrainerConfig.from_params({"dense_learning_rate": "0.01"}).dense_learning_rate
+    0.01
+    >>> TrainerConfig.from_params({"dense_learning_rate": "abc"})
+    Traceback (most recent call last):
+    ...
+    ValueError: `dense_learning_rate` must be a number. Received: dense_learning_rate='abc'
+    >>> TrainerConfig.defaults()["keep_checkpoints"]
+    3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from nwsrec.checks import is_int
+
+__all__ = [
+    "AUTOTUNE",
+    "OPTIMIZERS",
+    "STRATEGIES",
+    "Config",
+    "PipelineConfig",
+    "SearchConfig",
+    "TrainerConfig",
+    "check_known_keys",
+    "describe",
+    "typed_params",
+]
+
+AUTOTUNE = -1
+"""``tf.data.AUTOTUNE`` (checked equal in the tests; this module does not import TF)."""
+
+OPTIMIZERS = ("adam", "adagrad", "sgd")
+"""The Keras optimizers of the dense and architecture weights."""
+
+STRATEGIES = ("auto", "default", "mwms", "ps")
+"""The values of ``--strategy`` (see ``docs/scaling.md``)."""
+
+_C = TypeVar("_C", bound="Config")
+
+
+def knob(default: Any, doc: str) -> Any:
+    """A config field with its default and its meaning (shown by :func:`describe`)."""
+    if isinstance(default, list | dict):
+        return dataclasses.field(
+            default_factory=lambda: json.loads(json.dumps(default)), metadata={"doc": doc}
+        )
+    return dataclasses.field(default=default, metadata={"doc": doc})
+
+
+def _fail(key: str, what: str, value: Any) -> ValueError:
+    return ValueError(f"`{key}` must be {what}. Received: {key}={value!r}")
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """``value`` read as the field's type; a string (from ``--param``) is parsed."""
+    optional = False
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        optional = True
+        rest = [a for a in args if a is not type(None)]
+        annotation = rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]  # noqa: UP007
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if value is None:
+        if optional:
+            return None
+        raise _fail(key, f"set (a {getattr(annotation, '__name__', annotation)})", value)
+    if isinstance(value, str) and annotation is not str:
+        text = value.strip()
+        if optional and text.lower() in ("none", "null", ""):
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            if annotation is bool and text.lower() in ("true", "false"):
+                value = text.lower() == "true"
+            elif annotation in (int, float, bool) or origin is list:
+                raise _fail(key, _type_words(annotation), value) from None
+    # Values of another type pass through: __post_init__ says what the field must be.
+    if annotation is float and is_int(value):
+        return float(value)
+    if origin is list and isinstance(value, list | tuple):
+        (item,) = args or (Any,)
+        return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    return value  # Any, dict, unions of several types: validated by __post_init__
+
+
+def _is_optional(annotation: Any) -> bool:
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args
+
+
+def _type_words(annotation: Any) -> str:
+    if annotation is int:
+        return "an integer"
+    if annotation is float:
+        return "a number"
+    if annotation is bool:
+        return "a bool (true or false)"
+    if typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation) or (Any,)
+        return f"a list of {_type_words(item).split(' ', 1)[-1]}s"
+    return f"a {getattr(annotation, '__name__', annotation)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base of the typed configs: defaults, reading from flat params, descriptions."""
+
+    section: ClassVar[str] = ""
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """The flat-params keys this config reads."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """``{key: default}`` of every field (fresh lists and dicts)."""
+        return dataclasses.asdict(cls())
+
+    @classmethod
+    def from_params(cls: type[_C], params: Mapping[str, Any]) -> _C:
+        """The config of a flat params mapping.
+
+        A missing key takes the default; so does None for a field that cannot be None.
+
+        Raises:
+            ValueError: naming the key, for a value of the wrong type or out of range.
+        """
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in params:
+                continue
+            raw = params[field.name]
+            if raw is None and not _is_optional(hints[field.name]):
+                continue  # None: the default
+            values[field.name] = _coerce(field.name, raw, hints[field.name])
+        return cls(**values)
+
+    def to_params(self) -> dict[str, Any]:
+        """The config as flat params (the wire format)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def docs(cls) -> dict[str, str]:
+        """``{key: meaning}`` of every field."""
+        return {f.name: str(f.metadata.get("doc", "")) for f in dataclasses.fields(cls)}
+
+
+def _check_positive_int(key: str, value: Any, minimum: int = 1) -> None:
+    if not is_int(value) or value < minimum:
+        raise _fail(key, f"an integer >= {minimum}", value)
+
+
+def _check_rate(key: str, value: Any, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        raise _fail(key, "a finite number >= 0" if allow_zero else "a finite number > 0", value)
+
+
+def _check_parallelism(key: str, value: Any) -> None:
+    if value is None or value == AUTOTUNE:
+        return
+    if not is_int(value) or value < 1:
+        raise _fail(key, f"None (serial), {AUTOTUNE} (AUTOTUNE) or an integer >= 1", value)
+
+
+def _check_choice(key: str, value: Any, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        words = " or ".join(choices) if len(choices) == 2 else f"one of {', '.join(choices)}"
+        raise _fail(key, words, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig(Config):
+    """The input pipeline's knobs (``nwsrec.data.pipeline``); measured defaults."""
+
+    section: ClassVar[str] = "input pipeline"
+
+    cycle_length: int = knob(1, "files read at once (interleave)")
+    num_parallel_calls: int | None = knob(None, "interleave threads (None serial, -1 AUTOTUNE)")
+    parse_num_parallel_calls: int | None = knob(
+        None, "parse-map threads (None serial, -1 AUTOTUNE)"
+    )
+    deterministic: bool = knob(True, "keep the order when a stage is parallel")
+    compression_type: str | None = knob(
+        "auto", "'auto' (gzip found by its magic bytes), '' or None (none), 'GZIP' or 'ZLIB'"
+    )
+    shard_skip_file_number: Any = knob(
+        None, "files to skip per pipeline: a list by pipeline id or {pipeline_id: n}"
+    )
+    vocab_size_per_slot: int | None = knob(None, "fixed vocab size: ids are taken modulo it")
+    skip_corrupt_files: bool = knob(
+        False, "pre-scan the shard; log, count and leave out each corrupt file"
+    )
+    check_files: bool = knob(
+        False, "pre-scan the shard fully (records, features) and raise, naming the file"
+    )
+
+    def __post_init__(self) -> None:
+        _check_positive_int("cycle_length", self.cycle_length)
+        _check_parallelism("num_parallel_calls", self.num_parallel_calls)
+        _check_parallelism("parse_num_parallel_calls", self.parse_num_parallel_calls)
+        text = "" if self.compression_type is None else self.compression_type
+        object.__setattr__(self, "compression_type", text)
+        if isinstance(text, str) and text.upper() in ("GZIP", "ZLIB"):
+            object.__setattr__(self, "compression_type", text.upper())
+        if self.compression_type not in ("auto", "", "GZIP", "ZLIB"):
+            raise _fail(
+                "compression_type", "one of 'auto', '', None, 'GZIP', 'ZLIB'", self.compression_type
+            )
+        vocab = self.vocab_size_per_slot
+        if vocab is not None and (not is_int(vocab) or vocab < 1):
+            raise _fail("vocab_size_per_slot", "None or an integer >= 1", vocab)
+        for flag in ("deterministic", "skip_corrupt_files", "check_files"):
+            if not isinstance(getattr(self, flag), bool):
+                raise _fail(flag, "a bool", getattr(self, flag))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig(Config):
+    """The trainer's knobs (``nwsrec.training.Trainer``)."""
+
+    section: ClassVar[str] = "training"
+
+    train_steps: int = knob(1000, "the global step to train to")
+    dense_optimizer: str = knob("adam", "optimizer of the dense weights: adam, adagrad or sgd")
+    dense_learning_rate: float = knob(1e-3, "learning rate of the dense weights")
+    arch_optimizer: str = knob(
+        "adam", "optimizer of the NWS architecture weights: adam, adagrad or sgd"
+    )
+    arch_learning_rate: float = knob(1e-2, "learning rate of the NWS architecture weights")
+    arch_warmup_steps: int = knob(
+        0, "the architecture weights stay frozen while global_step < this"
+    )
+    holdout_every: int = knob(
+        0, "0: train on every record; k >= 2: hold one record in k out of a search"
+    )
+    width_penalty: float = knob(0.0, "loss added per expected embedding dim of the NWS layers")
+    checkpoint_every_steps: int = knob(1000, "write a checkpoint every this many steps")
+    keep_checkpoints: int = knob(3, "how many checkpoints to keep")
+    log_every_steps: int = knob(100, "write training scalars every this many steps")
+    seed: int | None = knob(None, "seeds Keras/TF/numpy before the model is built")
+
+    def __post_init__(self) -> None:
+        _check_positive_int("train_steps", self.train_steps, minimum=0)
+        _check_choice("dense_optimizer", self.dense_optimizer, OPTIMIZERS)
+        _check_choice("arch_optimizer", self.arch_optimizer, OPTIMIZERS)
+        _check_rate("dense_learning_rate", self.dense_learning_rate)
+        _check_rate("arch_learning_rate", self.arch_learning_rate)
+        _check_positive_int("arch_warmup_steps", self.arch_warmup_steps, minimum=0)
+        if not is_int(self.holdout_every) or self.holdout_every < 0 or self.holdout_every == 1:
+            raise _fail(
+                "holdout_every",
+                "0 (train on every record) or an integer >= 2 (one record in k held out)",
+                self.holdout_every,
+            )
+        _check_rate("width_penalty", self.width_penalty, allow_zero=True)
+        _check_positive_int("checkpoint_every_steps", self.checkpoint_every_steps)
+        _check_positive_int("keep_checkpoints", self.keep_checkpoints)
+        _check_positive_int("log_every_steps", self.log_every_steps)
+        if self.seed is not None and not is_int(self.seed):
+            raise _fail("seed", "None or an integer", self.seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig(Config):
+    """The width-search model's knobs (``nwsrec.search.WidthSearchModel``, the selection)."""
+
+    section: ClassVar[str] = "width search"
+
+    data_dir: str | None = knob(None, "data directory: {data_dir}/train-*, test-*, vocab.tsv")
+    slots: list[int] | None = knob(None, "the slot ids to use (None: every slot of the vocab)")
+    candidate_sizes: list[int] = knob([0, 4, 8, 16], "candidate embedding sizes of every slot")
+    search: bool = knob(False, "search mode (set by `nwsrec search`)")
+    slot_dims: Any = knob(None, "{slot_id: size} at fixed widths (set by `train --dims`)")
+    warmup_steps: int = knob(0, "NWS layer: steps during which size 0 is never drawn")
+    pretraining_steps: int = knob(0, "NWS layer: steps of uniform draws")
+    nws_seed: int | None = knob(0, "NWS layer: seed of its draws")
+    nws_mode: str = knob("sample", "NWS layer: 'sample' (one size per step) or 'mixed'")
+    search_steps: int | None = knob(None, "the length of `nwsrec search` (None: train_steps)")
+    width_selection: str = knob(
+        "argmax", "how a search picks widths: 'argmax' (the seed) or 'holdout'"
+    )
+    selection_tolerance: float = knob(
+        2e-4, "holdout: keep the smallest size within this held-out loss of the best"
+    )
+    selection_batches: int | None = knob(20, "holdout: held-out batches read at most")
+    selection_rounds: int = knob(2, "holdout: passes over the slots")
+    hidden_units: list[int] = knob([64], "widths of the DNN's ReLU layers")
+    vec_learning_rate: float = knob(0.2, "Adagrad learning rate of the vector tables")
+    vec_init_scale: float = knob(0.05, "uniform init range of the vector tables")
+    bias_learning_rate: float = knob(0.05, "FTRL learning rate of the bias tables")
+
+    def __post_init__(self) -> None:
+        sizes = self.candidate_sizes
+        if not sizes or any(not is_int(c) or c < 0 for c in sizes) or max(sizes) == 0:
+            raise _fail(
+                "candidate_sizes", "non-negative integers with one > 0", self.candidate_sizes
+            )
+        if len(set(sizes)) != len(sizes):
+            raise _fail("candidate_sizes", "distinct sizes", self.candidate_sizes)
+        for key in ("warmup_steps", "pretraining_steps"):
+            _check_positive_int(key, getattr(self, key), minimum=0)
+        if self.search_steps is not None:
+            _check_positive_int("search_steps", self.search_steps)
+        _check_choice("nws_mode", self.nws_mode, ("sample", "mixed"))
+        _check_choice("width_selection", self.width_selection, ("argmax", "holdout"))
+        _check_rate("selection_tolerance", self.selection_tolerance, allow_zero=True)
+        if self.selection_batches is not None:
+            _check_positive_int("selection_batches", self.selection_batches)
+        _check_positive_int("selection_rounds", self.selection_rounds)
+        if any(not is_int(u) or u < 1 for u in self.hidden_units):
+            raise _fail("hidden_units", "a list of integers >= 1", self.hidden_units)
+        _check_rate("vec_learning_rate", self.vec_learning_rate)
+        _check_rate("vec_init_scale", self.vec_init_scale, allow_zero=True)
+        _check_rate("bias_learning_rate", self.bias_learning_rate)
+
+
+CONFIGS: tuple[type[Config], ...] = (PipelineConfig, TrainerConfig, SearchConfig)
+
+
+def check_known_keys(params: Mapping[str, Any], known: Iterable[str], *, what: str) -> None:
+    """Raises ``LookupError`` for a key of ``params`` not in ``known``.
+
+    Args:
+        params: the keys to check (e.g. ``--param`` overrides).
+        known: the keys a model runs with.
+        what: the owner of the keys, for the message (e.g. ``"model 'ctr'"``).
+    """
+    known = sorted(known)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise LookupError(
+            f"`--param` keys must be params of {what}. Received: {unknown[0]!r}{hint}; "
+            f"known keys: {', '.join(known)}"
+        )
+
+
+def typed_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the keys of every typed config read by type and validated.
+
+    Raises:
+        ValueError: naming the key, for a value of the wrong type or out of range.
+
+    Example:
+        >>> typed_params({"train_steps": "20", "model_knob": "x"})["train_steps"]
+        20
+    """
+    out = dict(params)
+    for config in CONFIGS:
+        if any(key in params for key in config.keys()):
+            typed = config.from_params(params).to_params()
+            out.update({key: typed[key] for key in config.keys() if key in params})
+    return out
+
+
+def describe(params: Mapping[str, Any]) -> list[tuple[str, str, Any, str]]:
+    """Every knob of a flat params mapping: ``(section, key, value, meaning)``.
+
+    Keys of the typed configs get their meaning from the field; the others (a model's
+    own params) are listed under ``"model"`` without one.
+
+    Example:
+        >>> describe({"train_steps": 5, "my_knob": 1})[0]
+        ('training', 'train_steps', 5, 'the global step to train to')
+    """
+    rows = []
+    owners = {key: config for config in CONFIGS for key in config.keys()}
+    for key in params:
+        config = owners.get(key)
+        if config is None:
+            rows.append(("model", key, params[key], ""))
+        else:
+            rows.append((config.section, key, params[key], config.docs()[key]))
+    order = {config.section: i for i, config in enumerate(CONFIGS)}
+    rows.sort(key=lambda row: (order.get(row[0], len(order)), row[1]))
+    return rows
