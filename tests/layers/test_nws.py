@@ -1,8 +1,22 @@
+"""Tests of ``MixedEmbedOpComb``, backend-neutral.
+
+They run on the default (TensorFlow) backend and, via ``test_backends.py``, again in a
+subprocess under ``KERAS_BACKEND=jax`` with TensorFlow unimportable.
+"""
+
+import os
+
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from layer_testing import run_layer_test
+from layer_testing import (
+    BACKEND,
+    compiled,
+    compiled_training_call,
+    num_traced_ops,
+    run_layer_test,
+    train_gradients,
+)
 
 import nwsrec.layers
 from nwsrec.layers import MixedEmbedOpComb, TeacherEmbeddingTransform
@@ -71,6 +85,11 @@ def sigma_tolerance(p, n, k=5.0):
 
 
 # --------------------------------------------------------------------- public surface
+
+
+def test_runs_on_the_requested_backend():
+    # Set by test_backends.py, so a subprocess that silently fell back to TensorFlow fails.
+    assert BACKEND == os.environ.get("NWSREC_EXPECT_BACKEND", BACKEND)
 
 
 def test_every_public_name_is_exported():
@@ -154,19 +173,17 @@ def test_draw_frequencies_match_softmax_probabilities():
     np.testing.assert_array_less(np.abs(freq - p), sigma_tolerance(p, n))
 
 
-def test_each_training_step_draws_afresh_inside_tf_function():
+def test_each_training_step_draws_afresh_inside_a_compiled_function():
+    # tf.function on TensorFlow, jax.jit of stateless_call on JAX.
     layer = built(MixedEmbedOpComb(["a"], [[4, 4]], 0, 0, seed=5))
     ones = np.ones((1, 8), np.float32)
-
-    @tf.function
-    def train_step(x):
-        return layer(x, training=True)
+    train_step, tracing_count = compiled_training_call(layer)
 
     draws = [int(drawn_choices(layer, train_step(ones)[0])[0]) for _ in range(64)]
     assert int(layer.step.numpy()) == 64
     # Uniform over two choices: 64 identical draws would have probability 2**-63.
     assert 0 < sum(draws) < 64
-    assert train_step.experimental_get_tracing_count() == 1
+    assert tracing_count() == 1
 
 
 def test_zero_size_is_never_drawn_during_warmup_and_is_drawn_after():
@@ -256,26 +273,20 @@ def test_step_counts_training_calls_only_and_can_be_assigned():
 # --------------------------------------------------------------------------- gradient
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
-def test_arch_gradient_equals_straight_through_formula_for_drawn_choice(compiled):
+@pytest.mark.parametrize("compile_step", [False, True], ids=["eager", "compiled"])
+def test_arch_gradient_equals_straight_through_formula_for_drawn_choice(compile_step):
+    # tf.GradientTape (and tf.function) on TensorFlow, jax.grad (and jax.jit) on JAX.
     layer = built(make_layer(seed=21))
     rng = np.random.default_rng(3)
     logits = [rng.normal(size=len(c)) for c in CHOICES]
     set_logits(layer, logits)
     x = rng.normal(size=(4, WIDTH)).astype(np.float32)
     upstream = rng.normal(size=(4, WIDTH)).astype(np.float32)
-    x_var = tf.constant(x)
 
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x, training=True)
-            loss = tf.reduce_sum(y * upstream)
-        return (y, *tape.gradient(loss, [x, layer.arch_embedding_weights]))
-
-    if compiled:
-        step = tf.function(step)
-    y, grad_x, grad_w = (np.asarray(t) for t in step(x_var))
+    y, (grad_w,), grad_x = train_gradients(
+        layer, x, lambda y: keras.ops.sum(y * upstream), compiled=compile_step
+    )
+    y, grad_x, grad_w = (np.asarray(t) for t in (y, grad_x, grad_w))
 
     choices = drawn_choices(layer, (y != 0)[0])
     mask = segment_mask(layer, choices)
@@ -292,7 +303,8 @@ def test_arch_gradient_equals_straight_through_formula_for_drawn_choice(compiled
 
 
 def test_call_is_a_fixed_number_of_operations_whatever_the_slot_count():
-    def num_graph_ops(num_slots):
+    # Graph ops of a tf.function on TensorFlow, jaxpr equations on JAX.
+    def num_ops(num_slots):
         layer = built(
             MixedEmbedOpComb(
                 [f"s{i}" for i in range(num_slots)],
@@ -302,18 +314,9 @@ def test_call_is_a_fixed_number_of_operations_whatever_the_slot_count():
                 seed=1,
             )
         )
+        return num_traced_ops(layer, layer.total_embedding_size)
 
-        @tf.function
-        def train_step(x):
-            with tf.GradientTape() as tape:
-                y = layer(x, training=True)
-                loss = tf.reduce_sum(y * y)
-            return tape.gradient(loss, layer.arch_embedding_weights)
-
-        spec = tf.TensorSpec((None, layer.total_embedding_size), tf.float32)
-        return len(train_step.get_concrete_function(spec).graph.get_operations())
-
-    assert num_graph_ops(4) == num_graph_ops(256)
+    assert num_ops(4) == num_ops(256)
 
 
 # -------------------------------------------------------------------------- inference
@@ -406,11 +409,22 @@ def test_summaries_and_probabilities_match_numpy():
     assert layer.get_arch_embedding_weights() is layer.arch_embedding_weights
 
 
-def test_summaries_can_be_computed_inside_tf_function():
+def test_summaries_can_be_computed_inside_a_compiled_function():
+    # tf.function on TensorFlow, jax.jit on JAX (which returns arrays only: no names).
     layer = built(make_layer())
-    summaries = tf.function(lambda: layer.get_summaries())()
+
+    def scalar_summaries():
+        summaries = layer.get_summaries()
+        values = [v for _, v in summaries.pop("arch_weights_after_softmax_list")]
+        return summaries, values
+
+    summaries, values = compiled(scalar_summaries)()
     np.testing.assert_allclose(
         float(summaries["arch_entropy"]), np.log(3) + np.log(2) + np.log(4), rtol=1e-4
+    )
+    np.testing.assert_allclose(float(summaries["expected_emb_dims"]), 8 + 8 + 5, rtol=1e-3)
+    np.testing.assert_allclose(
+        [float(v) for v in values], [1 / len(c) for c in CHOICES for _ in c], rtol=1e-3
     )
 
 

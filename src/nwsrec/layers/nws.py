@@ -26,6 +26,8 @@ MODES = ("sample", "mixed")
 # such a choice has probability 0 without the NaNs that -inf brings into gradients.
 _BLOCKED_LOGIT = -1e9
 
+_Shape = tuple[int | None, ...]
+
 
 @keras.saving.register_keras_serializable(package="nwsrec")
 class MixedEmbedOpComb(keras.layers.Layer):
@@ -54,9 +56,10 @@ class MixedEmbedOpComb(keras.layers.Layer):
       ``clip(step - warmup_steps, 0, 1)``: size 0 is never drawn until
       ``step > warmup_steps`` (this also holds during pre-training).
 
-    ``step`` (``layer.step``) is a non-trainable int64 weight: the number of training calls
-    seen so far. Each training call reads it, then adds 1. It is saved with the model and
-    can be assigned (``layer.step.assign(n)``).
+    ``step`` (``layer.step``) is a non-trainable integer weight (int64; int32 on JAX
+    unless ``jax_enable_x64`` is set): the number of training calls seen so far. Each
+    training call reads it, then adds 1. It is saved with the model and can be assigned
+    (``layer.step.assign(n)``).
 
     Inference (``training=False``) is deterministic: each slot keeps its argmax choice
     (after the warm-up rule), with factor 1.
@@ -203,12 +206,12 @@ class MixedEmbedOpComb(keras.layers.Layer):
             name="step",
             shape=(),
             initializer="zeros",
-            dtype="int64",
+            dtype=_step_dtype(),
             trainable=False,
             aggregation="only_first_replica",
         )
-        self.teacher_embedding_transform = None
-        if self.teacher_embedding_sizes_list is not None:
+        self.teacher_embedding_transform: TeacherEmbeddingTransform | None = None
+        if self.teacher_embedding_sizes_list is not None and teacher_shape is not None:
             self.teacher_embedding_transform = TeacherEmbeddingTransform(
                 self.max_emb_choice_per_slot,
                 self.teacher_embedding_sizes_list,
@@ -218,7 +221,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
             )
             self.teacher_embedding_transform.build(teacher_shape)
 
-    def _split_shapes(self, shapes: Any, name: str) -> tuple[tuple, tuple | None]:
+    def _split_shapes(self, shapes: Any, name: str) -> tuple[_Shape, _Shape | None]:
         if self.teacher_embedding_sizes_list is None:
             if _is_shape(shapes):
                 return tuple(shapes), None
@@ -233,7 +236,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
             f"[embedding, teacher_embedding]. Received: {name}={shapes}"
         )
 
-    def _check_embedding_shape(self, shape: tuple, name: str) -> None:
+    def _check_embedding_shape(self, shape: _Shape, name: str) -> None:
         if len(shape) != 2:
             raise ValueError(
                 f"The embedding must have rank 2 ([batch, {self.total_embedding_size}]). "
@@ -266,11 +269,12 @@ class MixedEmbedOpComb(keras.layers.Layer):
         factors = ops.reshape(self._choice_factors(step, bool(training)), (-1,))  # [S * M]
         masked = self._masked_multiply(embedding, factors)
         if training:
-            self.step.assign_add(ops.ones((), dtype="int64"))
-        if teacher is None:
+            self.step.assign_add(ops.ones((), dtype=self.step.dtype))
+        transform = self.teacher_embedding_transform
+        if teacher is None or transform is None:
             return masked
 
-        transformed = self.teacher_embedding_transform(teacher)
+        transformed = transform(teacher)
         transformed = ops.cast(transformed, masked.dtype)
         if self.distillation_mask:
             transformed = self._masked_multiply(transformed, factors)
@@ -377,7 +381,8 @@ class MixedEmbedOpComb(keras.layers.Layer):
             - ``arch_weights_after_softmax_list``: a list of
               ``("arch_embedding_weights_after_softmax/{slot}_{size}", p_ij)``.
 
-            The values are backend scalar tensors (usable inside ``tf.function``).
+            The values are backend scalar tensors (usable inside ``tf.function`` or
+            ``jax.jit``).
         """
         self._require_built("get_summaries")
         logits = self._padded_logits()
@@ -437,7 +442,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
     def compute_output_shape(self, input_shape: Any) -> Any:
         embedding_shape, teacher_shape = self._split_shapes(input_shape, "input_shape")
         self._check_embedding_shape(embedding_shape, "input_shape")
-        if teacher_shape is None:
+        if teacher_shape is None or self.teacher_embedding_sizes_list is None:
             return embedding_shape
         check_teacher_shape(teacher_shape, sum(self.teacher_embedding_sizes_list), "input_shape")
         return embedding_shape, ()
@@ -461,6 +466,19 @@ class MixedEmbedOpComb(keras.layers.Layer):
             }
         )
         return config
+
+
+def _step_dtype() -> str:
+    """The dtype of ``step``: int64, or int32 where the backend lacks 64-bit integers.
+
+    JAX truncates int64 to int32 (with a warning) unless ``jax_enable_x64`` is set.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.read("jax_enable_x64"):
+            return "int32"
+    return "int64"
 
 
 def _block(logits: Any, blocked: Any | None) -> Any:
