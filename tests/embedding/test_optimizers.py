@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nwsrec.embedding import EmbeddingTable, make_sparse_optimizer
+import nwsrec.embedding as embedding
+import nwsrec.features as features
+from nwsrec.embedding import (
+    EmbeddingTable,
+    SparseFTRL,
+    SparseOptimizer,
+    SparseSGD,
+    make_sparse_optimizer,
+)
 
 E = tf.tpu.experimental.embedding
 
@@ -307,3 +315,54 @@ def test_bad_ftrl_hyper_parameters_are_rejected(kwargs, option):
 def test_ftrl_zero_learning_rate_is_allowed_with_linear_times_lr():
     config = E.FTRL(0.0, multiply_linear_by_learning_rate=True)
     assert make_sparse_optimizer(config, "t").parameter_copies == 3
+
+
+# --------------------------------------- one table: nwsrec.features.OPTIMIZER_SLOT_NAMES
+
+
+def test_embedding_supports_exactly_the_optimizers_of_the_features_table():
+    assert embedding.SUPPORTED_OPTIMIZERS is features.SUPPORTED_OPTIMIZERS
+    implemented = tuple(
+        make_sparse_optimizer(cls(0.1), "t").config for cls in features.SUPPORTED_OPTIMIZERS
+    )
+    assert tuple(type(config) for config in implemented) == features.SUPPORTED_OPTIMIZERS
+
+
+def _config(cls):
+    return cls(learning_rate=0.1)
+
+
+@pytest.mark.parametrize("cls", features.SUPPORTED_OPTIMIZERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("accumulation", [False, True], ids=["plain", "accumulation"])
+def test_memory_plan_copies_match_what_a_table_allocates(cls, accumulation):
+    # parameter_copies (what the memory plan charges) must count the [rows, dim] arrays
+    # an EmbeddingTable really creates: the table plus one variable per slot name.
+    config = _config(cls)
+    table = EmbeddingTable(f"t_{cls.__name__}", 7, 3, config)
+    allocated = [v for v in table.variables if tuple(v.shape) == (7, 3)]
+    assert len(allocated) == len(table.variables)
+    assert tuple(table.slot_variables) == features.OPTIMIZER_SLOT_NAMES[cls]
+    assert table.parameter_copies == len(allocated)
+    extra = 1 if accumulation else 0  # accumulated gradients are an array on TPU only
+    assert features.parameter_copies(config, accumulation) == len(allocated) + extra
+    sparse = make_sparse_optimizer(config, "t")
+    assert sparse.slot_names == features.optimizer_slot_names(config)
+    assert sparse.parameter_copies == features.parameter_copies(config)
+
+
+def test_a_sparse_optimizer_for_a_class_outside_the_table_cannot_be_defined():
+    with pytest.raises(TypeError, match=r"`config_class` of SparseMomentum must be one of"):
+
+        class SparseMomentum(SparseOptimizer):  # noqa: F841 - defining it must fail
+            config_class = E.AdagradMomentum
+
+            def update_rows(self, rows, grads, learning_rate):
+                return dict(rows)
+
+
+def test_a_subclass_reads_its_slot_names_from_the_table():
+    class MySGD(SparseSGD):
+        pass
+
+    assert MySGD.slot_names == () == features.OPTIMIZER_SLOT_NAMES[E.SGD]
+    assert SparseFTRL.slot_names is features.OPTIMIZER_SLOT_NAMES[E.FTRL]

@@ -5,6 +5,10 @@
 - :func:`make_sparse_optimizer`: the row optimizer for a ``tf.tpu.experimental.embedding``
   ``SGD``, ``Adagrad``, ``Adam`` or ``FTRL`` object (see :mod:`nwsrec.embedding.optimizers`
   for the formulas).
+- :data:`SUPPORTED_OPTIMIZERS`: re-exported from :mod:`nwsrec.features`, whose
+  ``OPTIMIZER_SLOT_NAMES`` is the one table of the supported optimizers and the slot
+  variables each one allocates (``nwsrec.embedding`` imports ``nwsrec.features``, never
+  the reverse).
 
 Example:
     >>> import tensorflow as tf

@@ -46,10 +46,17 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, TypeGuard
 
 import keras
 import tensorflow as tf
+
+from nwsrec.features.optimizers import (
+    OPTIMIZER_SLOT_NAMES,
+    SUPPORTED_OPTIMIZERS,
+    EmbeddingOptimizer,
+    supported_optimizer_names,
+)
 
 __all__ = [
     "SUPPORTED_OPTIMIZERS",
@@ -63,15 +70,17 @@ __all__ = [
 
 _TPU = tf.tpu.experimental.embedding
 
-#: The TPU-embedding optimizer classes an :class:`~nwsrec.embedding.EmbeddingTable` accepts.
-SUPPORTED_OPTIMIZERS: tuple[type, ...] = (_TPU.SGD, _TPU.Adagrad, _TPU.Adam, _TPU.FTRL)
+# SUPPORTED_OPTIMIZERS (the classes an EmbeddingTable accepts) and each class's slot
+# variable names come from nwsrec.features.optimizers.OPTIMIZER_SLOT_NAMES, the one table
+# that memory planning (parameter_copies) reads too; each SparseOptimizer below declares
+# only which class it implements.
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _unsupported(table: str, option: str, value: Any, default: str) -> ValueError:
+def _unsupported(table: str, option: str, value: object, default: str) -> ValueError:
     return ValueError(
         f"`{option}` of the optimizer of table '{table}' must be {default}: nwsrec's "
         f"CPU/GPU embedding tables do not implement it. Received: {option}={value!r}"
@@ -97,10 +106,26 @@ class SparseOptimizer(abc.ABC):
         ()
     """
 
-    #: Names of the optimizer slot variables, as the TPU optimizer object names them.
-    slot_names: tuple[str, ...] = ()
+    #: The ``tf.tpu.experimental.embedding`` class this optimizer implements (a key of
+    #: :data:`nwsrec.features.OPTIMIZER_SLOT_NAMES`); set by every concrete subclass.
+    config_class: ClassVar[type]
 
-    def __init__(self, config: Any, table_name: str) -> None:
+    #: Names of the optimizer slot variables, as the TPU optimizer object names them:
+    #: ``OPTIMIZER_SLOT_NAMES[config_class]``, filled in when a subclass is defined.
+    slot_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config_class = cls.__dict__.get("config_class")
+        if config_class is not None:
+            if config_class not in OPTIMIZER_SLOT_NAMES:
+                raise TypeError(
+                    f"`config_class` of {cls.__name__} must be one of "
+                    f"{supported_optimizer_names()}. Received: config_class={config_class!r}"
+                )
+            cls.slot_names = OPTIMIZER_SLOT_NAMES[config_class]
+
+    def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
         self.config = config
         self.table_name = table_name
         self._check_common()
@@ -204,22 +229,26 @@ class SparseOptimizer(abc.ABC):
 class SparseSGD(SparseOptimizer):
     """``w -= lr * g``."""
 
-    slot_names = ()
+    config_class = _TPU.SGD
 
-    def update_rows(self, rows, grads, learning_rate):  # noqa: D102
+    def update_rows(  # noqa: D102
+        self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
         return {"table": rows["table"] - learning_rate * grads}
 
 
 class SparseAdagrad(SparseOptimizer):
     """``a += g**2; w -= lr * g / sqrt(a)``."""
 
-    slot_names = ("accumulators",)
+    config_class = _TPU.Adagrad
 
     def slot_initial_value(self, slot_name: str) -> float:  # noqa: D102
         del slot_name
         return float(self.config.initial_accumulator_value)
 
-    def update_rows(self, rows, grads, learning_rate):  # noqa: D102
+    def update_rows(  # noqa: D102
+        self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
         accumulators = rows["accumulators"] + tf.square(grads)
         table = rows["table"] - learning_rate * grads * tf.math.rsqrt(accumulators)
         return {"table": table, "accumulators": accumulators}
@@ -228,9 +257,9 @@ class SparseAdagrad(SparseOptimizer):
 class SparseAdam(SparseOptimizer):
     """Lazy Adam on the rows of the batch, with the TPU formula (no bias correction)."""
 
-    slot_names = ("momenta", "velocities")
+    config_class = _TPU.Adam
 
-    def __init__(self, config: Any, table_name: str) -> None:
+    def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
         super().__init__(config, table_name)
         if not config.lazy_adam:
             raise ValueError(
@@ -239,7 +268,9 @@ class SparseAdam(SparseOptimizer):
                 f"proportion to the table's rows. Received: lazy_adam={config.lazy_adam!r}"
             )
 
-    def update_rows(self, rows, grads, learning_rate):  # noqa: D102
+    def update_rows(  # noqa: D102
+        self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
         beta_1 = tf.constant(self.config.beta_1, tf.float32)
         beta_2 = tf.constant(self.config.beta_2, tf.float32)
         epsilon = tf.constant(self.config.epsilon, tf.float32)
@@ -263,9 +294,9 @@ class SparseFTRL(SparseOptimizer):
     ``l2 + beta / (2 * lr)`` that the TPU optimization-parameters proto prescribes.
     """
 
-    slot_names = ("accumulators", "linears")
+    config_class = _TPU.FTRL
 
-    def __init__(self, config: Any, table_name: str) -> None:
+    def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
         super().__init__(config, table_name)
         for option in (
             "l1_regularization_strength",
@@ -303,7 +334,9 @@ class SparseFTRL(SparseOptimizer):
             return tf.sqrt(accumulators)
         return tf.pow(accumulators, power)
 
-    def update_rows(self, rows, grads, learning_rate):  # noqa: D102
+    def update_rows(  # noqa: D102
+        self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
         config = self.config
         l1, l2, beta = (
             float(config.l1_regularization_strength),
@@ -338,14 +371,16 @@ class SparseFTRL(SparseOptimizer):
 
 
 _BY_TYPE: dict[type, type[SparseOptimizer]] = {
-    _TPU.SGD: SparseSGD,
-    _TPU.Adagrad: SparseAdagrad,
-    _TPU.Adam: SparseAdam,
-    _TPU.FTRL: SparseFTRL,
+    cls.config_class: cls for cls in (SparseSGD, SparseAdagrad, SparseAdam, SparseFTRL)
 }
+if tuple(_BY_TYPE) != SUPPORTED_OPTIMIZERS:  # pragma: no cover - a table edited on one side
+    raise ImportError(
+        "nwsrec.embedding must implement exactly nwsrec.features.SUPPORTED_OPTIMIZERS, in "
+        f"order. Received: {[c.__name__ for c in _BY_TYPE]}"
+    )
 
 
-def make_sparse_optimizer(optimizer: Any, table_name: str) -> SparseOptimizer:
+def make_sparse_optimizer(optimizer: EmbeddingOptimizer, table_name: str) -> SparseOptimizer:
     """The sparse row optimizer for a TPU-embedding optimizer object.
 
     Args:
@@ -366,9 +401,8 @@ def make_sparse_optimizer(optimizer: Any, table_name: str) -> SparseOptimizer:
     """
     cls = _BY_TYPE.get(type(optimizer))
     if cls is None:
-        names = ", ".join(f"tf.tpu.experimental.embedding.{c.__name__}" for c in _BY_TYPE)
         raise ValueError(
-            f"`optimizer` of table '{table_name}' must be one of {names}. "
+            f"`optimizer` of table '{table_name}' must be one of {supported_optimizer_names()}. "
             f"Received: optimizer={optimizer!r}"
         )
     return cls(optimizer, table_name)

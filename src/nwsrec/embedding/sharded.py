@@ -39,11 +39,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import tensorflow as tf
 
+if TYPE_CHECKING:
+    from tensorflow.python.distribute.sharded_variable import ShardedVariable
+
 __all__ = [
+    "TableVariable",
     "gather_rows",
     "gradient_sources",
     "is_sharded",
@@ -55,6 +59,9 @@ __all__ = [
     "table_partitioner",
     "update_rows",
 ]
+
+TableVariable: TypeAlias = "tf.Variable | ShardedVariable"
+"""A table or slot variable: a ``tf.Variable``, or a ``ShardedVariable`` split across ps."""
 
 _state = threading.local()
 
@@ -98,35 +105,37 @@ def table_partitioner(num_shards: int) -> Callable[..., list[int]]:
             f"`num_shards` must be an integer >= 1. Received: num_shards={num_shards!r}"
         )
 
-    def partitioner(shape: Any, dtype: Any = None) -> list[int]:
+    def partitioner(
+        shape: tf.TensorShape | Sequence[int | None], dtype: tf.DType | None = None
+    ) -> list[int]:
         del dtype
-        shape = tf.TensorShape(shape)
-        rank = shape.rank or 1
-        if getattr(_state, "depth", 0) == 0 or shape.rank == 0 or shape[0] is None:
+        tensor_shape = tf.TensorShape(shape)
+        rank = tensor_shape.rank or 1
+        if getattr(_state, "depth", 0) == 0 or tensor_shape.rank == 0 or tensor_shape[0] is None:
             return [1] * rank
-        return [max(1, min(num_shards, int(shape[0])))] + [1] * (rank - 1)
+        return [max(1, min(num_shards, int(tensor_shape[0])))] + [1] * (rank - 1)
 
     return partitioner
 
 
-def is_sharded(variable: Any) -> bool:
+def is_sharded(variable: object) -> bool:
     """True for a ``ShardedVariable`` (a table split across ps tasks)."""
     from tensorflow.python.distribute import sharded_variable
 
     return isinstance(variable, sharded_variable.ShardedVariableMixin)
 
 
-def shards(variable: Any) -> list[Any]:
+def shards(variable: TableVariable) -> list[tf.Variable]:
     """The shard variables of ``variable`` (``[variable]`` when it is not sharded)."""
     return list(variable.variables) if is_sharded(variable) else [variable]
 
 
-def gradient_sources(variable: Any) -> list[Any]:
+def gradient_sources(variable: TableVariable) -> list[tf.Variable]:
     """What to differentiate with respect to: the shards (a tape cannot take a sharded one)."""
     return shards(variable)
 
 
-def shard_offsets(variable: Any) -> list[int]:
+def shard_offsets(variable: TableVariable) -> list[int]:
     """The first row of each shard, then the number of rows: ``[0, n0, n0 + n1, ..., rows]``."""
     offsets = [0]
     for shard in shards(variable):
@@ -140,7 +149,7 @@ def _shard_index(ids: tf.Tensor, offsets: Sequence[int]) -> tf.Tensor:
     return tf.searchsorted(bounds, ids, side="right", out_type=tf.int32)
 
 
-def gather_rows(variable: Any, ids: tf.Tensor) -> tf.Tensor:
+def gather_rows(variable: TableVariable, ids: tf.Tensor) -> tf.Tensor:
     """Rows ``ids`` of a table, read from the shards that hold them.
 
     Args:
@@ -165,7 +174,9 @@ def gather_rows(variable: Any, ids: tf.Tensor) -> tf.Tensor:
     return tf.dynamic_stitch(positions, rows)
 
 
-def merge_shard_gradients(grads: Sequence[Any], offsets: Sequence[int]) -> Any:
+def merge_shard_gradients(
+    grads: Sequence[tf.IndexedSlices | None], offsets: Sequence[int]
+) -> tf.IndexedSlices | None:
     """One ``IndexedSlices`` with global row ids from the gradients of the shards.
 
     Args:
@@ -233,12 +244,12 @@ def split_by_shard(
 
 
 def update_rows(
-    variable: Any,
-    slots: Mapping[str, Any],
+    variable: TableVariable,
+    slots: Mapping[str, TableVariable],
     ids: tf.Tensor,
     grads: tf.Tensor,
-    apply_fn: Callable[[Any, dict[str, Any], tf.Tensor, tf.Tensor], None],
-    strategy: Any = None,
+    apply_fn: Callable[[tf.Variable, dict[str, tf.Variable], tf.Tensor, tf.Tensor], None],
+    strategy: tf.distribute.Strategy | None = None,
 ) -> None:
     """Applies a sparse update to the rows ``ids`` of a table and of its optimizer slots.
 

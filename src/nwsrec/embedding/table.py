@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from nwsrec.embedding.optimizers import SparseOptimizer, make_sparse_optimizer
 from nwsrec.embedding.sharded import gather_rows, partitioning_tables, shards, update_rows
+from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
 __all__ = ["EmbeddingTable"]
 
@@ -52,14 +53,16 @@ class _TruncatedNormal:
     def __init__(self, stddev: float) -> None:
         self.stddev = stddev
 
-    def __call__(self, shape: Any, dtype: Any = tf.float32) -> tf.Tensor:
+    def __call__(
+        self, shape: tf.TensorShape | Sequence[int], dtype: tf.DType = tf.float32
+    ) -> tf.Tensor:
         return tf.random.truncated_normal(shape, stddev=self.stddev, dtype=dtype)
 
     def __repr__(self) -> str:
         return f"TruncatedNormal(mean=0.0, stddev={self.stddev:g})"
 
 
-def _positive_int(value: Any, arg: str, name: str) -> int:
+def _positive_int(value: object, arg: str, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(
             f"`{arg}` of table '{name}' must be an integer >= 1. Received: {arg}={value!r}"
@@ -103,8 +106,8 @@ class EmbeddingTable(tf.Module):
         name: str,
         vocab_size: int,
         dim: int,
-        optimizer: Any,
-        initializer: Callable[..., Any] | str | None = None,
+        optimizer: EmbeddingOptimizer,
+        initializer: Initializer | str | dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(
@@ -152,12 +155,12 @@ class EmbeddingTable(tf.Module):
         return self._dim
 
     @property
-    def optimizer(self) -> Any:
+    def optimizer(self) -> EmbeddingOptimizer:
         """The ``tf.tpu.experimental.embedding`` optimizer object the table trains with."""
         return self._optimizer.config
 
     @property
-    def initializer(self) -> Callable[..., Any]:
+    def initializer(self) -> Initializer:
         """The initializer that filled the table."""
         return self._initializer
 
@@ -311,11 +314,19 @@ class EmbeddingTable(tf.Module):
                 self._distributed_update, args=(unique_ids, summed)
             )
 
-    def _distributed_update(self, strategy: Any, ids: Any, grads: Any) -> None:
+    def _distributed_update(
+        self, strategy: tf.distribute.Strategy, ids: tf.Tensor, grads: tf.Tensor
+    ) -> None:
         # A table split across ps tasks is updated shard by shard, each on its ps.
         update_rows(self._variable, self._slot_variables, ids, grads, self._update, strategy)
 
-    def _update(self, variable: Any, slots: Any, ids: Any, grads: Any) -> None:
+    def _update(
+        self,
+        variable: tf.Variable,
+        slots: Mapping[str, tf.Variable],
+        ids: tf.Tensor,
+        grads: tf.Tensor,
+    ) -> None:
         self._optimizer.apply(variable, slots, ids, grads)
 
     # ------------------------------------------------------------------ helpers
@@ -342,7 +353,9 @@ class EmbeddingTable(tf.Module):
         with tf.control_dependencies([check]):
             return tf.identity(ids)
 
-    def _resolve_initializer(self, initializer: Any) -> Callable[..., Any]:
+    def _resolve_initializer(
+        self, initializer: Initializer | str | dict[str, Any] | None
+    ) -> Initializer:
         if initializer is None:
             return _TruncatedNormal(1.0 / math.sqrt(self._dim))
         if isinstance(initializer, str | dict):

@@ -4,7 +4,8 @@
 - :class:`FeatureSlot`, :class:`FeatureSlice`, :class:`FeatureColumnV1`: Sail-style
   declarations inside ``logits_fn``.
 - :func:`read_vocab_file`: ``{slot_id: vocab_size}`` from a TSV.
-- :func:`parameter_copies` and the default optimizers / initializers.
+- :data:`OPTIMIZER_SLOT_NAMES` (the one table of supported optimizers and their slot
+  variables), :func:`parameter_copies`, and the default optimizers / initializers.
 - :class:`TableMemoryPlan`, :class:`TableMemoryRow`, :func:`padding_8`: memory planning.
 """
 
@@ -17,33 +18,47 @@ from nwsrec.features.memory_plan import (
     padding_8,
 )
 from nwsrec.features.optimizers import (
+    OPTIMIZER_SLOT_NAMES,
     SUPPORTED_OPTIMIZERS,
+    EmbeddingOptimizer,
+    Initializer,
+    SlotDefaults,
     default_bias_initializer,
     default_bias_optimizer,
+    default_slot_defaults,
     default_vec_initializer,
     default_vec_optimizer,
     optimizer_name,
+    optimizer_slot_names,
     parameter_copies,
+    supported_optimizer_names,
 )
 from nwsrec.features.slots import FeatureColumnV1, FeatureSlice, FeatureSlot
 from nwsrec.features.vocab import read_vocab_file
 
 __all__ = [
     "FLOAT32_BYTES",
+    "OPTIMIZER_SLOT_NAMES",
     "SUPPORTED_OPTIMIZERS",
+    "EmbeddingOptimizer",
     "Env",
     "FeatureColumnV1",
     "FeatureSlice",
     "FeatureSlot",
+    "Initializer",
+    "SlotDefaults",
     "TableMemoryPlan",
     "TableMemoryRow",
     "default_bias_initializer",
     "default_bias_optimizer",
+    "default_slot_defaults",
     "default_vec_initializer",
     "default_vec_optimizer",
     "format_bytes",
     "optimizer_name",
+    "optimizer_slot_names",
     "padding_8",
     "parameter_copies",
     "read_vocab_file",
+    "supported_optimizer_names",
 ]

@@ -16,6 +16,16 @@ two phases:
 Round state is per thread, so replicas of a ``tf.distribute`` strategy that trace
 ``logits_fn`` in parallel threads do not see each other's rounds.
 
+What a :class:`~nwsrec.features.FeatureSlot` and its columns call on their env (the slot
+protocol; neither side touches the other's private members):
+
+- :attr:`Env.slot_defaults`: the optimizers / initializers a slot uses for arguments it is
+  not given (one :class:`~nwsrec.features.SlotDefaults` per env).
+- :meth:`Env.declare_slot`: records a new slot in the current round and returns the
+  round's id, which the slot keeps as :attr:`FeatureSlot.round_id`.
+- :meth:`Env.declare_slice`: checks a new slice against the round (and discovery).
+- :meth:`Env.slice_embedding`: the pooled embedding of a slice in the current round.
+
 Example:
     >>> import tensorflow as tf
     >>> from nwsrec.features import Env, FeatureColumnV1, FeatureSlot
@@ -40,11 +50,11 @@ import logging
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeGuard
 
 import tensorflow as tf
 
-from nwsrec.features import optimizers as _optimizers
+from nwsrec.features.optimizers import SlotDefaults, default_slot_defaults
 
 if TYPE_CHECKING:
     from nwsrec.features.slots import FeatureSlice, FeatureSlot
@@ -59,14 +69,14 @@ class _Round:
 
     __slots__ = ("id", "open", "slots", "embeddings")
 
-    def __init__(self, round_id: int, embeddings: Mapping[str, Any] | None) -> None:
+    def __init__(self, round_id: int, embeddings: Mapping[str, tf.Tensor] | None) -> None:
         self.id = round_id
         self.open = True
         self.slots: dict[int, FeatureSlot] = {}
         self.embeddings = embeddings
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -107,7 +117,7 @@ class Env:
         self._zeros: dict[int, tf.Tensor] = {}
         self._round_ids = itertools.count(1)
         self._local = threading.local()
-        self._defaults: tuple[Any, Any, Any, Any] | None = None
+        self._defaults: SlotDefaults | None = None
 
     # ----------------------------------------------------------------- public API
 
@@ -172,7 +182,7 @@ class Env:
         self._require_finalized("feature_slices()")
         return self._slices
 
-    def begin_round(self, embeddings: Mapping[str, Any]) -> None:
+    def begin_round(self, embeddings: Mapping[str, tf.Tensor]) -> None:
         """Open a round in this thread with the batch's pooled embeddings.
 
         Args:
@@ -217,32 +227,49 @@ class Env:
         state = self._current()
         return state is not None and state.open
 
-    # ------------------------------------------------- used by FeatureSlot / column
+    # ------------------------------------------------------ the slot protocol
 
-    def _slot_defaults(self) -> tuple[Any, Any, Any, Any]:
-        """(bias optimizer, bias initializer, vector optimizer, vector initializer)."""
+    @property
+    def slot_defaults(self) -> SlotDefaults:
+        """The defaults of this env's slots, created once and shared by every slot.
+
+        ``FTRL(learning_rate=0.01)`` and zeros for biases, ``Adagrad(learning_rate=0.01)``
+        and uniform ``[-0.001, 0.001)`` for vectors: configuration objects only (each
+        table keeps its own state), so one of each per env.
+
+        Example:
+            >>> env = Env({1: 10})
+            >>> env.slot_defaults is env.slot_defaults
+            True
+            >>> type(env.slot_defaults.vec_optimizer).__name__
+            'Adagrad'
+        """
         if self._defaults is None:
-            self._defaults = (
-                _optimizers.default_bias_optimizer(),
-                _optimizers.default_bias_initializer(),
-                _optimizers.default_vec_optimizer(),
-                _optimizers.default_vec_initializer(),
-            )
+            self._defaults = default_slot_defaults()
         return self._defaults
 
-    def _current(self) -> _Round | None:
-        if not self._finalized:
-            return self._discovery
-        return getattr(self._local, "round", None)
+    def current_round_id(self) -> int | None:
+        """The id of this thread's open round (0 during discovery), or None if none is open.
 
-    def _require_finalized(self, what: str) -> None:
-        if not self._finalized:
-            raise ValueError(
-                f"`env` must be finalized before {what} is used. Received: env in discovery"
-            )
+        Example:
+            >>> env = Env({1: 10})
+            >>> env.current_round_id()
+            0
+        """
+        state = self._current()
+        return state.id if state is not None and state.open else None
 
-    def _declare_slot(self, slot: FeatureSlot) -> int:
-        """Record ``slot`` in the current round; return the round id."""
+    def declare_slot(self, slot: FeatureSlot) -> int:
+        """Record ``slot`` in this thread's open round; return the round's id.
+
+        Called by :class:`~nwsrec.features.FeatureSlot` when it is created; the slot keeps
+        the id as :attr:`~nwsrec.features.FeatureSlot.round_id`.
+
+        Raises:
+            ValueError: outside a round, for a slot declared twice in the round, or (after
+                discovery) a slot that discovery did not declare or declared with another
+                ``has_bias``.
+        """
         slot_id = slot.slot_id
         state = self._current()
         if state is None or not state.open:
@@ -272,16 +299,16 @@ class Env:
         state.slots[slot_id] = slot
         return state.id
 
-    def _check_current(self, slot: FeatureSlot) -> None:
-        state = self._current()
-        if state is None or not state.open or state.id != slot._round_id:
-            raise ValueError(
-                f"FeatureSlot {slot.slot_id} must be used in the round that declared it: "
-                "create FeatureSlot and FeatureColumnV1 inside logits_fn on every run. "
-                f"Received: slot_id={slot.slot_id} from an ended round"
-            )
+    def declare_slice(self, slot: FeatureSlot, index: int, dim: int) -> None:
+        """Check a new slice ``index`` of width ``dim`` of ``slot`` against the round.
 
-    def _declare_slice(self, slot: FeatureSlot, index: int, dim: int) -> None:
+        Called by :meth:`~nwsrec.features.FeatureSlot.add_feature_slice` before it records
+        the slice.
+
+        Raises:
+            ValueError: if ``slot`` is not from this thread's open round, or (after
+                discovery) discovery did not declare that slice with that dim.
+        """
         self._check_current(slot)
         if not self._finalized:
             return
@@ -293,7 +320,19 @@ class Env:
                 f"discovery dims {list(dims)}). Received: dim={dim}"
             )
 
-    def _embedding(self, slot: FeatureSlot, feature_slice: FeatureSlice) -> tf.Tensor:
+    def slice_embedding(self, slot: FeatureSlot, feature_slice: FeatureSlice) -> tf.Tensor:
+        """The pooled embedding of ``feature_slice`` of ``slot`` in this thread's round.
+
+        Called by :meth:`~nwsrec.features.FeatureColumnV1.embedding_lookup`.
+
+        Returns:
+            During discovery zeros ``[1, dim]`` (one tensor per dim, shared); in a round the
+            tensor ``begin_round`` was given for ``feature_slice.feature_name``.
+
+        Raises:
+            ValueError: if ``slot`` is not from this thread's open round.
+            LookupError: if the round's embeddings lack the slice's feature.
+        """
         self._check_current(slot)
         if not self._finalized:
             zeros = self._zeros.get(feature_slice.dim)
@@ -309,3 +348,25 @@ class Env:
                 f"{feature_slice.index}). Received: keys={sorted(state.embeddings)[:10]}"
             )
         return state.embeddings[name]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _current(self) -> _Round | None:
+        if not self._finalized:
+            return self._discovery
+        return getattr(self._local, "round", None)
+
+    def _require_finalized(self, what: str) -> None:
+        if not self._finalized:
+            raise ValueError(
+                f"`env` must be finalized before {what} is used. Received: env in discovery"
+            )
+
+    def _check_current(self, slot: FeatureSlot) -> None:
+        state = self._current()
+        if state is None or not state.open or state.id != slot.round_id:
+            raise ValueError(
+                f"FeatureSlot {slot.slot_id} must be used in the round that declared it: "
+                "create FeatureSlot and FeatureColumnV1 inside logits_fn on every run. "
+                f"Received: slot_id={slot.slot_id} from an ended round"
+            )

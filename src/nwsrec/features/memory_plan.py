@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["FLOAT32_BYTES", "TableMemoryPlan", "TableMemoryRow", "format_bytes", "padding_8"]
 
@@ -25,7 +25,7 @@ FLOAT32_BYTES = 4
 """Bytes per embedding value (float32)."""
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
@@ -267,8 +267,16 @@ class TableMemoryPlan:
             raise ValueError(
                 f"`max_tables` must be None or an integer >= 0. Received: max_tables={max_tables!r}"
             )
-        header = ("table", "rows", "dim", "padded dim", "optimizer", "copies", "bytes")
-        header += ("padded bytes",)
+        header = (
+            "table",
+            "rows",
+            "dim",
+            "padded dim",
+            "optimizer",
+            "copies",
+            "bytes",
+            "padded bytes",
+        )
         shown = self.tables if max_tables is None else self.tables[:max_tables]
         body = [
             (

@@ -5,14 +5,18 @@ A slice's optimizer is a TF2 TPU-embedding optimizer object
 a fixed number of ``[rows, dim]`` float arrays per table — the table itself plus the
 optimizer's slot variables — which is what :func:`parameter_copies` counts:
 
-=========  ======  ==============================
-optimizer  copies  arrays
-=========  ======  ==============================
-SGD        1       table
-Adagrad    2       table, accumulator
-Adam       3       table, first and second moment
-FTRL       3       table, accumulator, linear
-=========  ======  ==============================
+=========  ======  ==============================  ==========================
+optimizer  copies  arrays                          slot variable names
+=========  ======  ==============================  ==========================
+SGD        1       table                           (none)
+Adagrad    2       table, accumulator              accumulators
+Adam       3       table, first and second moment  momenta, velocities
+FTRL       3       table, accumulator, linear      accumulators, linears
+=========  ======  ==============================  ==========================
+
+:data:`OPTIMIZER_SLOT_NAMES` is the one table of these facts: :func:`parameter_copies`
+(memory planning) and the sparse optimizers of :mod:`nwsrec.embedding` (which allocate
+one variable per slot name) both read it, and :data:`SUPPORTED_OPTIMIZERS` is its keys.
 
 Gradient accumulation adds one more array. Any other optimizer is an error, never a
 silent default.
@@ -20,40 +24,98 @@ silent default.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeAlias
 
 import tensorflow as tf
 
 __all__ = [
+    "OPTIMIZER_SLOT_NAMES",
     "SUPPORTED_OPTIMIZERS",
+    "EmbeddingOptimizer",
+    "Initializer",
+    "SlotDefaults",
     "default_bias_initializer",
     "default_bias_optimizer",
+    "default_slot_defaults",
     "default_vec_initializer",
     "default_vec_optimizer",
     "optimizer_name",
+    "optimizer_slot_names",
     "parameter_copies",
+    "supported_optimizer_names",
 ]
 
 _EMBEDDING = tf.tpu.experimental.embedding
 
+EmbeddingOptimizer: TypeAlias = (
+    tf.tpu.experimental.embedding.SGD
+    | tf.tpu.experimental.embedding.Adagrad
+    | tf.tpu.experimental.embedding.Adam
+    | tf.tpu.experimental.embedding.FTRL
+)
+"""A supported ``tf.tpu.experimental.embedding`` optimizer object (for type hints)."""
+
+Initializer: TypeAlias = Callable[..., Any]
+"""An embedding initializer, called as ``initializer(shape, dtype=...)`` -> a tensor."""
+
 # Exact classes, not isinstance: a subclass (or AdagradMomentum, which carries an extra
-# momentum array) must not be counted as its parent.
-_COPIES: dict[type, int] = {
-    _EMBEDDING.SGD: 1,
-    _EMBEDDING.Adagrad: 2,
-    _EMBEDDING.Adam: 3,
-    _EMBEDDING.FTRL: 3,
-}
+# momentum array) must not be counted as its parent. The names are those the TPU
+# optimizer objects give their slot variables.
+OPTIMIZER_SLOT_NAMES: Mapping[type, tuple[str, ...]] = MappingProxyType(
+    {
+        _EMBEDDING.SGD: (),
+        _EMBEDDING.Adagrad: ("accumulators",),
+        _EMBEDDING.Adam: ("momenta", "velocities"),
+        _EMBEDDING.FTRL: ("accumulators", "linears"),
+    }
+)
+"""``{optimizer class: names of its slot variables}``, read-only: the one table of the
+supported embedding optimizers and of the ``[rows, dim]`` arrays each one keeps besides
+the table (``parameter_copies`` is ``1 + len(names)``)."""
 
-SUPPORTED_OPTIMIZERS: tuple[type, ...] = tuple(_COPIES)
-"""The optimizer classes an embedding slice may use."""
+SUPPORTED_OPTIMIZERS: tuple[type, ...] = tuple(OPTIMIZER_SLOT_NAMES)
+"""The optimizer classes an embedding slice (and an ``EmbeddingTable``) may use."""
 
 
-def _supported_names() -> str:
-    return ", ".join(f"tf.tpu.experimental.embedding.{cls.__name__}" for cls in _COPIES)
+def supported_optimizer_names() -> str:
+    """The supported classes for error messages, comma-separated.
+
+    Example:
+        >>> supported_optimizer_names().split(", ")[0]
+        'tf.tpu.experimental.embedding.SGD'
+    """
+    return ", ".join(
+        f"tf.tpu.experimental.embedding.{cls.__name__}" for cls in SUPPORTED_OPTIMIZERS
+    )
 
 
-def parameter_copies(optimizer: Any, use_gradient_accumulation: bool = False) -> int:
+def optimizer_slot_names(optimizer: EmbeddingOptimizer) -> tuple[str, ...]:
+    """Names of the ``[rows, dim]`` slot variables ``optimizer`` keeps besides the table.
+
+    Args:
+        optimizer: a ``tf.tpu.experimental.embedding`` ``SGD``, ``Adagrad``, ``Adam`` or
+            ``FTRL`` object (matched by exact class).
+
+    Raises:
+        ValueError: if ``optimizer`` is of any other type.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> optimizer_slot_names(tf.tpu.experimental.embedding.Adam())
+        ('momenta', 'velocities')
+    """
+    names = OPTIMIZER_SLOT_NAMES.get(type(optimizer))
+    if names is None:
+        raise ValueError(
+            f"`optimizer` must be one of {supported_optimizer_names()}. "
+            f"Received: optimizer={optimizer!r}"
+        )
+    return names
+
+
+def parameter_copies(optimizer: EmbeddingOptimizer, use_gradient_accumulation: bool = False) -> int:
     """Number of ``[rows, dim]`` float arrays a table trained by ``optimizer`` keeps.
 
     The seed's ``_get_slot_number``: the table plus the optimizer's slot variables, one
@@ -84,15 +146,10 @@ def parameter_copies(optimizer: Any, use_gradient_accumulation: bool = False) ->
             "`use_gradient_accumulation` must be a bool. "
             f"Received: use_gradient_accumulation={use_gradient_accumulation!r}"
         )
-    copies = _COPIES.get(type(optimizer))
-    if copies is None:
-        raise ValueError(
-            f"`optimizer` must be one of {_supported_names()}. Received: optimizer={optimizer!r}"
-        )
-    return copies + (1 if use_gradient_accumulation else 0)
+    return 1 + len(optimizer_slot_names(optimizer)) + (1 if use_gradient_accumulation else 0)
 
 
-def optimizer_name(optimizer: Any) -> str:
+def optimizer_name(optimizer: EmbeddingOptimizer) -> str:
     """Short name of a supported optimizer (``"SGD"``, ``"Adagrad"``, ``"Adam"``, ``"FTRL"``).
 
     Args:
@@ -110,7 +167,7 @@ def optimizer_name(optimizer: Any) -> str:
     return type(optimizer).__name__
 
 
-def default_bias_optimizer() -> Any:
+def default_bias_optimizer() -> EmbeddingOptimizer:
     """The bias slice's default optimizer: ``FTRL(learning_rate=0.01)`` (a new object).
 
     Example:
@@ -120,7 +177,7 @@ def default_bias_optimizer() -> Any:
     return _EMBEDDING.FTRL(learning_rate=0.01)
 
 
-def default_vec_optimizer() -> Any:
+def default_vec_optimizer() -> EmbeddingOptimizer:
     """A vector slice's default optimizer: ``Adagrad(learning_rate=0.01)`` (a new object).
 
     Example:
@@ -130,7 +187,7 @@ def default_vec_optimizer() -> Any:
     return _EMBEDDING.Adagrad(learning_rate=0.01)
 
 
-def default_bias_initializer() -> Any:
+def default_bias_initializer() -> Initializer:
     """The bias slice's default initializer: zeros.
 
     Example:
@@ -140,7 +197,7 @@ def default_bias_initializer() -> Any:
     return tf.zeros_initializer()
 
 
-def default_vec_initializer() -> Any:
+def default_vec_initializer() -> Initializer:
     """A vector slice's default initializer: uniform in ``[-0.001, 0.001)``.
 
     Example:
@@ -149,3 +206,30 @@ def default_vec_initializer() -> Any:
         True
     """
     return tf.random_uniform_initializer(minval=-0.001, maxval=0.001)
+
+
+class SlotDefaults(NamedTuple):
+    """The optimizers and initializers a :class:`~nwsrec.features.FeatureSlot` uses for
+    arguments it is not given (see :attr:`nwsrec.features.Env.slot_defaults`).
+
+    Example:
+        >>> d = default_slot_defaults()
+        >>> type(d.bias_optimizer).__name__, type(d.vec_optimizer).__name__
+        ('FTRL', 'Adagrad')
+    """
+
+    bias_optimizer: EmbeddingOptimizer
+    bias_initializer: Initializer
+    vec_optimizer: EmbeddingOptimizer
+    vec_initializer: Initializer
+
+
+def default_slot_defaults() -> SlotDefaults:
+    """New default objects: FTRL(0.01) and zeros for biases, Adagrad(0.01) and uniform
+    +-0.001 for vectors."""
+    return SlotDefaults(
+        default_bias_optimizer(),
+        default_bias_initializer(),
+        default_vec_optimizer(),
+        default_vec_initializer(),
+    )

@@ -25,28 +25,29 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeGuard
 
 import tensorflow as tf
 
 from nwsrec.features import optimizers as _optimizers
 from nwsrec.features.env import Env
+from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
 __all__ = ["FeatureColumnV1", "FeatureSlice", "FeatureSlot"]
 
 
-def _check_optimizer(optimizer: Any, arg: str, slot_id: int) -> None:
+def _check_optimizer(optimizer: object, arg: str, slot_id: int) -> None:
     try:
         _optimizers.parameter_copies(optimizer)
     except ValueError as err:
         raise ValueError(f"`{arg}` of slot {slot_id}: {err}") from None
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_initializer(initializer: Any, arg: str, slot_id: int) -> None:
+def _check_initializer(initializer: object, arg: str, slot_id: int) -> None:
     if not callable(initializer):
         raise ValueError(
             f"`{arg}` of slot {slot_id} must be callable as initializer(shape, dtype=...). "
@@ -75,8 +76,8 @@ class FeatureSlice:
     slot_id: int
     index: int
     dim: int
-    optimizer: Any
-    initializer: Any
+    optimizer: EmbeddingOptimizer
+    initializer: Initializer | None
     is_bias: bool = False
 
     @property
@@ -128,10 +129,10 @@ class FeatureSlot:
         env: Env,
         slot_id: int,
         has_bias: bool = False,
-        bias_optimizer: Any = None,
-        bias_initializer: Any = None,
-        default_vec_optimizer: Any = None,
-        default_vec_initializer: Any = None,
+        bias_optimizer: EmbeddingOptimizer | None = None,
+        bias_initializer: Initializer | None = None,
+        default_vec_optimizer: EmbeddingOptimizer | None = None,
+        default_vec_initializer: Initializer | None = None,
     ) -> None:
         if not isinstance(env, Env):
             raise ValueError(f"`env` must be an nwsrec.features.Env. Received: env={env!r}")
@@ -148,29 +149,29 @@ class FeatureSlot:
         self._has_bias = has_bias
         # Arguments left at None share the env's default objects (one FTRL, one Adagrad,
         # one zeros and one uniform initializer per env): they are configuration only.
-        defaults = env._slot_defaults()
+        defaults = env.slot_defaults
         if bias_optimizer is None:
-            bias_optimizer = defaults[0]
+            bias_optimizer = defaults.bias_optimizer
         else:
             _check_optimizer(bias_optimizer, "bias_optimizer", slot_id)
         if bias_initializer is None:
-            bias_initializer = defaults[1]
+            bias_initializer = defaults.bias_initializer
         else:
             _check_initializer(bias_initializer, "bias_initializer", slot_id)
         if default_vec_optimizer is None:
-            default_vec_optimizer = defaults[2]
+            default_vec_optimizer = defaults.vec_optimizer
         else:
             _check_optimizer(default_vec_optimizer, "default_vec_optimizer", slot_id)
         if default_vec_initializer is None:
-            default_vec_initializer = defaults[3]
+            default_vec_initializer = defaults.vec_initializer
         else:
             _check_initializer(default_vec_initializer, "default_vec_initializer", slot_id)
-        self._bias_optimizer = bias_optimizer
-        self._bias_initializer = bias_initializer
-        self._default_vec_optimizer = default_vec_optimizer
-        self._default_vec_initializer = default_vec_initializer
+        self._bias_optimizer: EmbeddingOptimizer = bias_optimizer
+        self._bias_initializer: Initializer = bias_initializer
+        self._default_vec_optimizer: EmbeddingOptimizer = default_vec_optimizer
+        self._default_vec_initializer: Initializer = default_vec_initializer
         self._feature_slices: list[FeatureSlice] = []
-        self._round_id = env._declare_slot(self)
+        self._round_id = env.declare_slot(self)
         if has_bias:
             self._append(1, self._bias_optimizer, self._bias_initializer, is_bias=True)
 
@@ -190,22 +191,31 @@ class FeatureSlot:
         return self._has_bias
 
     @property
-    def bias_optimizer(self) -> Any:
+    def round_id(self) -> int:
+        """The id of the env round that declared this slot (0 for discovery).
+
+        The slot and its columns can be used only while that round is open in this
+        thread (see :meth:`Env.current_round_id`).
+        """
+        return self._round_id
+
+    @property
+    def bias_optimizer(self) -> EmbeddingOptimizer:
         """The bias slice's optimizer."""
         return self._bias_optimizer
 
     @property
-    def bias_initializer(self) -> Any:
+    def bias_initializer(self) -> Initializer:
         """The bias slice's initializer."""
         return self._bias_initializer
 
     @property
-    def default_vec_optimizer(self) -> Any:
+    def default_vec_optimizer(self) -> EmbeddingOptimizer:
         """The optimizer of vector slices that do not name their own."""
         return self._default_vec_optimizer
 
     @property
-    def default_vec_initializer(self) -> Any:
+    def default_vec_initializer(self) -> Initializer:
         """The initializer of vector slices that do not name their own."""
         return self._default_vec_initializer
 
@@ -215,7 +225,10 @@ class FeatureSlot:
         return tuple(self._feature_slices)
 
     def add_feature_slice(
-        self, dim: int, optimizer: Any = None, initializer: Any = None
+        self,
+        dim: int,
+        optimizer: EmbeddingOptimizer | None = None,
+        initializer: Initializer | None = None,
     ) -> FeatureSlice:
         """Add the slot's next slice.
 
@@ -245,9 +258,11 @@ class FeatureSlot:
             _check_initializer(initializer, "initializer", self._slot_id)
         return self._append(dim, optimizer, initializer, is_bias=False)
 
-    def _append(self, dim: int, optimizer: Any, initializer: Any, is_bias: bool) -> FeatureSlice:
+    def _append(
+        self, dim: int, optimizer: EmbeddingOptimizer, initializer: Initializer, is_bias: bool
+    ) -> FeatureSlice:
         index = len(self._feature_slices)
-        self._env._declare_slice(self, index, dim)
+        self._env.declare_slice(self, index, dim)
         feature_slice = FeatureSlice(self._slot_id, index, dim, optimizer, initializer, is_bias)
         self._feature_slices.append(feature_slice)
         return feature_slice
@@ -291,7 +306,13 @@ class FeatureColumnV1:
         """The column's name."""
         return self._fc_name
 
-    def add_vector(self, dim: int, *, optimizer: Any = None, initializer: Any = None) -> tf.Tensor:
+    def add_vector(
+        self,
+        dim: int,
+        *,
+        optimizer: EmbeddingOptimizer | None = None,
+        initializer: Initializer | None = None,
+    ) -> tf.Tensor:
         """Add the slot's next slice and return its pooled embedding.
 
         Args:
@@ -319,14 +340,14 @@ class FeatureColumnV1:
                 current round.
         """
         slot = self._feature_slot
-        slices = slot._feature_slices
+        slices = slot.feature_slices
         index = getattr(feature_slice, "index", None)
         if not (_is_index(index) and index < len(slices) and slices[index] is feature_slice):
             raise ValueError(
                 f"`feature_slice` must be a slice of slot {slot.slot_id} declared in this "
                 f"round. Received: feature_slice={feature_slice!r}"
             )
-        return slot.env._embedding(slot, feature_slice)
+        return slot.env.slice_embedding(slot, feature_slice)
 
     def get_bias(self) -> tf.Tensor:
         """The pooled bias ``[B, 1]`` (slice 0) of a slot declared with ``has_bias=True``.
@@ -340,4 +361,4 @@ class FeatureColumnV1:
                 f"slot {slot.slot_id} must be declared with has_bias=True to have a bias. "
                 "Received: has_bias=False"
             )
-        return self.embedding_lookup(slot._feature_slices[0])
+        return self.embedding_lookup(slot.feature_slices[0])
