@@ -16,12 +16,12 @@ Example:
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["check_int", "is_int"]
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """True for an integer (Python or numpy), False for a bool or anything else."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

@@ -1,7 +1,7 @@
 import json
 
 import numpy as np
-from conftest import HandModel
+from hand_model import HandModel
 
 from nwsrec.search.plot import plot_search
 from nwsrec.search.result import search_result, write_search_result

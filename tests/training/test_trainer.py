@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import HandModel
+from hand_model import HandModel
 
 from nwsrec.training.summaries import read_history
 from nwsrec.training.trainer import Trainer

@@ -317,7 +317,7 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
         num_parallel_calls=config.num_parallel_calls,
         parse_num_parallel_calls=config.parse_num_parallel_calls,
         deterministic=config.deterministic,
-        compression_type=config.compression_type,
+        compression_type=config.compression_type or "",
         skip=0
         if partial
         else _skip_count(config.shard_skip_file_number, pipeline_id, num_pipelines),

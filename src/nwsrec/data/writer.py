@@ -163,7 +163,7 @@ def _float_feature(value: Any, *, scalar: bool) -> bytes:
     for item in values:
         if isinstance(item, (str, bytes)) or not isinstance(item, (int, float, np.number)):
             raise TypeError(f"expected floats, got {item!r}")
-        if not math.isfinite(item) or abs(item) > _FLOAT32_MAX:
+        if not math.isfinite(float(item)) or abs(float(item)) > _FLOAT32_MAX:
             raise TypeError(f"expected finite float32 values, got {item!r}")
     float_list = _delimited(_TAG_1, struct.pack(f"<{len(values)}f", *values))
     return _delimited(_TAG_2, float_list)

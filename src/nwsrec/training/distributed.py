@@ -326,7 +326,7 @@ class DistributedRun:
         Returns:
             ``model_dir``, or a temporary directory deleted by :meth:`close`.
         """
-        if self.is_chief:
+        if self.task is None or self.task.is_chief:
             return model_dir
         path = tempfile.mkdtemp(prefix=f"nwsrec-{self.task.task_type}-{self.task.task_id}-")
         self._temp_dirs.append(path)
@@ -338,7 +338,7 @@ class DistributedRun:
         Raises:
             ValueError: this task trains (it has no server to run).
         """
-        if self.server is None:
+        if self.server is None or self.task is None:
             raise ValueError(
                 f"`serve` must be called on a ps-mode worker or ps task. Received: a "
                 f"{self.kind} task that trains"
@@ -420,7 +420,8 @@ def create_distributed_run(
             "MultiWorkerMirroredStrategy: %d replicas in sync", strategy.num_replicas_in_sync
         )
         return DistributedRun("mwms", strategy, task)
-    # resolve_strategy_name checked that a ps run has a task.
+    if task is None:  # resolve_strategy_name checked that a ps run has a task
+        raise ValueError("`--strategy ps` must run with a TF_CONFIG cluster. Received: none")
     # Ask gRPC to fail fast on an unreachable task instead of retrying forever.
     os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
     if task.task_type in _SERVING_JOBS:
