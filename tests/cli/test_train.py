@@ -128,3 +128,14 @@ def test_input_pipeline_knobs_are_params_a_run_can_set(data_dir, tmp_path):
     assert _train(data_dir, tmp_path, *argv) == 0
     saved = json.loads((tmp_path / "run" / "params.json").read_text())
     assert saved["check_files"] is True and saved["cycle_length"] == 2
+
+
+@pytest.mark.parametrize("command", ["train", "search"])
+def test_list_params_shows_every_knob_with_default_and_meaning(command, capsys):
+    assert main([command, "--model", "synthetic", "--list-params"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("params of model 'synthetic'")
+    for section in ("[input pipeline]", "[training]", "[width search]", "[model]"):
+        assert section in out
+    line = next(x for x in out.splitlines() if x.split()[:1] == ["keep_checkpoints"])
+    assert "3" in line and "how many checkpoints to keep" in line
