@@ -581,3 +581,20 @@ def test_input_fn_batches_feed_forward(tmp_path):
     expected = np.array([weight[row].sum() + 3.0 for row in ids])
     np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5)
     assert len(losses) == 1
+
+
+class TablesOnlyModel(Model):
+    """Declares its slots and returns nothing: used for its table configs and plan alone."""
+
+    def logits_fn(self):
+        FeatureColumnV1(FeatureSlot(self.env, 1, has_bias=True), "slot_1_0").add_vector(4)
+
+
+def test_a_logits_fn_returning_nothing_constructs_for_tables_and_plan(tmp_path):
+    model = TablesOnlyModel(_params(tmp_path))
+    assert model.env.slot_to_dims == {1: [1, 4]}
+    assert sorted(model.tables) == ["table_1_0", "table_1_1"]
+    assert model.table_memory_plan().raw_bytes > 0
+    batch = {"slot_1_0": _sparse([[3], [5]]), "label": tf.constant([0.0, 1.0])}
+    with pytest.raises(ValueError, match="`logits_fn` must return logits"):
+        model.forward(batch)

@@ -202,8 +202,12 @@ class Model:
     def init_slot_to_dims(self) -> None:
         """Run ``logits_fn`` once to discover the slots and dims, then finalize the env.
 
+        ``logits_fn`` may return anything here, None included (the seed calls it only to
+        declare the slots); :meth:`forward` checks that it returns logits ``[B]``.
+
         Raises:
-            ValueError: if discovery already ran, or ``logits_fn`` breaks its rules.
+            ValueError: if discovery already ran, or ``logits_fn`` breaks the rules of
+                declaring slots.
         """
         if self.env.is_finalized():
             raise ValueError(
@@ -216,7 +220,11 @@ class Model:
             logits = self.logits_fn()
         finally:
             self._exit_round()
-        self._check_logits(logits)
+        # As in the seed, discovery only finds the slots: a logits_fn that returns nothing
+        # (a model built for its table configs or memory plan) constructs; returned
+        # logits of the wrong shape fail now rather than at the first step.
+        if logits is not None:
+            self._check_logits(logits)
         self.env.finalize()
         logger.info(
             "%s: %d slots, %d tables",
