@@ -14,6 +14,7 @@ PUBLIC_PACKAGES = [
     "nwsrec.registry",
     "nwsrec.model_imports",
     "nwsrec.model",
+    "nwsrec.serving",
 ]
 
 

@@ -41,7 +41,17 @@ _EXPORTS = {
     "write_predictions": "nwsrec.serving.predict",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "EvaluateResult",
+    "ExportResult",
+    "LoadedModel",
+    "Predictions",
+    "evaluate_files",
+    "export_saved_model",
+    "load_model",
+    "predict_files",
+    "write_predictions",
+]
 
 
 def __getattr__(name: str) -> Any:

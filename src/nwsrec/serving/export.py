@@ -164,7 +164,7 @@ def export_saved_model(
 
         signatures[RAW_SIGNATURE] = serve_raw.get_concrete_function()
     else:
-        logger.warning("%s: no %s signature (a feature is not int64/fixed-length)", path, RAW_SIGNATURE)
+        logger.warning("no %s signature: a feature is not int64 / fixed-length", RAW_SIGNATURE)
 
     variables: dict[int, tf.Variable] = {}
     for concrete in signatures.values():
