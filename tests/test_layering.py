@@ -11,6 +11,7 @@ From the bottom up::
     search      search/                                  (the above, training)
     tasks       tasks/                                   (the above, search)
     runs        runs.py                                  (the above)
+    serving     serving/                                 (the above, like runs)
     cli         cli/, __main__                           (anything)
 
 The rule the issue states: ``layers``, ``features``, ``embedding``, ``data`` and the leaf
@@ -44,6 +45,7 @@ LEVELS = {
     "search": 5,
     "tasks": 6,
     "runs": 7,
+    "serving": 7,
     "cli": 8,
     "__main__": 8,
     "root": 0,  # nwsrec/__init__.py: only __version__

@@ -20,6 +20,7 @@ PUBLIC_PACKAGES = [
     "nwsrec.registry",
     "nwsrec.model_imports",
     "nwsrec.model",
+    "nwsrec.serving",
 ]
 
 

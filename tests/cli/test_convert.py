@@ -52,6 +52,7 @@ def test_convert_writes_shards_and_vocab_and_reports(data, capsys):
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert sorted(os.listdir(out)) == [
+        "id_counts.npz",
         "test-00000-of-00002.tfrecord",
         "test-00001-of-00002.tfrecord",
         "train-00000-of-00002.tfrecord",
@@ -60,7 +61,7 @@ def test_convert_writes_shards_and_vocab_and_reports(data, capsys):
         "vocabularies.json",
     ]
     assert _count(out.glob("train-*")) == 3 and _count(out.glob("test-*")) == 1
-    assert read_vocab_file(out / "vocab.tsv") == {1: 3, 2: 3}
+    assert read_vocab_file(out / "vocab.tsv") == {1: 4, 2: 4}
     assert f"{data / 'train.csv'}: 3 rows -> 2 files" in captured.out
     assert "4 rows in" in captured.out
     assert "rows/s" in captured.err and "convert: 4 rows" in captured.err
@@ -106,7 +107,7 @@ def test_no_header_takes_indices(data, capsys):
         ]
     )
     assert status == 0, capsys.readouterr().err
-    assert read_vocab_file(data / "o" / "vocab.tsv") == {5: 2}
+    assert read_vocab_file(data / "o" / "vocab.tsv") == {5: 3}
 
 
 @pytest.mark.parametrize(

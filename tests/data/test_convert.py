@@ -3,10 +3,12 @@ import json
 import os
 import zlib
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from nwsrec.data.convert import convert_csv
+from nwsrec.data.counts import read_id_counts
 from nwsrec.features import read_vocab_file
 
 CSV = """user,item,genres,clicked,age,score
@@ -67,7 +69,7 @@ def test_round_trip_rows_in_equal_examples_out(csv_file, tmp_path):
     assert [r["slot_3_0"] for r in rows] == [[0, 1], [1], [], [2, 0, 2]]  # a b | b | - | c a c
     assert [r["label"] for r in rows] == [[1.0], [0.0], [1.0], [0.0]]
     assert [r["dense"] for r in rows] == [[31.0, 0.5], [-1.0, 1.5], [27.0, 2.5], [45.0, 3.5]]
-    assert read_vocab_file(result.vocab_path) == {1: 3, 2: 3, 3: 3} == result.vocab_sizes
+    assert read_vocab_file(result.vocab_path) == {1: 4, 2: 4, 3: 4} == result.vocab_sizes  # + OOV
     with open(result.vocabularies_path) as handle:
         assert json.load(handle) == {
             "1": ["ann", "bob", "cid"],
@@ -87,13 +89,13 @@ def test_cells_past_the_encoding_cache_are_encoded_the_same(csv_file, tmp_path, 
     assert [r["slot_1_0"] for r in _examples(uncached.files)] == [[0], [1], [0], [2]]
 
 
-def test_vocab_sizes_are_max_id_plus_one(csv_file, tmp_path):
+def test_vocab_sizes_are_max_id_plus_two_the_last_row_out_of_vocabulary(csv_file, tmp_path):
     result = convert_csv(
         csv_file, tmp_path / "out", slots={"genres": 7}, multi={"genres": "|"}, label="clicked"
     )
     ids = [i for row in _examples(result.files) for i in row["slot_7_0"]]
-    assert result.vocab_sizes[7] == max(ids) + 1
-    assert open(result.vocab_path).read() == "slot\tcount\n7\t3\n"
+    assert result.vocab_sizes[7] == max(ids) + 2  # ids 0..2, then the OOV row 3
+    assert open(result.vocab_path).read() == "slot\tcount\n7\t4\n"
 
 
 def test_inputs_of_one_call_share_the_vocabulary(tmp_path):
@@ -106,7 +108,7 @@ def test_inputs_of_one_call_share_the_vocabulary(tmp_path):
     assert [os.path.basename(p) for p in test_files] == ["test-00000-of-00001.tfrecord"]
     assert [r["slot_1_0"] for r in _examples(test_files)] == [[1], [2]]
     assert result.rows_per_input == {str(tmp_path / "train.tsv"): 2, str(tmp_path / "test.tsv"): 2}
-    assert result.vocab_sizes == {1: 3}
+    assert result.vocab_sizes == {1: 4}
 
 
 def test_hashing_gives_crc32_ids_and_the_hash_size(csv_file, tmp_path):
@@ -269,11 +271,90 @@ def test_a_failed_conversion_leaves_no_shard(tmp_path):
     assert os.listdir(tmp_path / "out") == []
 
 
-def test_shards_of_an_earlier_run_are_refused(csv_file, tmp_path):
-    convert_csv(csv_file, tmp_path / "out", slots={"user": 1}, label="clicked", num_shards=3)
-    with pytest.raises(ValueError, match="`out_dir` must not hold other shards of 'train'"):
+def test_a_directory_with_data_is_refused_unless_overwrite(csv_file, tmp_path):
+    first = convert_csv(
+        csv_file, tmp_path / "out", slots={"user": 1}, label="clicked", num_shards=3
+    )
+    with pytest.raises(FileExistsError, match="--overwrite"):
         convert_csv(csv_file, tmp_path / "out", slots={"user": 1}, label="clicked", num_shards=2)
-    convert_csv(csv_file, tmp_path / "out", slots={"user": 1}, label="clicked", num_shards=3)
+    assert all(os.path.exists(f) for f in first.files)  # nothing already written lost
+    again = convert_csv(
+        csv_file, tmp_path / "out", slots={"user": 1}, label="clicked", num_shards=2, overwrite=True
+    )
+    left = sorted(n for n in os.listdir(tmp_path / "out") if ".tfrecord" in n)
+    assert left == sorted(os.path.basename(f) for f in again.files)  # old 3 shards gone
+
+
+def test_test_fraction_splits_rows_by_seed_and_counts_train_only(tmp_path):
+    rows = "".join(f"u{k % 7},{k % 2}\n" for k in range(2000))
+    (tmp_path / "all.csv").write_text("user,y\n" + rows)
+    a = convert_csv(
+        tmp_path / "all.csv",
+        tmp_path / "a",
+        slots={"user": 1},
+        label="y",
+        test_fraction=0.25,
+        seed=5,
+    )
+    b = convert_csv(
+        tmp_path / "all.csv",
+        tmp_path / "b",
+        slots={"user": 1},
+        label="y",
+        test_fraction=0.25,
+        seed=5,
+    )
+    c = convert_csv(
+        tmp_path / "all.csv",
+        tmp_path / "c",
+        slots={"user": 1},
+        label="y",
+        test_fraction=0.25,
+        seed=6,
+    )
+    assert sorted(a.files_per_input) == ["test", "train"]
+    assert a.rows_per_split["train"] + a.rows_per_split["test"] == 2000
+    # binomial(2000, 0.25): mean 500, sd 19.4; 5 sd either side
+    assert 403 < a.rows_per_split["test"] < 597
+    test_a = [r for r in _examples(a.files_per_input["test"])]
+    assert test_a == _examples(b.files_per_input["test"])  # same seed, same split
+    assert test_a != _examples(c.files_per_input["test"])
+    counts = read_id_counts(tmp_path / "a")
+    train_ids = [r["slot_1_0"][0] for r in _examples(a.files_per_input["train"])]
+    assert counts[1].tolist() == np.bincount(train_ids, minlength=8).tolist()
+    assert counts[1].sum() == a.rows_per_split["train"] and counts[1][7] == 0  # OOV row
+
+
+def test_vocab_from_reuses_ids_and_maps_unknown_values_to_the_oov_row(csv_file, tmp_path):
+    first = convert_csv(
+        csv_file,
+        tmp_path / "first",
+        slots={"user": 1, "genres": 3},
+        multi={"genres": "|"},
+        label="clicked",
+    )
+    later = tmp_path / "later.csv"
+    later.write_text("user,genres,clicked\ncid,z|a,1\nzed,b,0\nzed,,1\n")
+    result = convert_csv(
+        later,
+        tmp_path / "later",
+        slots={"user": 1, "genres": 3},
+        multi={"genres": "|"},
+        label="clicked",
+        vocab_from=tmp_path / "first",
+    )
+    assert result.vocab_sizes == first.vocab_sizes == {1: 4, 3: 4}
+    assert read_vocab_file(result.vocab_path) == read_vocab_file(first.vocab_path)
+    rows = _examples(result.files)
+    assert [r["slot_1_0"] for r in rows] == [[2], [3], [3]]  # cid kept id 2, zed -> OOV 3
+    assert [r["slot_3_0"] for r in rows] == [[3, 0], [1], []]  # z -> OOV, a, b as before
+    assert result.oov_per_slot == {1: 2, 3: 1}
+    with pytest.raises(LookupError, match="slot 9"):
+        convert_csv(
+            later, tmp_path / "x", slots={"user": 9}, label="clicked", vocab_from=tmp_path / "first"
+        )
+    with pytest.raises(FileNotFoundError, match="vocab_from"):
+        convert_csv(later, tmp_path / "y", slots={"user": 1}, label="clicked", vocab_from=tmp_path)
 
 
 def test_inputs_with_the_same_name_are_refused(tmp_path):

@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
+    for sub in subparsers.choices.values():  # -v after the sub-command too
+        sub.add_argument(
+            "-v",
+            "--verbose",
+            dest="sub_verbose",
+            action="count",
+            default=0,
+            help="more logging (-v info, -vv debug)",
+        )
     return parser
 
 
@@ -49,23 +58,68 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-def _configure_logging(verbosity: int) -> None:
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 silenced.
+
+    TensorFlow's C++ libraries log at load time (oneDNN, the CPU feature guard, "All log
+    messages before absl::InitializeLog()"), before ``TF_CPP_MIN_LOG_LEVEL`` is read: the
+    only way to keep them off the terminal is to point stderr elsewhere while it loads.
+    An import error is still raised (and reported) once stderr is back.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedded interpreter)
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass  # the command that needs it reports it
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _configure_logging(verbosity: int, quiet_import: bool = False) -> None:
+    """Python logging at WARNING (-v INFO, -vv DEBUG); TensorFlow's own logs off unless -v."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbosity <= 0 else "0")
+    if verbosity <= 0:
+        if quiet_import:
+            _import_tensorflow_quietly()
+        try:
+            from absl import logging as absl_logging
+
+            absl_logging.set_verbosity(absl_logging.ERROR)
+        except ImportError:
+            pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = parse_args(argv)
-    _configure_logging(args.verbose)
+    args.verbose = int(args.verbose or 0) + int(getattr(args, "sub_verbose", 0) or 0)
     func = getattr(args, "func", None)
+    _configure_logging(args.verbose, quiet_import=func is not None)
     if func is None:
         build_parser().print_help()
         return 2
     try:
         return int(func(args) or 0)
-    except (CommandError, ValueError, LookupError, FileNotFoundError, ImportError) as err:
+    except (
+        CommandError,
+        ValueError,
+        LookupError,
+        FileNotFoundError,
+        FileExistsError,
+        ImportError,
+    ) as err:
         print(f"nwsrec {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -52,4 +52,5 @@ def format_report(report: RunReport, title: str) -> str:
             f"{selection['tolerance']:g}): held-out log loss {selection['full_width_loss']:.4f} "
             f"at full width, {selection['chosen_loss']:.4f} at these sizes"
         )
+    lines.append(f"  curves: tensorboard --logdir {report.model_dir}")
     return "\n".join(lines)

@@ -11,6 +11,8 @@
   into sharded TFRecord files.
 - :func:`convert_csv`, :class:`ConvertResult`: CSV/TSV -> sharded TFRecord files plus the
   vocab-size TSV (``nwsrec convert``).
+- :func:`read_id_counts`, :func:`count_ids`: per-slot training records per id
+  (``id_counts.npz`` next to ``vocab.tsv``; :mod:`nwsrec.data.counts`).
 - ``nwsrec.data.synthetic`` and ``nwsrec.data.movielens``: the built-in data sets.
 
 Names are imported on first use, so ``import nwsrec.data`` does not load TensorFlow.
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nwsrec.data.convert import ConvertProgress, ConvertResult, convert_csv
+    from nwsrec.data.counts import count_ids, read_id_counts
     from nwsrec.data.files import detect_compression, list_files, shard_files
     from nwsrec.data.pipeline import (
         DEFAULT_PARAMS,
@@ -50,6 +53,8 @@ _EXPORTS = {
     "ConvertProgress": "nwsrec.data.convert",
     "ConvertResult": "nwsrec.data.convert",
     "convert_csv": "nwsrec.data.convert",
+    "count_ids": "nwsrec.data.counts",
+    "read_id_counts": "nwsrec.data.counts",
     "DEFAULT_PARAMS": "nwsrec.data.pipeline",
     "DataFileError": "nwsrec.data.scan",
     "FileProblem": "nwsrec.data.scan",
@@ -80,11 +85,13 @@ __all__ = [
     "ShardedExampleWriter",
     "check_files",
     "convert_csv",
+    "count_ids",
     "detect_compression",
     "join_features",
     "list_files",
     "make_input_fn",
     "post_process_example",
+    "read_id_counts",
     "serialize_example",
     "serialize_feature",
     "shard_file_names",

@@ -11,12 +11,20 @@ Each input row becomes one example:
 
 Cells are stripped of surrounding whitespace. Written into ``out_dir``::
 
-    {stem}-00000-of-0000N.tfrecord[.gz] ...   one set of shards per input file
-    vocab.tsv          slot<TAB>count header, then slot_id<TAB>vocab size (max id + 1,
-                       or hash_size) per slot: what ``read_vocab_file`` reads
-    vocabularies.json  {"slot_id": [value of id 0, value of id 1, ...]} (built vocabs only)
+    {stem}-00000-of-0000N.tfrecord[.gz] ...   one set of shards per input file, or with
+                       ``test_fraction``: train-* and test-* (a seeded split of all rows)
+    vocab.tsv          slot<TAB>count header, then slot_id<TAB>vocab size per slot (the
+                       values + 1 out-of-vocabulary row, or hash_size): what
+                       ``read_vocab_file`` reads
+    vocabularies.json  {"slot_id": [value of id 0, value of id 1, ...]} (built vocabs only;
+                       the out-of-vocabulary id of a slot is the length of its list)
+    id_counts.npz      training records holding each id, per slot (nwsrec.data.counts)
 
-Convert the training and evaluation files in one call so they share the vocabulary.
+Convert the training and evaluation files in one call so they share the vocabulary, or
+later files with ``vocab_from`` (the directory of the first conversion): their values
+map to the same ids, and a value it does not hold to the slot's out-of-vocabulary id.
+Writing into a directory that already holds data is an error unless ``overwrite``
+(which first removes its TFRecord files and vocabulary files).
 
 Example:
     >>> import pathlib, tempfile
@@ -24,8 +32,8 @@ Example:
     >>> _ = (tmp / "train.csv").write_text("user,genres,clicked\\nann,a|b,1\\nbob,b,0\\n")
     >>> result = convert_csv(tmp / "train.csv", tmp / "out", slots={"user": 1, "genres": 2},
     ...                      multi={"genres": "|"}, label="clicked")
-    >>> result.num_rows, result.vocab_sizes
-    (2, {1: 2, 2: 2})
+    >>> result.num_rows, result.vocab_sizes  # 2 values + the out-of-vocabulary row
+    (2, {1: 3, 2: 3})
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import time
 import zlib
@@ -43,11 +52,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TextIO
 
 from nwsrec.checks import is_int
+from nwsrec.data.counts import ID_COUNTS_FILE, IdCounter, write_id_counts
 from nwsrec.data.writer import (
     ShardedExampleWriter,
     join_features,
     serialize_feature,
-    shard_file_names,
 )
 from nwsrec.files import write_text_atomic
 
@@ -96,6 +105,12 @@ class ConvertResult:
         vocab_sizes: ``{slot_id: vocab size}`` as written to it.
         vocabularies_path: the JSON of the built vocabularies (``None`` when hashing).
         seconds: wall time of the conversion.
+        oov_per_slot: ``{slot_id: cells mapped to the out-of-vocabulary id}`` (only
+            with ``vocab_from``: a vocabulary built here holds every value it sees).
+        id_counts_path: ``id_counts.npz`` (training records per id, see
+            :mod:`nwsrec.data.counts`).
+        rows_per_split: ``{"train": rows, "test": rows}`` with ``test_fraction``, else
+            ``{}``.
     """
 
     files: list[str]
@@ -105,6 +120,9 @@ class ConvertResult:
     vocab_sizes: dict[int, int]
     vocabularies_path: str | None
     seconds: float
+    oov_per_slot: dict[int, int] = dataclasses.field(default_factory=dict)
+    id_counts_path: str | None = None
+    rows_per_split: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def num_rows(self) -> int:
@@ -135,23 +153,35 @@ def _open_text(path: str) -> TextIO:
 
 
 class _Vocabulary:
-    """Value -> id of one slot: built on the fly, or hashed."""
+    """Value -> id of one slot: built on the fly, frozen (``--vocab-from``), or hashed.
 
-    def __init__(self, hash_size: int | None) -> None:
+    A built vocabulary has one more row than values: id ``len(values)`` is the slot's
+    out-of-vocabulary id, which a frozen vocabulary gives every value it does not hold.
+    """
+
+    def __init__(self, hash_size: int | None, frozen: Sequence[str] | None = None) -> None:
         self.hash_size = hash_size
         self.ids: dict[str, int] = {}
+        self.frozen = frozen is not None
+        self.oov = 0  # cells mapped to the out-of-vocabulary id
+        for value in frozen or ():
+            self.ids.setdefault(value, len(self.ids))
 
     def id_of(self, value: str) -> int:
         if self.hash_size is not None:
             return zlib.crc32(value.encode("utf-8")) % self.hash_size
         found = self.ids.get(value)
         if found is None:
+            if self.frozen:
+                self.oov += 1
+                return len(self.ids)
             found = self.ids[value] = len(self.ids)
         return found
 
     @property
     def size(self) -> int:
-        return self.hash_size if self.hash_size is not None else len(self.ids)
+        """Rows of the slot's tables: the values plus the out-of-vocabulary row."""
+        return self.hash_size if self.hash_size is not None else len(self.ids) + 1
 
     def values(self) -> list[str]:
         return list(self.ids)
@@ -236,12 +266,13 @@ def _records(
     vocabularies: Mapping[int, _Vocabulary],
     dense_names: Sequence[str],
     dense_default: float | None,
-) -> Iterator[bytes]:
-    """Serialized examples of the rows. Each distinct cell of a slot (or label) column is
-    encoded once and its bytes reused (up to ``_CACHE_LIMIT`` cells per column)."""
+) -> Iterator[tuple[bytes, dict[int, list[int]]]]:
+    """Serialized examples of the rows and each row's ids per slot. Each distinct cell of
+    a slot (or label) column is encoded once and its bytes reused (up to ``_CACHE_LIMIT``
+    cells per column; a frozen vocabulary counts its out-of-vocabulary cells each time)."""
     needed = 1 + max([plan.label, *plan.dense, *(c for c, _, _ in plan.slots)])
     slots = [
-        (column, separator, vocabularies[slot_id], f"slot_{slot_id}_0", {})
+        (column, separator, vocabularies[slot_id], f"slot_{slot_id}_0", {}, slot_id)
         for column, slot_id, separator in plan.slots
     ]
     labels: dict[str, bytes] = {}
@@ -257,19 +288,22 @@ def _records(
                 f"{path}:{line}: each row must have {what} fields. Received: {len(fields)} fields"
             )
         entries = []
-        for column, separator, vocabulary, name, cache in slots:
+        row_ids: dict[int, list[int]] = {}
+        for column, separator, vocabulary, name, cache, slot_id in slots:
             cell = fields[column].strip()
-            entry = cache.get(cell)
-            if entry is None:
+            cached = cache.get(cell)
+            if cached is None:
                 if separator is None:
                     ids = [vocabulary.id_of(cell)] if cell else []
                 else:
                     parts = (part.strip() for part in cell.split(separator))
                     ids = [vocabulary.id_of(part) for part in parts if part]
-                entry = serialize_feature(name, ids)
-                if len(cache) < _CACHE_LIMIT:
-                    cache[cell] = entry
-            entries.append(entry)
+                cached = (serialize_feature(name, ids), ids)
+                oov = vocabulary.frozen and len(vocabulary.ids) in ids
+                if len(cache) < _CACHE_LIMIT and not oov:
+                    cache[cell] = cached
+            entries.append(cached[0])
+            row_ids[slot_id] = cached[1]
         cell = fields[plan.label].strip()
         entry = labels.get(cell)
         if entry is None:
@@ -284,7 +318,7 @@ def _records(
                 for column, name in zip(plan.dense, dense_names, strict=True)
             ]
             entries.append(serialize_feature("dense", values))
-        yield join_features(entries)
+        yield join_features(entries), row_ids
 
 
 def _check_arguments(
@@ -329,18 +363,63 @@ def _check_arguments(
         )
 
 
-def _check_no_stale_shards(out_dir: str, prefix: str, names: list[str]) -> None:
-    """Refuse to leave shards of an earlier run with another shard count next to ours."""
+_DATA_FILE = re.compile(r"^.+-\d{5}-of-\d{5}\.tfrecord(\.gz)?$")
+_OWN_FILES = (VOCAB_FILE, VOCABULARIES_FILE, ID_COUNTS_FILE)
+
+
+def _prepare_out_dir(out_dir: str, overwrite: bool) -> None:
+    """Refuse to mix with an earlier conversion's files; with ``overwrite`` remove them."""
     if not os.path.isdir(out_dir):
         return
-    pattern = re.compile(rf"^{re.escape(prefix)}-\d{{5}}-of-\d{{5}}\.tfrecord(\.gz)?$")
-    stale = sorted(n for n in os.listdir(out_dir) if pattern.match(n) and n not in names)
-    if stale:
-        raise ValueError(
-            f"`out_dir` must not hold other shards of {prefix!r} (a glob would read them "
-            f"too): remove {', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}. "
-            f"Received: out_dir={out_dir!r}"
+    existing = sorted(n for n in os.listdir(out_dir) if _DATA_FILE.match(n) or n in _OWN_FILES)
+    if not existing:
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"`out_dir` must not hold data already (its shards would mix with the new ones; "
+            f"pass --overwrite to replace them, or use another --out). Received: "
+            f"out_dir={out_dir!r} with {', '.join(existing[:3])}"
+            f"{' ...' if len(existing) > 3 else ''}"
         )
+    for name in existing:
+        os.remove(os.path.join(out_dir, name))
+    logger.info("%s: removed %d files of an earlier conversion", out_dir, len(existing))
+
+
+def _frozen_vocabularies(
+    vocab_from: str, slots: Mapping[Column, int], hash_size: int | None
+) -> dict[int, list[str]] | None:
+    """The vocabularies of an earlier conversion, per slot (None when hashing)."""
+    vocab_path = os.path.join(vocab_from, VOCAB_FILE)
+    if not os.path.isfile(vocab_path):
+        raise FileNotFoundError(
+            f"`vocab_from` must be the directory of an earlier conversion (with "
+            f"{VOCAB_FILE}). Received: vocab_from={vocab_from!r}"
+        )
+    if hash_size is not None:
+        return None
+    path = os.path.join(vocab_from, VOCABULARIES_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"`vocab_from` must hold {VOCABULARIES_FILE} (a conversion that hashed its "
+            f"values has none: pass the same --hash-size instead). Received: "
+            f"vocab_from={vocab_from!r}"
+        )
+    with open(path, encoding="utf-8") as handle:
+        try:
+            payload = json.load(handle)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: must be JSON ({err}). Received: a broken file") from None
+    out = {}
+    for column, slot_id in slots.items():
+        values = payload.get(str(slot_id)) if isinstance(payload, dict) else None
+        if not isinstance(values, list):
+            raise LookupError(
+                f"{path}: must hold the vocabulary of slot {slot_id} (column {column!r}). "
+                f"Received: slots {sorted(payload) if isinstance(payload, dict) else payload!r}"
+            )
+        out[slot_id] = [str(v) for v in values]
+    return out
 
 
 def convert_csv(
@@ -359,8 +438,12 @@ def convert_csv(
     has_header: bool = True,
     progress: Callable[[ConvertProgress], None] | None = None,
     progress_every: int = 100_000,
+    test_fraction: float | None = None,
+    seed: int = 0,
+    vocab_from: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
 ) -> ConvertResult:
-    """Convert CSV/TSV files into sharded TFRecord files and the vocab-size TSV.
+    """Convert CSV/TSV files into sharded TFRecord files, vocab.tsv and id_counts.npz.
 
     Args:
         inputs: one path or several (``.gz`` is read compressed); each gives the shards
@@ -372,12 +455,20 @@ def convert_csv(
         dense: dense float columns, written as the float list feature ``dense``.
         dense_default: value of an empty dense cell; ``None`` makes it an error.
         hash_size: hash values into this many ids instead of building vocabularies.
-        num_shards: files per input; row ``k`` goes to shard ``k % num_shards``.
+        num_shards: files per input (per split with ``test_fraction``); row ``k`` goes
+            to shard ``k % num_shards``.
         gzip: gzip the TFRecord files.
         delimiter: field separator; default tab for ``.tsv``/``.tab``, else comma.
         has_header: the first line names the columns (else columns are indices).
         progress: called every ``progress_every`` rows and once at the end.
         progress_every: rows between progress reports.
+        test_fraction: hold this fraction of the rows (0 < F < 1) out as ``test-*``, the
+            rest ``train-*``: each row by a draw of ``random.Random(seed)``, in input order.
+        seed: the split's seed.
+        vocab_from: the directory of an earlier conversion whose ``vocabularies.json``
+            (and ``vocab.tsv``) to reuse unchanged; unknown values map to the slot's
+            out-of-vocabulary id, counted in ``oov_per_slot``.
+        overwrite: replace the TFRecord and vocabulary files already in ``out_dir``.
 
     Returns:
         A :class:`ConvertResult`.
@@ -385,8 +476,10 @@ def convert_csv(
     Raises:
         ValueError: for bad arguments, or naming the file and line of a bad row (wrong
             field count, label or dense cell that is not a finite number).
-        LookupError: naming the file, for a column missing from its header.
-        FileNotFoundError: for a missing input.
+        LookupError: naming the file, for a column missing from its header, or a slot
+            missing from ``vocab_from``.
+        FileNotFoundError: for a missing input or ``vocab_from`` file.
+        FileExistsError: ``out_dir`` holds data and ``overwrite`` is False.
     """
     paths = (
         [os.fspath(inputs)]
@@ -400,8 +493,18 @@ def convert_csv(
     _check_arguments(slots, multi, dense, hash_size, label)
     if not is_int(progress_every) or progress_every < 1:
         raise ValueError(f"`progress_every` must be an integer >= 1. Received: {progress_every!r}")
+    if test_fraction is not None and (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, (int, float))
+        or not 0.0 < test_fraction < 1.0
+    ):
+        raise ValueError(
+            f"`test_fraction` must be a number in (0, 1). Received: test_fraction={test_fraction!r}"
+        )
+    if not is_int(seed):
+        raise ValueError(f"`seed` must be an integer. Received: seed={seed!r}")
     prefixes = [_stem(p) for p in paths]
-    if len(set(prefixes)) != len(prefixes):
+    if test_fraction is None and len(set(prefixes)) != len(prefixes):
         raise ValueError(
             f"`inputs` must have distinct file names (they name the shards). Received: {paths}"
         )
@@ -409,10 +512,21 @@ def convert_csv(
         if not os.path.isfile(path):
             raise FileNotFoundError(f"`inputs` must be existing files. Received: {path!r}")
     out_dir = os.fspath(out_dir)
-    for prefix in prefixes:
-        _check_no_stale_shards(out_dir, prefix, shard_file_names(prefix, num_shards, gzip=gzip))
+    frozen = None
+    if vocab_from is not None:
+        frozen = _frozen_vocabularies(os.fspath(vocab_from), slots, hash_size)
+        if os.path.abspath(os.fspath(vocab_from)) == os.path.abspath(out_dir):
+            raise ValueError(
+                f"`vocab_from` must be another directory than `out_dir` (its vocabulary "
+                f"would be replaced). Received: vocab_from={os.fspath(vocab_from)!r}"
+            )
+    _prepare_out_dir(out_dir, overwrite)
 
-    vocabularies = {slot_id: _Vocabulary(hash_size) for slot_id in slots.values()}
+    vocabularies = {
+        slot_id: _Vocabulary(hash_size, None if frozen is None else frozen[slot_id])
+        for slot_id in slots.values()
+    }
+    counter = IdCounter(vocabularies)
     dense_names = [str(column) for column in dense]
     import tensorflow  # noqa: F401  (the writer needs it: load it before the clock starts)
 
@@ -420,36 +534,72 @@ def convert_csv(
     total = 0
     files_per_input: dict[str, list[str]] = {}
     rows_per_input: dict[str, int] = {}
-    for path, prefix in zip(paths, prefixes, strict=True):
-        separator = delimiter if delimiter is not None else _default_delimiter(path)
-        with _open_text(path) as handle:
-            reader = csv.reader(handle, delimiter=separator)
-            header = None
-            if has_header:
-                header = [name.strip() for name in next(reader, [])]
-                if not header:
-                    raise ValueError(f"{path}:1: the header must name the columns. Received: ''")
-            plan = _resolve(path, header, slots, label, multi, dense)
-            records = _records(
-                path,
-                reader,
-                lambda r=reader: r.line_num,
-                plan,
-                vocabularies,
-                dense_names,
-                dense_default,
-            )
-            with ShardedExampleWriter(
-                out_dir, prefix=prefix, num_shards=num_shards, gzip=gzip
-            ) as writer:
-                for record in records:
-                    writer.write_serialized(record)
-                    total += 1
-                    if progress is not None and total % progress_every == 0:
-                        progress(ConvertProgress(path, total, time.perf_counter() - start))
-        files_per_input[path] = list(writer.paths)
-        rows_per_input[path] = writer.num_rows
-        logger.info("%s: %d rows -> %d files", path, writer.num_rows, len(writer.paths))
+    rows_per_split: dict[str, int] = {}
+    split = None
+    writers: dict[str, ShardedExampleWriter] = {}
+    if test_fraction is not None:
+        split = random.Random(int(seed))
+        writers = {
+            name: ShardedExampleWriter(out_dir, prefix=name, num_shards=num_shards, gzip=gzip)
+            for name in ("train", "test")
+        }
+        for writer in writers.values():
+            writer.__enter__()
+    try:
+        for path, prefix in zip(paths, prefixes, strict=True):
+            separator = delimiter if delimiter is not None else _default_delimiter(path)
+            with _open_text(path) as handle:
+                reader = csv.reader(handle, delimiter=separator)
+                header = None
+                if has_header:
+                    header = [name.strip() for name in next(reader, [])]
+                    if not header:
+                        raise ValueError(
+                            f"{path}:1: the header must name the columns. Received: ''"
+                        )
+                plan = _resolve(path, header, slots, label, multi, dense)
+                records = _records(
+                    path,
+                    reader,
+                    lambda r=reader: r.line_num,
+                    plan,
+                    vocabularies,
+                    dense_names,
+                    dense_default,
+                )
+                rows = 0
+                if split is None:
+                    with ShardedExampleWriter(
+                        out_dir, prefix=prefix, num_shards=num_shards, gzip=gzip
+                    ) as writer:
+                        for record, row_ids in records:
+                            writer.write_serialized(record)
+                            counter.add(row_ids)
+                            total += 1
+                            rows += 1
+                            if progress is not None and total % progress_every == 0:
+                                progress(ConvertProgress(path, total, time.perf_counter() - start))
+                    files_per_input[path] = list(writer.paths)
+                else:
+                    for record, row_ids in records:
+                        if split.random() < test_fraction:
+                            writers["test"].write_serialized(record)
+                        else:
+                            writers["train"].write_serialized(record)
+                            counter.add(row_ids)
+                        total += 1
+                        rows += 1
+                        if progress is not None and total % progress_every == 0:
+                            progress(ConvertProgress(path, total, time.perf_counter() - start))
+            rows_per_input[path] = rows
+            logger.info("%s: %d rows", path, rows)
+    finally:
+        for writer in writers.values():
+            writer.__exit__(None, None, None)
+    if split is not None:
+        for name, writer in writers.items():
+            files_per_input[name] = list(writer.paths)
+            rows_per_split[name] = writer.num_rows
 
     vocab_sizes = {slot_id: vocabularies[slot_id].size for slot_id in sorted(vocabularies)}
     for slot_id, size in vocab_sizes.items():
@@ -465,15 +615,23 @@ def convert_csv(
         vocabularies_path = os.path.join(out_dir, VOCABULARIES_FILE)
         payload = {str(s): vocabularies[s].values() for s in sorted(vocabularies)}
         write_text_atomic(vocabularies_path, json.dumps(payload, ensure_ascii=False))
+    counts_path = write_id_counts(
+        out_dir, counter.arrays(vocab_sizes), num_records=counter.num_records
+    )
     seconds = time.perf_counter() - start
     if progress is not None:
         progress(ConvertProgress(paths[-1], total, seconds, done=True))
     return ConvertResult(
-        files=[f for path in paths for f in files_per_input[path]],
+        files=[f for files in files_per_input.values() for f in files],
         files_per_input=files_per_input,
         rows_per_input=rows_per_input,
         vocab_path=vocab_path,
         vocab_sizes=vocab_sizes,
         vocabularies_path=vocabularies_path,
         seconds=seconds,
+        oov_per_slot=(
+            {s: vocabularies[s].oov for s in sorted(vocabularies)} if frozen is not None else {}
+        ),
+        id_counts_path=counts_path,
+        rows_per_split=rows_per_split,
     )

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from nwsrec.data.counts import IdCounter, write_id_counts
 from nwsrec.data.writer import encode_example, write_tfrecords
 
 logger = logging.getLogger(__name__)
@@ -256,6 +257,14 @@ def convert_movielens(
         f.write("slot_id\tvocab_size\n")
         for slot in SLOTS:
             f.write(f"{slot}\t{len(vocab[slot]) + 1}\n")
+    counter = IdCounter(SLOTS)  # training records per id
+    for i in train_idx:
+        counter.add({slot: [vocab[slot][v] for v in raw_values[slot][i]] or [0] for slot in SLOTS})
+    write_id_counts(
+        out_dir,
+        counter.arrays({s: len(vocab[s]) + 1 for s in SLOTS}),
+        num_records=int(train_idx.size),
+    )
     meta = {
         "slots": {str(s): name for s, name in SLOTS.items()},
         "vocab_sizes": {str(s): len(vocab[s]) + 1 for s in SLOTS},

@@ -43,6 +43,7 @@ import os
 
 import numpy as np
 
+from nwsrec.data.counts import write_id_counts
 from nwsrec.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -305,6 +306,12 @@ def generate_synthetic(
         f.write("slot_id\tvocab_size\n")
         for s in order:
             f.write(f"{s}\t{config.vocab_size}\n")
+    train_ids = {s: np.asarray(ids[s][: config.num_train], np.int64) for s in order}
+    write_id_counts(  # training records per id (one id per record and slot)
+        out_dir,
+        {s: np.bincount(v, minlength=config.vocab_size) for s, v in train_ids.items()},
+        num_records=config.num_train,
+    )
     write_text_atomic(os.path.join(out_dir, TRUTH_FILE), json.dumps(truth.to_json(), indent=2))
     logger.info(
         "synthetic data: %d slots (%d signal, %d interactions), %d train / %d test examples in %s",

@@ -9,7 +9,17 @@ with --hash-size N, crc32(value) % N. --multi COLUMN=SEP splits a slot column in
 several ids. --label is the float label; each --dense column is one float of the feature
 "dense". Without a header (--no-header) columns are 0-based indices.
 
+--test-fraction F --seed S splits the rows (of all INPUT files) into train-* and test-*
+by a seeded draw per row. --vocab-from DIR reuses the vocabularies of an earlier
+conversion, so later files (new days, serving traffic) map values to the same ids; a
+value outside them maps to the slot's out-of-vocabulary id (the last row vocab.tsv
+counts), and the summary reports how many per slot. id_counts.npz (training records per
+id, per slot) is written next to vocab.tsv. Converting into a directory that already
+holds data is an error unless --overwrite.
+
 Example:
+  nwsrec convert clicks.csv --out data/ --slot user=1 --slot item=2 --label clicked \\
+      --test-fraction 0.2 --seed 0
   nwsrec convert train.csv test.csv --out data/ --slot user=1 --slot item=2 \\
       --slot genres=3 --multi 'genres=|' --label clicked --dense age --shards 4 --gzip
 
@@ -73,6 +83,21 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--no-header", action="store_true", help="no header line: columns are 0-based indices"
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        metavar="F",
+        help="hold this fraction of the rows out as test-* (the rest: train-*)",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="the split's seed")
+    parser.add_argument(
+        "--vocab-from",
+        metavar="DIR",
+        help="reuse the vocabularies of an earlier conversion (unknown values: OOV id)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the data already in --out"
     )
     parser.add_argument(
         "--progress-every",
@@ -168,14 +193,25 @@ def run(args: argparse.Namespace) -> int:
         has_header=not args.no_header,
         progress=report,
         progress_every=args.progress_every,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        vocab_from=args.vocab_from,
+        overwrite=args.overwrite,
     )
+    for path, rows in result.rows_per_input.items():
+        print(f"{path}: {rows} rows")
     for path, files in result.files_per_input.items():
-        print(f"{path}: {result.rows_per_input[path]} rows -> {len(files)} files")
+        rows = result.rows_per_split.get(path, result.rows_per_input.get(path))
+        print(f"{path}: {rows} rows -> {len(files)} files")
         for file in files:
             print(f"  {file}")
     sizes = ", ".join(f"{s}: {n}" for s, n in result.vocab_sizes.items())
     print(f"vocab sizes ({result.vocab_path}): {sizes}")
     if result.vocabularies_path:
         print(f"vocabularies: {result.vocabularies_path}")
+    if result.oov_per_slot:
+        oov = ", ".join(f"{s}: {n}" for s, n in result.oov_per_slot.items())
+        print(f"out-of-vocabulary cells per slot (vocabularies of {args.vocab_from}): {oov}")
+    print(f"id counts: {result.id_counts_path}")
     print(f"{result.num_rows} rows in {result.seconds:.1f}s")
     return 0
