@@ -340,9 +340,11 @@ class SearchConfig(Config):
     def __post_init__(self) -> None:
         if self.id_buckets is not None:
             values = self.id_buckets
-            ok = bool(values) and all(
-                isinstance(v, float) and 0.0 < v < 1.0 for v in values
-            ) and all(a < b for a, b in zip(values, values[1:], strict=False))
+            ok = (
+                bool(values)
+                and all(isinstance(v, float) and 0.0 < v < 1.0 for v in values)
+                and all(a < b for a, b in zip(values, values[1:], strict=False))
+            )
             if not ok:
                 raise _fail(
                     "id_buckets",

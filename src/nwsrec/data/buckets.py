@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 
-from nwsrec.checks import is_int
 from nwsrec.files import atomic_path
 
 __all__ = [

@@ -129,6 +129,7 @@ def check_slot_dims(
             f"{source}: every slot of the model must have a size. Received: slot {missing[0]} "
             "missing"
         )
+
     def is_candidate(size: Any) -> bool:
         return not isinstance(size, bool) and isinstance(size, int) and size in candidates
 
