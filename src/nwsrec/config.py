@@ -325,8 +325,36 @@ class SearchConfig(Config):
     vec_learning_rate: float = knob(0.2, "Adagrad learning rate of the vector tables")
     vec_init_scale: float = knob(0.05, "uniform init range of the vector tables")
     bias_learning_rate: float = knob(0.05, "FTRL learning rate of the bias tables")
+    id_buckets: list[float] | None = knob(
+        None,
+        "frequency buckets of a slot's ids: cumulative shares of its seen ids, most "
+        "frequent first, e.g. [0.1] = head 10% / tail 90% (None: one table per slot)",
+    )
+    bucket_slots: list[int] | None = knob(
+        None, "the slots id_buckets splits (None: every slot of the model)"
+    )
+    id_counts_file: str | None = knob(
+        None, "id_buckets: the id-count cache (.npz; None: {data_dir}/id_counts.npz)"
+    )
 
     def __post_init__(self) -> None:
+        if self.id_buckets is not None:
+            values = self.id_buckets
+            ok = (
+                bool(values)
+                and all(isinstance(v, float) and 0.0 < v < 1.0 for v in values)
+                and all(a < b for a, b in zip(values, values[1:], strict=False))
+            )
+            if not ok:
+                raise _fail(
+                    "id_buckets",
+                    "a non-empty list of increasing fractions in (0, 1), e.g. [0.1]",
+                    values,
+                )
+        if self.bucket_slots is not None and (
+            not self.bucket_slots or any(not is_int(s) or s < 0 for s in self.bucket_slots)
+        ):
+            raise _fail("bucket_slots", "a non-empty list of slot ids", self.bucket_slots)
         sizes = self.candidate_sizes
         if not sizes or any(not is_int(c) or c < 0 for c in sizes) or max(sizes) == 0:
             raise _fail(

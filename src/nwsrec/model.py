@@ -318,8 +318,33 @@ class Model:
                     f"`features` must hold the ids of slot {feature_slice.slot_id} as {name!r} "
                     f"or 'slot_{feature_slice.slot_id}_0'. Received: keys={sorted(features)[:20]}"
                 )
+            ids = self.slice_ids(feature_slice, ids)
             pooled[name] = tables[feature_slice.table_name].lookup(ids)
         return pooled
+
+    def table_rows(self, slot_id: int, index: int) -> int:
+        """The rows of slice ``index`` of slot ``slot_id``'s table: the slot's vocab size.
+
+        A subclass whose slices hold part of a slot's ids (frequency buckets) returns
+        fewer, and maps the ids in :meth:`slice_ids`.
+
+        Raises:
+            LookupError: naming the slot, if it is missing from the vocab file.
+        """
+        return self._vocab_size(slot_id)
+
+    def table_bucket(self, slot_id: int, index: int) -> int | None:
+        """The frequency bucket that slice ``index`` of slot ``slot_id`` holds (None: all ids)."""
+        return None
+
+    def slice_ids(self, feature_slice: Any, ids: Any) -> Any:
+        """The batch's ids of ``feature_slice`` as rows of its table (identity by default).
+
+        Args:
+            feature_slice: the :class:`~nwsrec.features.FeatureSlice`.
+            ids: its ids ``[B, None]`` (``tf.SparseTensor`` or ``tf.RaggedTensor``).
+        """
+        return ids
 
     def keras_layer(
         self, name: str, factory: Callable[[], keras.layers.Layer]
@@ -461,7 +486,7 @@ class Model:
         table_to_config: dict[str, Any] = {}
         for feature_slice in self.env.feature_slices():
             table = embedding.TableConfig(
-                vocabulary_size=self._vocab_size(feature_slice.slot_id),
+                vocabulary_size=self.table_rows(feature_slice.slot_id, feature_slice.index),
                 dim=feature_slice.dim,
                 initializer=feature_slice.initializer,
                 optimizer=feature_slice.optimizer,
@@ -529,10 +554,11 @@ class Model:
                     TableMemoryRow(
                         name=f"table_{slot_id}_{index}",
                         slot_id=slot_id,
-                        rows=vocab_size,
+                        rows=self.table_rows(slot_id, index) if index < len(slices) else vocab_size,
                         dim=dim,
                         copies=cached[0],
                         optimizer=cached[1],
+                        bucket=self.table_bucket(slot_id, index) if index < len(slices) else None,
                     )
                 )
         plan = TableMemoryPlan(tuple(rows))
@@ -667,7 +693,7 @@ class Model:
                 for feature_slice in self.env.feature_slices():
                     tables[feature_slice.table_name] = EmbeddingTable(
                         name=feature_slice.table_name,
-                        vocab_size=self._vocab_size(feature_slice.slot_id),
+                        vocab_size=self.table_rows(feature_slice.slot_id, feature_slice.index),
                         dim=feature_slice.dim,
                         optimizer=feature_slice.optimizer,
                         initializer=feature_slice.initializer,

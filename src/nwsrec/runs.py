@@ -26,6 +26,7 @@ from typing import Any
 from nwsrec import registry
 from nwsrec.config import check_known_keys, typed_params
 from nwsrec.features import read_vocab_file
+from nwsrec.search.buckets import units_to_slot_dims
 from nwsrec.search.model import check_slot_dims, embedding_parameters
 from nwsrec.search.plot import plot_search
 from nwsrec.search.result import (
@@ -352,7 +353,7 @@ def run_search(
     result_path = write_search_result(os.path.join(model_dir, SEARCH_RESULT), found)
     plot_path = plot_search(read_history(model_dir), found, os.path.join(model_dir, SEARCH_PLOT))
     report = _report(params, model_dir, trainer, result, evaluation)
-    report.slot_dims = {int(s): v["size"] for s, v in found["slots"].items()}
+    report.slot_dims = units_to_slot_dims({s: v["size"] for s, v in found["slots"].items()})
     report.selection = dict(found["selection"])
     report.search_result_path = result_path
     report.plot_path = plot_path

@@ -73,6 +73,8 @@ class TableMemoryRow:
         dim: the slice's embedding width (>= 1).
         copies: parameter copies of its optimizer (table + optimizer state, >= 1).
         optimizer: the optimizer's short name (``"Adagrad"``, ...), for display.
+        bucket: the frequency bucket of the slot's ids the table holds (0 = the most
+            frequent ids; ``rows`` is then the bucket's), or None for a table of every id.
 
     Example:
         >>> row = TableMemoryRow("table_3_1", 3, rows=1000, dim=12, copies=2)
@@ -86,8 +88,14 @@ class TableMemoryRow:
     dim: int
     copies: int
     optimizer: str = ""
+    bucket: int | None = None
 
     def __post_init__(self) -> None:
+        if self.bucket is not None and (not _is_int(self.bucket) or self.bucket < 0):
+            raise ValueError(
+                f"`bucket` of table {self.name} must be None or an integer >= 0. "
+                f"Received: bucket={self.bucket!r}"
+            )
         if (
             type(self.slot_id) is int
             and type(self.rows) is int
@@ -231,6 +239,7 @@ class TableMemoryPlan:
                     "dim": row.dim,
                     "padded_dim": row.padded_dim,
                     "optimizer": row.optimizer,
+                    "bucket": row.bucket,
                     "copies": row.copies,
                     "raw_bytes": row.raw_bytes,
                     "padded_bytes": row.padded_bytes,
@@ -291,8 +300,15 @@ class TableMemoryPlan:
             )
             for row in shown
         ]
+        if any(row.bucket is not None for row in self.tables):
+            # Frequency buckets (0 = most frequent ids): a column after the table name.
+            header = (header[0], "bucket", *header[1:])
+            body = [
+                (line[0], "-" if row.bucket is None else str(row.bucket), *line[1:])
+                for line, row in zip(body, shown, strict=True)
+            ]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-        left = {0, 4}
+        left = {0, header.index("optimizer")}
 
         def render(cells: tuple[str, ...]) -> str:
             parts = [

@@ -38,6 +38,16 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
 - ``hidden_units``: widths of the DNN's ReLU layers.
 - ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
   range of the vector tables; ``bias_learning_rate``: FTRL learning rate of the biases.
+- ``id_buckets``, ``bucket_slots``, ``id_counts_file``: frequency buckets
+  (:mod:`nwsrec.search.buckets`). With ``id_buckets=[f_1, ...]`` the ids of every slot of
+  ``bucket_slots`` (None: every slot) are split by their count in the training files
+  (:mod:`nwsrec.data.buckets`: bucket 0 holds the ``f_1`` share of the seen ids that are
+  most frequent, ...); each bucket has its own vector table and its own NWS unit
+  ``"<slot>:<bucket>"``, and ``slot_dims`` may give such a slot one size per bucket,
+  ``{slot: [d_0, d_1, ...]}`` (an integer: every bucket that size). The slot keeps one
+  bias table over all its ids, and its vector is the sum of its buckets' (bucket ``b``
+  fills the first ``d_b`` columns). The counts are cached in ``id_counts_file``
+  (default ``{data_dir}/id_counts.npz``).
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ from nwsrec.config import SearchConfig, TrainerConfig
 from nwsrec.features import FeatureColumnV1, FeatureSlot, read_vocab_file
 from nwsrec.layers import MixedEmbedOpComb
 from nwsrec.model import Model
+from nwsrec.search import buckets as _buckets
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +75,32 @@ SEARCH_MODEL_DEFAULTS: dict[str, Any] = SearchConfig.defaults()
 
 
 def check_slot_dims(
-    slot_dims: Mapping[Any, Any], slots: Iterable[int], candidates: Iterable[int], source: str
-) -> dict[int, int]:
+    slot_dims: Mapping[Any, Any],
+    slots: Iterable[int],
+    candidates: Iterable[int],
+    source: str,
+    buckets: Mapping[int, int] | None = None,
+) -> dict[int, Any]:
     """Checks fixed widths against a model: every slot once, each size a candidate.
 
     Args:
-        slot_dims: ``{slot_id: size}`` (keys may be strings of digits, as in JSON).
+        slot_dims: ``{slot_id: size}`` (keys may be strings of digits, as in JSON); a
+            slot split into frequency buckets may have a list, one size per bucket.
         slots: the model's slot ids.
         candidates: the model's candidate sizes.
         source: where the widths come from (a file name), for the messages.
+        buckets: ``{slot_id: number of buckets}`` of the model's bucketed slots; a
+            bucketed slot's size comes back as a list (an integer given: every bucket
+            that size) and an unbucketed slot must have an integer. None: lists of
+            candidates are accepted for any slot, their length unchecked.
 
     Returns:
-        ``{slot_id: size}`` with int keys.
+        ``{slot_id: size}`` (or ``{slot_id: [size, ...]}``) with int keys.
 
     Raises:
-        ValueError: a slot of the model missing, a slot the model does not have, or a
-            size that is not a candidate; the message names the slot.
+        ValueError: a slot of the model missing, a slot the model does not have, a
+            size that is not a candidate, or a list of sizes for a slot without buckets
+            or of another length than its buckets; the message names the slot.
 
     Example:
         >>> check_slot_dims({"3": 8}, [3], [0, 4, 8], "dims.json")
@@ -108,12 +129,37 @@ def check_slot_dims(
             f"{source}: every slot of the model must have a size. Received: slot {missing[0]} "
             "missing"
         )
+
+    def is_candidate(size: Any) -> bool:
+        return not isinstance(size, bool) and isinstance(size, int) and size in candidates
+
     for slot, size in dims.items():
-        if isinstance(size, bool) or not isinstance(size, int) or size not in candidates:
+        num_buckets = None if buckets is None else buckets.get(slot)
+        if isinstance(size, list | tuple) and (buckets is None or num_buckets is not None):
+            if not size or not all(is_candidate(s) for s in size):
+                raise ValueError(
+                    f"{source}: the bucket sizes of slot {slot} must each be one of the "
+                    f"candidate sizes {candidates}. Received: size={size!r}"
+                )
+            if num_buckets is not None and len(size) != num_buckets:
+                raise ValueError(
+                    f"{source}: slot {slot} must have one size per frequency bucket "
+                    f"({num_buckets}). Received: size={list(size)!r}"
+                )
+            dims[slot] = list(size)
+            continue
+        if isinstance(size, list | tuple):
+            raise ValueError(
+                f"{source}: slot {slot} has one table (it is not in `bucket_slots`), so its "
+                f"size must be one integer. Received: size={size!r}"
+            )
+        if not is_candidate(size):
             raise ValueError(
                 f"{source}: the size of slot {slot} must be one of the candidate sizes "
                 f"{candidates}. Received: size={size!r}"
             )
+        if num_buckets is not None:
+            dims[slot] = [size] * num_buckets
     return dict(sorted(dims.items()))
 
 
@@ -129,7 +175,7 @@ def embedding_parameters(model: Model) -> int:
     """
     total = 0
     for feature_slice in model.env.feature_slices():
-        total += model.vocab_size_dict[feature_slice.slot_id] * feature_slice.dim
+        total += model.table_rows(feature_slice.slot_id, feature_slice.index) * feature_slice.dim
     return total
 
 
@@ -194,12 +240,126 @@ class WidthSearchModel(Model):
         vocab = read_vocab_file(vocab_path, params.get("vocab_size_per_slot"))
         slots = self.config.slots
         self._slot_ids = sorted(int(s) for s in (slots if slots is not None else vocab))
+        self._id_buckets = self._init_buckets(params, vocab)
+        num_buckets = {s: self._id_buckets.num_buckets for s in self._id_buckets_slots()}
         dims = self.config.slot_dims
         if self._search or dims is None:
-            self._dims = {s: max(candidates) for s in self._slot_ids}
+            self._dims = {
+                s: [max(candidates)] * num_buckets[s] if s in num_buckets else max(candidates)
+                for s in self._slot_ids
+            }
         else:
-            self._dims = check_slot_dims(dims, self._slot_ids, candidates, "`slot_dims`")
+            self._dims = check_slot_dims(
+                dims, self._slot_ids, candidates, "`slot_dims`", buckets=num_buckets
+            )
+        self._init_bucket_slices()
         super().__init__(params)
+
+    # ------------------------------------------------------------ frequency buckets
+
+    def _init_buckets(self, params: Mapping[str, Any], vocab: Mapping[int, int]) -> Any:
+        """The :class:`~nwsrec.data.buckets.BucketMap` of ``bucket_slots`` (None: off)."""
+        self._bucket_slices: dict[tuple[int, int], int] = {}
+        self._remaps: dict[tuple[int, int], _buckets.BucketRemap] = {}
+        fractions = self.config.id_buckets
+        if fractions is None:
+            return None
+        from nwsrec.data.buckets import load_or_count_buckets
+
+        chosen = self.config.bucket_slots
+        slots = self._slot_ids if chosen is None else sorted(int(s) for s in chosen)
+        unknown = sorted(set(slots) - set(self._slot_ids))
+        if unknown:
+            raise ValueError(
+                f"`bucket_slots` must be slots of the model {self._slot_ids}. "
+                f"Received: bucket_slots={chosen!r} (slot {unknown[0]})"
+            )
+        pattern = params.get("train_file_pattern")
+        path = self.config.id_counts_file
+        data_dir = self.config.data_dir
+        if path is None and data_dir:
+            path = os.path.join(os.fspath(data_dir), "id_counts.npz")
+        return load_or_count_buckets(
+            path,
+            pattern or "",
+            {s: int(vocab[s]) for s in slots},
+            fractions,
+            compression_type=str(params.get("compression_type") or "auto"),
+        )
+
+    def _id_buckets_slots(self) -> list[int]:
+        return [] if self._id_buckets is None else self._id_buckets.slots
+
+    def _init_bucket_slices(self) -> None:
+        """Slice index -> bucket of every bucketed slot (slice 0 is the bias)."""
+        buckets = self._id_buckets
+        if buckets is None:
+            return
+        for slot in buckets.slots:
+            sizes = self._dims[slot]
+            index = 1
+            for bucket, size in enumerate(sizes):
+                if self._search or size > 0:
+                    self._bucket_slices[(slot, index)] = bucket
+                    self._remaps[(slot, index)] = _buckets.BucketRemap(
+                        slot, bucket, buckets.bucket_of(slot), buckets.row_of(slot)
+                    )
+                    index += 1
+
+    @property
+    def id_buckets(self) -> Any:
+        """The :class:`~nwsrec.data.buckets.BucketMap` of the bucketed slots, or None."""
+        return self._id_buckets
+
+    def table_rows(self, slot_id: int, index: int) -> int:
+        """A bucket's table has the bucket's rows; every other table the slot's vocab."""
+        bucket = self._bucket_slices.get((slot_id, index))
+        if bucket is None:
+            return super().table_rows(slot_id, index)
+        return int(self._id_buckets.rows(slot_id)[bucket])
+
+    def table_bucket(self, slot_id: int, index: int) -> int | None:
+        """The bucket a table holds (None: the bias and unbucketed slots)."""
+        return self._bucket_slices.get((slot_id, index))
+
+    def slice_ids(self, feature_slice: Any, ids: Any) -> Any:
+        """A bucket's slice reads the rows of the batch's ids in that bucket."""
+        remap = self._remaps.get((feature_slice.slot_id, feature_slice.index))
+        return ids if remap is None else remap(ids)
+
+    def unit_rows(self) -> dict[str, int]:
+        """``{unit: table rows}`` of every selection unit (``"<slot>"`` or ``"<slot>:<b>"``).
+
+        An unbucketed slot's unit has the slot's vocab size; a bucket's, the bucket's
+        rows (see :mod:`nwsrec.search.buckets`). Every slot of the model is listed.
+        """
+        out: dict[str, int] = {}
+        vocab = self.vocab_size_dict
+        for slot in self._slot_ids:
+            if self._id_buckets is not None and slot in self._id_buckets.slots_:
+                for bucket, rows in enumerate(self._id_buckets.rows(slot)):
+                    out[_buckets.unit_name(slot, bucket)] = int(rows)
+            else:
+                out[_buckets.unit_name(slot)] = int(vocab[slot])
+        return out
+
+    def unit_slot(self, unit: str) -> int:
+        """The slot of a selection unit.
+
+        Raises:
+            LookupError: a unit the model does not have.
+        """
+        rows = self.unit_rows()
+        if str(unit) not in rows:
+            raise LookupError(
+                f"`unit` must be one of the model's units {sorted(rows)[:20]}. "
+                f"Received: unit={unit!r}"
+            )
+        return _buckets.parse_unit(str(unit))[0]
+
+    def slot_bias_rows(self) -> dict[int, int]:
+        """``{slot: bias rows}``: every slot's bias table has one row per id of its vocab."""
+        return {slot: int(self.vocab_size_dict[slot]) for slot in self._slot_ids}
 
     @property
     def slot_ids(self) -> list[int]:
@@ -212,9 +372,12 @@ class WidthSearchModel(Model):
         return list(self._candidates)
 
     @property
-    def slot_dims(self) -> dict[int, int]:
-        """The fixed width of every slot (the largest candidate in search mode)."""
-        return dict(self._dims)
+    def slot_dims(self) -> dict[int, Any]:
+        """The fixed width of every slot (the largest candidate in search mode).
+
+        A bucketed slot has a list, one width per bucket.
+        """
+        return {s: list(d) if isinstance(d, list) else d for s, d in self._dims.items()}
 
     def _slot(self, slot_id: int) -> FeatureSlot:
         p = self.config
@@ -234,8 +397,11 @@ class WidthSearchModel(Model):
     def logits_fn(self) -> tf.Tensor:
         """Declares the slots, applies the NWS layer in search mode, returns logits [B]."""
         p = self.config
-        vectors, biases, names = [], [], []
+        vectors, biases, names, unit_slots = [], [], [], []
         for slot_id in self._slot_ids:
+            if isinstance(self._dims[slot_id], list):
+                self._bucketed_vectors(slot_id, vectors, biases, names, unit_slots)
+                continue
             width = sum(self._candidates) if self._search else self._dims[slot_id]
             if width == 0:
                 continue
@@ -243,6 +409,7 @@ class WidthSearchModel(Model):
             biases.append(column.get_bias())
             vectors.append(column.add_vector(width))
             names.append(str(slot_id))
+            unit_slots.append(slot_id)
         if not vectors:
             raise ValueError(
                 "`slot_dims` must keep at least one slot (size > 0). Received: every size 0"
@@ -262,6 +429,9 @@ class WidthSearchModel(Model):
                 ),
             )
             x = nws(x, training=self.training)
+            if len(set(unit_slots)) < len(unit_slots):  # sum each slot's buckets
+                index, width = _buckets.fold_index([sum(self._candidates)] * len(names), unit_slots)
+                x = _buckets.fold_units(x, index, width)
 
         def dnn() -> keras.Sequential:
             layers = [keras.layers.Dense(u, activation="relu") for u in p.hidden_units]
@@ -269,3 +439,34 @@ class WidthSearchModel(Model):
 
         logits = self.keras_layer("dnn", dnn)(x)[:, 0]
         return logits + tf.add_n(biases)[:, 0]
+
+    def _bucketed_vectors(
+        self, slot_id: int, vectors: list, biases: list, names: list, unit_slots: list
+    ) -> None:
+        """Declares a bucketed slot: its bias, one vector slice per bucket.
+
+        Search: each bucket's block is a unit of the NWS layer (summed after it). Fixed:
+        the slot's vector is ``sum_b pad(e_b, max_b d_b)``; a slot with every bucket at 0
+        is dropped with its bias.
+        """
+        sizes = self._dims[slot_id]
+        if not self._search and max(sizes) == 0:
+            return
+        column = FeatureColumnV1(self._slot(slot_id), f"slot_{slot_id}_0")
+        biases.append(column.get_bias())
+        if self._search:
+            block = sum(self._candidates)
+            for bucket in range(len(sizes)):
+                vectors.append(column.add_vector(block))
+                names.append(_buckets.unit_name(slot_id, bucket))
+                unit_slots.append(slot_id)
+            return
+        width = max(sizes)
+        parts = [
+            tf.pad(column.add_vector(size), [[0, 0], [0, width - size]])
+            for size in sizes
+            if size > 0
+        ]
+        vectors.append(parts[0] if len(parts) == 1 else tf.add_n(parts))
+        names.append(str(slot_id))
+        unit_slots.append(slot_id)
