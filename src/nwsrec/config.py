@@ -334,7 +334,8 @@ class SearchConfig(Config):
         None, "the slots id_buckets splits (None: every slot of the model)"
     )
     id_counts_file: str | None = knob(
-        None, "id_buckets: the id-count cache (.npz; None: {data_dir}/id_counts.npz)"
+        None,
+        "id_buckets: a bucket-count cache (.npz); None: the data's id_counts.npz, else a scan",
     )
 
     def __post_init__(self) -> None:

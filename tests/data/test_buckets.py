@@ -6,10 +6,10 @@ from nwsrec.data import buckets as buckets_module
 from nwsrec.data.buckets import (
     BucketMap,
     check_fractions,
-    count_ids,
     frequency_buckets,
     load_or_count_buckets,
 )
+from nwsrec.data.counts import count_ids
 
 
 def _write_records(path, rows):
@@ -90,13 +90,15 @@ def test_count_ids_matches_numpy_and_names_a_bad_file(tmp_path):
     ]
     _write_records(tmp_path / "train-0", rows[:200])
     _write_records(tmp_path / "train-1", rows[200:])
-    counts = count_ids(str(tmp_path / "train-*"), {1: 20, 2: 5}, batch_size=64)
-    expected1 = np.bincount(np.concatenate([r["slot_1_0"] for r in rows]).astype(int), minlength=20)
+    counts = count_ids(str(tmp_path / "train-*"), [1, 2], {1: 20, 2: 5}, batch_size=64)
+    # a record counts once per id it holds
+    held = np.concatenate([np.unique(r["slot_1_0"]) for r in rows]).astype(int)
+    expected1 = np.bincount(held, minlength=20)
     np.testing.assert_array_equal(counts[1], expected1)
     np.testing.assert_array_equal(counts[2], np.full(5, 60))
     _write_records(tmp_path / "train-2", [{"slot_1_0": [25], "slot_2_0": [0]}])
     with pytest.raises(ValueError, match=r"train-2: the ids of slot 1 must lie in \[0, 20\).*25"):
-        count_ids(str(tmp_path / "train-*"), {1: 20, 2: 5})
+        count_ids(str(tmp_path / "train-*"), [1, 2], {1: 20, 2: 5})
 
 
 def test_the_map_round_trips_through_its_file_and_is_reused(tmp_path, monkeypatch):

@@ -18,12 +18,9 @@ Each id of ``[0, vocab)`` lives in exactly one bucket, at one row of it::
 
 A :class:`BucketMap` holds that remap for every bucketed slot and is saved as one
 ``.npz`` file with the counts it came from and the files they were counted in (so a
-stale file is noticed). :func:`count_ids` reads the counts from TFRecord files (tf.data,
-batched, one file at a time so an id out of range names its file).
-
-This is the scanner of the ``buckets`` work on issue 12; ``nwsrec convert`` and the
-generators record id counts on another branch (``nwsrec.data.read_id_counts``), and the
-two meet at merge: :func:`frequency_buckets` takes counts from either.
+stale file is noticed). The counts are those of :mod:`nwsrec.data.counts`: recorded by
+``nwsrec convert`` and the generators (``id_counts.npz``, :func:`read_id_counts`), or
+scanned from TFRecord files (:func:`~nwsrec.data.counts.count_ids`).
 
 Example:
     >>> import numpy as np
@@ -42,12 +39,12 @@ from typing import Any
 
 import numpy as np
 
+from nwsrec.data.counts import count_ids
 from nwsrec.files import atomic_path
 
 __all__ = [
     "BucketMap",
     "check_fractions",
-    "count_ids",
     "frequency_buckets",
     "load_or_count_buckets",
 ]
@@ -269,62 +266,11 @@ def _file_sources(files: Sequence[str]) -> tuple[str, ...]:
     return tuple(f"{path}:{tf.io.gfile.stat(path).length}" for path in files)
 
 
-def count_ids(
-    file_pattern: str | Sequence[str],
-    slots: Mapping[int, int],
-    compression_type: str = "auto",
-    batch_size: int = 4096,
-) -> dict[int, np.ndarray]:
-    """Counts every id of ``slot_{s}_0`` in TFRecord files of ``tf.train.Example``.
-
-    Args:
-        file_pattern: a glob (or list of globs) of the files.
-        slots: ``{slot_id: vocab_size}``, the slots to count.
-        compression_type: ``"auto"`` (gzip found by its magic bytes), ``""``, ``"GZIP"``
-            or ``"ZLIB"``.
-        batch_size: records parsed at once.
-
-    Returns:
-        ``{slot_id: counts}``, ``counts`` an int64 array of length ``vocab_size``.
-
-    Raises:
-        ValueError: no file matches, or an id outside ``[0, vocab_size)``, naming the
-            file and slot.
-    """
-    import tensorflow as tf
-
-    from nwsrec.data.files import detect_compression, list_files, normalize_compression
-
-    files = list_files(file_pattern)
-    compression = normalize_compression(compression_type)
-    spec = {f"slot_{s}_0": tf.io.VarLenFeature(tf.int64) for s in slots}
-    counts = {int(s): np.zeros(int(v), dtype=np.int64) for s, v in slots.items()}
-    for path in files:
-        kind = detect_compression(path) if compression == "auto" else compression
-        dataset = tf.data.TFRecordDataset(path, compression_type=kind).batch(batch_size)
-        dataset = dataset.map(
-            lambda r: {k: v.values for k, v in tf.io.parse_example(r, spec).items()}
-        )
-        for batch in dataset.as_numpy_iterator():
-            for slot, total in counts.items():
-                ids = batch[f"slot_{slot}_0"]
-                if len(ids) and (ids.min() < 0 or ids.max() >= len(total)):
-                    bad = int(ids[(ids < 0) | (ids >= len(total))][0])
-                    raise ValueError(
-                        f"{path}: the ids of slot {slot} must lie in [0, {len(total)}) (its "
-                        f"vocab size). Received: id={bad}"
-                    )
-                total += np.bincount(ids, minlength=len(total))
-    logger.info("counted the ids of %d slots in %d files", len(counts), len(files))
-    return counts
-
-
 def load_or_count_buckets(
     path: str | os.PathLike[str] | None,
     file_pattern: str,
     slots: Mapping[int, int],
     fractions: Sequence[float],
-    compression_type: str = "auto",
 ) -> BucketMap:
     """The id buckets of ``slots``: read from ``path`` if it matches, else counted and saved.
 
@@ -337,7 +283,6 @@ def load_or_count_buckets(
         file_pattern: the training files to count in.
         slots: ``{slot_id: vocab_size}``.
         fractions: cumulative head fractions.
-        compression_type: as for :func:`count_ids`.
     """
     from nwsrec.data.files import list_files
 
@@ -374,7 +319,7 @@ def load_or_count_buckets(
                 counts = {s: cached.counts(s) for s in slots}
                 return frequency_buckets(counts, fractions, sources=sources)
             logger.info("%s was counted in other files or slots; counting again", path)
-    counts = count_ids(file_pattern, slots, compression_type)
+    counts = count_ids(file_pattern, list(slots), vocab_sizes=slots)
     buckets = frequency_buckets(counts, fractions, sources=sources)
     if path is not None:
         buckets.save(path)

@@ -22,11 +22,14 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ID_COUNTS_FILE",
@@ -137,6 +140,10 @@ def count_ids(
 
     Returns:
         ``{slot_id: int64 [vocab size]}``; ``count[i]`` = records holding id ``i``.
+
+    Raises:
+        ValueError: naming the file, slot and id, for a negative id or (with
+            ``vocab_sizes``) an id outside ``[0, vocab size)``.
     """
     import tensorflow as tf
 
@@ -151,17 +158,26 @@ def count_ids(
         for batch in dataset.map(lambda r: tf.io.parse_example(r, spec)):
             for s in slots:
                 ids = batch[f"slot_{s}_0"]
-                pairs = np.stack([ids.indices[:, 0].numpy(), ids.values.numpy()], axis=1)
+                values = ids.values.numpy()
+                size = None if vocab_sizes is None else int(vocab_sizes[s])
+                bad = values[(values < 0) | (values >= (size if size is not None else 1 << 62))]
+                if bad.size:
+                    raise ValueError(
+                        f"{path}: the ids of slot {s} must lie in [0, {size}) (its vocab "
+                        f"size). Received: id={int(bad[0])}"
+                        if size is not None
+                        else f"{path}: the ids of slot {s} must be >= 0. Received: id={int(bad[0])}"
+                    )
+                pairs = np.stack([ids.indices[:, 0].numpy(), values], axis=1)
                 if pairs.size:
                     pieces[s].append(np.unique(pairs, axis=0)[:, 1])
     out = {}
     for s in slots:
         values = np.concatenate(pieces[s]) if pieces[s] else np.zeros(0, np.int64)
-        values = values[values >= 0]
         if vocab_sizes is not None:
             size = int(vocab_sizes[s])
-            values = values[(values >= 0) & (values < size)]
         else:
             size = int(values.max()) + 1 if values.size else 0
         out[s] = np.bincount(values, minlength=size).astype(np.int64)
+    logger.info("counted the ids of %d slots in %d files", len(slots), len(files))
     return out

@@ -46,8 +46,9 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
   ``"<slot>:<bucket>"``, and ``slot_dims`` may give such a slot one size per bucket,
   ``{slot: [d_0, d_1, ...]}`` (an integer: every bucket that size). The slot keeps one
   bias table over all its ids, and its vector is the sum of its buckets' (bucket ``b``
-  fills the first ``d_b`` columns). The counts are cached in ``id_counts_file``
-  (default ``{data_dir}/id_counts.npz``).
+  fills the first ``d_b`` columns). The id counts are read from the data's
+  ``id_counts.npz`` (``nwsrec convert`` and the generators write it), else scanned from
+  the training files (and cached in ``id_counts_file`` when it is set).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ import keras
 import tensorflow as tf
 
 from nwsrec.config import SearchConfig, TrainerConfig
+from nwsrec.data.buckets import frequency_buckets, load_or_count_buckets
+from nwsrec.data.counts import ID_COUNTS_FILE, read_id_counts
 from nwsrec.features import FeatureColumnV1, FeatureSlot, read_vocab_file
 from nwsrec.layers import MixedEmbedOpComb
 from nwsrec.model import Model
@@ -264,8 +267,6 @@ class WidthSearchModel(Model):
         fractions = self.config.id_buckets
         if fractions is None:
             return None
-        from nwsrec.data.buckets import load_or_count_buckets
-
         chosen = self.config.bucket_slots
         slots = self._slot_ids if chosen is None else sorted(int(s) for s in chosen)
         unknown = sorted(set(slots) - set(self._slot_ids))
@@ -277,15 +278,19 @@ class WidthSearchModel(Model):
         pattern = params.get("train_file_pattern")
         path = self.config.id_counts_file
         data_dir = self.config.data_dir
-        if path is None and data_dir:
-            path = os.path.join(os.fspath(data_dir), "id_counts.npz")
-        return load_or_count_buckets(
-            path,
-            pattern or "",
-            {s: int(vocab[s]) for s in slots},
-            fractions,
-            compression_type=str(params.get("compression_type") or "auto"),
-        )
+        vocab_of = {s: int(vocab[s]) for s in slots}
+        if path is None and data_dir and os.path.exists(os.path.join(data_dir, ID_COUNTS_FILE)):
+            counts = read_id_counts(data_dir)  # recorded by `nwsrec convert` / the generators
+            missing = [s for s in slots if s not in counts or len(counts[s]) != vocab_of[s]]
+            if not missing:
+                return frequency_buckets({s: counts[s] for s in slots}, fractions)
+            logger.warning(
+                "%s: no counts of slot %d at its vocab size %d; counting the ids again",
+                os.path.join(data_dir, ID_COUNTS_FILE),
+                missing[0],
+                vocab_of[missing[0]],
+            )
+        return load_or_count_buckets(path, pattern or "", vocab_of, fractions)
 
     def _id_buckets_slots(self) -> list[int]:
         return [] if self._id_buckets is None else self._id_buckets.slots
