@@ -19,7 +19,8 @@ logit = DNN + sum of the biases; sigmoid cross-entropy, batch 512. Systems:
 - ``torchrec-fbgemm``: PyTorch, TorchRec ``FusedEmbeddingBagCollection`` (the
   ``EmbeddingBagCollection`` interface over FBGEMM's fused CPU kernel
   ``SplitTableBatchedEmbeddingBagsCodegen``, row-wise Adagrad applied in the backward
-  pass) fed ``KeyedJaggedTensor`` batches; DNN with ``torch.optim.Adam``.
+  pass) fed ``KeyedJaggedTensor`` batches; DNN with ``torch.optim.Adam``. FBGEMM's tables
+  are a multiple of 4 wide, so its bias tables are 4 wide with column 0 used.
 - ``torch-embeddingbag``: plain ``torch.nn.EmbeddingBag(mode="sum", sparse=True)`` per
   table, ``torch.optim.Adagrad`` on their sparse gradients, Adam on the DNN.
 
@@ -58,8 +59,15 @@ Install (a separate venv, outside the repository)::
     /work/peers-venv/bin/pip uninstall -y fbgemm-gpu
     /work/peers-venv/bin/pip install --no-deps fbgemm-gpu-cpu==1.9.0
 
-Run: ``nice -n 10 /work/peers-venv/bin/python bench/peers.py`` (about 12 minutes on
-2 cores; ``--quick``: about 3; ``--scales demo,26x1e5`` to pick).
+examples/s is the median over windows of 10 timed steps (``mean`` in the note is steps
+over the whole window): on a shared machine a few preempted windows should not decide it;
+the load average is printed with each table. PyTorch's OpenMP threads suffer most from a
+loaded machine (their mean falls far below their median there).
+
+Run: ``nice -n 10 /work/peers-venv/bin/python bench/peers.py`` (about 15 minutes on an
+idle 2-core machine, far longer on a loaded one; ``--quick``: about 5; ``--scales``,
+``--systems`` to pick). ``make bench`` runs it with ``.venv`` (no peers installed): the
+PyTorch and keras-rs rows then report the import error.
 """
 
 from __future__ import annotations
@@ -95,6 +103,8 @@ GIB = 1 << 30
 #: examples/s is the median over windows of this many steps (the machine is shared: a
 #: median keeps a few preempted windows from deciding the figure).
 WINDOW = 10
+#: A peer whose steps take seconds ends its warm-up this long after its first step.
+WARMUP_CAP_S = 20.0
 
 
 def scale_cardinalities(name: str) -> list[int]:
@@ -200,10 +210,21 @@ class Timer:
         self.warmup, self.seconds, self.max_steps = warmup, seconds, max_steps
         self.t0 = float(os.environ.get("PEERS_T0", time.time()))
 
+    def warm(self, done: int, first_end: float, now: float) -> bool:
+        """Whether warm-up is over after ``done`` steps (a slow system gets fewer)."""
+        return done >= self.warmup or (done >= 3 and now - first_end >= WARMUP_CAP_S)
+
     def report(
-        self, warm_end: float, rates: list[float], steps: int, elapsed: float, **extra: Any
+        self,
+        warm_end: float,
+        rates: list[float],
+        steps: int,
+        elapsed: float,
+        warm_steps: int | None = None,
+        **extra: Any,
     ) -> dict:
         """``rates``: examples/s of each window of WINDOW timed steps."""
+        warm_steps = self.warmup if warm_steps is None else warm_steps
         rates = sorted(rates) or [steps * BATCH / elapsed]
         median = rates[len(rates) // 2]
         return {
@@ -211,7 +232,8 @@ class Timer:
             "mean_examples_per_sec": steps * BATCH / elapsed,
             "step_ms": 1e3 * BATCH / median,
             "timed_steps": steps,
-            "startup_s": max(0.0, warm_end - self.t0 - self.warmup * BATCH / median),
+            "startup_s": max(0.0, warm_end - self.t0 - warm_steps * BATCH / median),
+            "warmup_steps": warm_steps,
             **extra,
         }
 
@@ -402,12 +424,15 @@ def run_keras(data: str, cards: list[int], timer: Timer, use_rs: bool) -> dict:
     class Clock(keras.callbacks.Callback):
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             done, now = batch + 1, time.perf_counter()
-            if done == timer.warmup:
-                marks["warm_end"], marks["began"], marks["last"] = time.time(), now, now
-            elif done > timer.warmup:
+            marks.setdefault("first_end", now)
+            if "began" not in marks:
+                if timer.warm(done, marks["first_end"], now):
+                    marks["warm_end"], marks["began"], marks["last"] = time.time(), now, now
+                    marks["warm_steps"] = done
+            else:
                 marks["durations"].append(now - marks["last"])
                 marks["last"] = now
-                marks["steps"] = done - timer.warmup
+                marks["steps"] = done - marks["warm_steps"]
                 marks["elapsed"] = now - marks["began"]
                 if marks["elapsed"] >= timer.seconds or marks["steps"] >= timer.max_steps:
                     self.model.stop_training = True
@@ -421,7 +446,9 @@ def run_keras(data: str, cards: list[int], timer: Timer, use_rs: bool) -> dict:
     )
     # Keras' Adagrad applies the table gradients with plain updates (lr * g / sqrt(acc)).
     rates = window_rates(marks["durations"])
-    return timer.report(marks["warm_end"], rates, int(marks["steps"]), marks["elapsed"])
+    return timer.report(
+        marks["warm_end"], rates, int(marks["steps"]), marks["elapsed"], marks["warm_steps"]
+    )
 
 
 def _torch_batches(data: str, limit: int) -> tuple[list, list, list[int]]:
@@ -441,8 +468,13 @@ def _torch_batches(data: str, limit: int) -> tuple[list, list, list[int]]:
 
 
 def _torch_loop(step: Any, batches: list, labels: list, timer: Timer) -> dict:
-    for i in range(timer.warmup):
-        step(batches[i % len(batches)], labels[i % len(labels)])
+    done, first_end = 0, 0.0
+    while True:
+        step(batches[done % len(batches)], labels[done % len(labels)])
+        done += 1
+        first_end = first_end or time.perf_counter()
+        if timer.warm(done, first_end, time.perf_counter()):
+            break
     warm_end, began, steps, durations = time.time(), time.perf_counter(), 0, []
     last = began
     while steps < timer.max_steps and last - began < timer.seconds:
@@ -450,7 +482,7 @@ def _torch_loop(step: Any, batches: list, labels: list, timer: Timer) -> dict:
         now = time.perf_counter()
         durations.append(now - last)
         last, steps = now, steps + 1
-    return timer.report(warm_end, window_rates(durations), steps, last - began)
+    return timer.report(warm_end, window_rates(durations), steps, last - began, done)
 
 
 def _torch_dnn(num_slots: int) -> Any:
@@ -755,7 +787,8 @@ def main(argv: list[str] | None = None) -> int:
             log = os.path.join(work, f"{scale.replace('/', '_')}.{system}.log")
             rows[system] = spawn([f"--worker={system}", f"--data={data}", *common], cap, log)
         plan = rows["nwsrec"][0].get("plan_bytes") if "nwsrec" in rows else None
-        print()
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\nload average after the runs (1, 5, 15 min; {os.cpu_count()} cores): {load}")
         summary[scale] = print_table(scale, rows, plan)
         for name in os.listdir(data):
             if name.endswith((".tfrecord", ".npy")):
