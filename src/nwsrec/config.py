@@ -230,9 +230,21 @@ class PipelineConfig(Config):
     check_files: bool = knob(
         False, "pre-scan the shard fully (records, features) and raise, naming the file"
     )
+    shuffle_buffer: int = knob(
+        10000, "training input: records per window permuted in a seeded order (0: none)"
+    )
+    shuffle_files: bool = knob(True, "training input: read the files in a seeded order per pass")
+    shuffle_seed: int | None = knob(
+        None, "seed of the training input's order (None: the trainer's `seed`, else 0)"
+    )
 
     def __post_init__(self) -> None:
         _check_positive_int("cycle_length", self.cycle_length)
+        _check_positive_int("shuffle_buffer", self.shuffle_buffer, minimum=0)
+        if not isinstance(self.shuffle_files, bool):
+            raise _fail("shuffle_files", "a bool", self.shuffle_files)
+        if self.shuffle_seed is not None and not is_int(self.shuffle_seed):
+            raise _fail("shuffle_seed", "None or an integer", self.shuffle_seed)
         _check_parallelism("num_parallel_calls", self.num_parallel_calls)
         _check_parallelism("parse_num_parallel_calls", self.parse_num_parallel_calls)
         text = "" if self.compression_type is None else self.compression_type
