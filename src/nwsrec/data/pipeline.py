@@ -730,6 +730,28 @@ class InputFn:
                 dataset = again.repeat() if not knobs.skip else dataset.concatenate(again.repeat())
         return dataset.prefetch(AUTOTUNE)
 
+    def count_records(self, arg: Any = None) -> int:
+        """Records one pass of this input pipeline reads (its shard, its ``split`` part).
+
+        Reads the files without parsing them (a ``split`` hashes each record): what an
+        epoch of the training input is, before batching.
+
+        Args:
+            arg: as for :meth:`__call__` (None: one pipeline, every file).
+        """
+        knobs = _resolve_knobs(self.params, arg, partial=True)
+        files = shard_files(list_files(self.file_pattern), knobs.pipeline_id, knobs.num_pipelines)
+        codecs = detect_all(files) if knobs.compression_type == "auto" else None
+        if codecs is None:
+            codecs = [knobs.compression_type] * len(files)
+        records = self._records(files, codecs, knobs).batch(65536)
+        split = self.split
+        if split is None:
+            sizes = records.map(lambda r: tf.size(r, out_type=tf.int64))
+        else:
+            sizes = records.map(lambda r: tf.reduce_sum(tf.cast(split.keep(r), tf.int64)))
+        return int(sizes.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
+
     # ------------------------------------------------------------------ errors
 
     @contextlib.contextmanager
