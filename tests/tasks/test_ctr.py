@@ -21,7 +21,7 @@ def converted(tmp_path_factory):
             tags = "|".join(rng.sample("abcdef", rng.randrange(1, 3)))
             price = rng.random() * 100
             z = (user % 3 == 0) + (item % 4 == 0) + 0.8 * ("a" in tags) + price / 40 - 2.0
-            label = int(rng.random() < 1 / (1 + 2.718281828 ** -z))
+            label = int(rng.random() < 1 / (1 + 2.718281828**-z))
             lines.append(f"{user},{item},{tags},{price:.2f},{rng.randrange(18, 70)},{label}")
         (root / f"{name}.csv").write_text("\n".join(lines) + "\n")
     out = root / "data"

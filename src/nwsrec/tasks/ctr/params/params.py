@@ -146,4 +146,3 @@ class CtrModel(WidthSearchModel):
         if self._dense_transform == "log1p":
             dense = tf.sign(dense) * tf.math.log1p(tf.abs(dense))
         return tf.concat([x, dense], axis=1)
-
