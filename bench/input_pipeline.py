@@ -25,7 +25,12 @@ pay once per input_fn call) against one default pass.
 The headline compares ``input_fn`` and bare over all 200k examples; the knob sweep and
 placement rows read half the files (``--sweep-files``) to keep the run to a few minutes.
 
-Run: ``.venv/bin/python bench/input_pipeline.py`` (``--rounds``, ``--sweep-rounds``).
+The shuffle table times one pass of the training input (``repeat=True``) in its seeded
+order (``shuffle=True``: files in a seeded order per pass, one shuffle buffer over the
+record stream) against the same input read in order; goal >= 0.9x.
+
+Run: ``.venv/bin/python bench/input_pipeline.py`` (``--rounds``, ``--sweep-rounds``,
+``--only-shuffle``).
 """
 
 from __future__ import annotations
@@ -118,18 +123,27 @@ def bare(files: list[str]) -> tf.data.Dataset:
 
 
 def input_fn_dataset(
-    files: list[str], split: RecordSplit | None = None, **overrides: object
+    files: list[str],
+    split: RecordSplit | None = None,
+    training_batches: int | None = None,
+    shuffle: bool = False,
+    **overrides: object,
 ) -> Callable[[], tf.data.Dataset]:
+    """A pass of ``make_input_fn``; ``training_batches``: that many batches of the
+    repeating training input (``repeat=True``, seeded order with ``shuffle``)."""
     params = {"batch_size": BATCH, "vocab_size_per_slot": VOCAB, **overrides}
     input_fn = make_input_fn(
         files,
         feature_map=FEATURE_MAP,
         slot_to_dims=SLOT_TO_DIMS,
         params=params,
-        repeat=False,
+        repeat=training_batches is not None,
         split=split,
+        shuffle=shuffle,
     )
-    return lambda: input_fn(tf.distribute.InputContext())
+    if training_batches is None:
+        return lambda: input_fn(tf.distribute.InputContext())
+    return lambda: input_fn(tf.distribute.InputContext()).take(training_batches)
 
 
 def _post(features: dict) -> dict:
@@ -242,6 +256,39 @@ def print_table(title: str, base: Row, rows: list[Row]) -> None:
         )
 
 
+def shuffle_table(files: list[str], args: argparse.Namespace) -> None:
+    """The training input in its seeded order vs the same input read in order."""
+    batches = args.examples // BATCH  # one pass
+    in_order = Row(
+        "training input, in order (shuffle=False)", input_fn_dataset(files, None, batches)
+    )
+    rows = [
+        Row(
+            f"training input, shuffled (defaults: buffer {DEFAULT_PARAMS['shuffle_buffer']}, "
+            "file order)",
+            input_fn_dataset(files, None, batches, shuffle=True),
+        ),
+        Row(
+            "training input, shuffled, file order only (shuffle_buffer=0)",
+            input_fn_dataset(files, None, batches, shuffle=True, shuffle_buffer=0),
+        ),
+        Row(
+            "training input, shuffled, shuffle_buffer=100000",
+            input_fn_dataset(files, None, batches, shuffle=True, shuffle_buffer=100_000),
+        ),
+    ]
+    measure(in_order, rows, args.rounds)
+    print_table(
+        f"Shuffled training input vs in order: {batches} batches of the repeating input, "
+        f"{args.rounds} pairs",
+        in_order,
+        rows,
+    )
+    ratio = statistics.median(rows[0].ratios)
+    verdict = "met" if ratio >= 0.9 else "NOT met"
+    print(f"shuffled / in order (defaults): {ratio:.2f} in ex/s (goal >= 0.9: {verdict})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n\n")[0])
     parser.add_argument("--examples", type=int, default=200_000)
@@ -249,6 +296,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="pairs for input_fn vs bare")
     parser.add_argument("--sweep-rounds", type=int, default=3, help="pairs per sweep row")
     parser.add_argument("--sweep-files", type=int, default=4, help="files read by sweep rows")
+    parser.add_argument(
+        "--only-shuffle", action="store_true", help="only the shuffled-training-input table"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="nwsrec-bench-") as out_dir:
@@ -267,6 +317,9 @@ def main(argv: list[str] | None = None) -> None:
             "a pass and a pass of the table's first row run next to it"
         )
 
+        shuffle_table(files, args)
+        if args.only_shuffle:
+            return
         base = Row("bare: TFRecordDataset->batch(1024)->parse_example", lambda: bare(files))
         default = Row("input_fn (defaults)", input_fn_dataset(files))
         measure(base, [default], args.rounds)

@@ -534,7 +534,7 @@ def test_create_input_fn_delegates_to_make_input_fn(tmp_path, monkeypatch):
     calls = {}
 
     def fake_make_input_fn(
-        file_pattern, *, feature_map, slot_to_dims, params, repeat=True, split=None
+        file_pattern, *, feature_map, slot_to_dims, params, repeat=True, split=None, shuffle=False
     ):
         calls.update(
             file_pattern=file_pattern,
@@ -543,6 +543,7 @@ def test_create_input_fn_delegates_to_make_input_fn(tmp_path, monkeypatch):
             params=params,
             repeat=repeat,
             split=split,
+            shuffle=shuffle,
         )
         return "input_fn"
 
@@ -550,9 +551,10 @@ def test_create_input_fn_delegates_to_make_input_fn(tmp_path, monkeypatch):
     model = RecordingModel(_params(tmp_path))
     assert model.create_input_fn("data/*.tfrecord", repeat=False) == "input_fn"
     assert calls["file_pattern"] == "data/*.tfrecord" and calls["repeat"] is False
-    assert calls["split"] is None
+    assert calls["split"] is None and calls["shuffle"] is False  # evaluation: in order
     assert model.create_input_fn("data/*.tfrecord", split="part") == "input_fn"
     assert calls["split"] == "part" and calls["repeat"] is True
+    assert calls["shuffle"] is True  # the training input: seeded order
     assert calls["slot_to_dims"] == {2: [3]}
     assert sorted(calls["feature_map"]) == ["dense", "label", "slot_2_0"]
     assert calls["params"]["vocab_file_path"].endswith("vocab.tsv")

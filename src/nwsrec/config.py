@@ -230,9 +230,21 @@ class PipelineConfig(Config):
     check_files: bool = knob(
         False, "pre-scan the shard fully (records, features) and raise, naming the file"
     )
+    shuffle_buffer: int = knob(
+        10000, "training input: records per window permuted in a seeded order (0: none)"
+    )
+    shuffle_files: bool = knob(True, "training input: read the files in a seeded order per pass")
+    shuffle_seed: int | None = knob(
+        None, "seed of the training input's order (None: the trainer's `seed`, else 0)"
+    )
 
     def __post_init__(self) -> None:
         _check_positive_int("cycle_length", self.cycle_length)
+        _check_positive_int("shuffle_buffer", self.shuffle_buffer, minimum=0)
+        if not isinstance(self.shuffle_files, bool):
+            raise _fail("shuffle_files", "a bool", self.shuffle_files)
+        if self.shuffle_seed is not None and not is_int(self.shuffle_seed):
+            raise _fail("shuffle_seed", "None or an integer", self.shuffle_seed)
         _check_parallelism("num_parallel_calls", self.num_parallel_calls)
         _check_parallelism("parse_num_parallel_calls", self.parse_num_parallel_calls)
         text = "" if self.compression_type is None else self.compression_type
@@ -275,9 +287,44 @@ class TrainerConfig(Config):
     keep_checkpoints: int = knob(3, "how many checkpoints to keep")
     log_every_steps: int = knob(100, "write training scalars every this many steps")
     seed: int | None = knob(None, "seeds Keras/TF/numpy before the model is built")
+    epochs: float | None = knob(
+        None, "train this many passes over the training records (None: train_steps)"
+    )
+    early_stopping_patience: int = knob(
+        0, "stop after this many held-out evaluations without a lower log loss (0: off)"
+    )
+    eval_every_steps: int | None = knob(
+        None, "early stopping: held-out evaluation every this many steps (None: an epoch)"
+    )
+    early_stopping_batches: int | None = knob(
+        None, "early stopping: held-out batches read per evaluation at most (None: all)"
+    )
+    early_stopping_min_delta: float = knob(
+        0.0, "early stopping: a held-out log loss lower by more than this is better"
+    )
 
     def __post_init__(self) -> None:
         _check_positive_int("train_steps", self.train_steps, minimum=0)
+        epochs = self.epochs
+        if epochs is not None and (
+            isinstance(epochs, bool)
+            or not isinstance(epochs, int | float)
+            or not math.isfinite(epochs)
+            or epochs <= 0
+        ):
+            raise _fail("epochs", "None or a number > 0", epochs)
+        _check_positive_int("early_stopping_patience", self.early_stopping_patience, minimum=0)
+        for key in ("eval_every_steps", "early_stopping_batches"):
+            if getattr(self, key) is not None:
+                _check_positive_int(key, getattr(self, key))
+        _check_rate("early_stopping_min_delta", self.early_stopping_min_delta, allow_zero=True)
+        if self.early_stopping_patience and not self.holdout_every:
+            raise _fail(
+                "holdout_every",
+                "an integer >= 2 with early_stopping_patience (the held-out records it "
+                "evaluates on)",
+                self.holdout_every,
+            )
         _check_choice("dense_optimizer", self.dense_optimizer, OPTIMIZERS)
         _check_choice("arch_optimizer", self.arch_optimizer, OPTIMIZERS)
         _check_rate("dense_learning_rate", self.dense_learning_rate)

@@ -440,7 +440,11 @@ class Model:
         return [layer for layer in self._layers.values() if isinstance(layer, layer_class)]
 
     def create_input_fn(
-        self, file_pattern: str, repeat: bool = True, split: Any = None
+        self,
+        file_pattern: str,
+        repeat: bool = True,
+        split: Any = None,
+        shuffle: bool | None = None,
     ) -> Callable[[Any], Any]:
         """The input function of this model; see ``nwsrec.data.pipeline.make_input_fn``.
 
@@ -449,6 +453,8 @@ class Model:
             repeat: repeat the data forever.
             split: a ``nwsrec.data.RecordSplit`` to read one part of the records (a
                 search's training part or its held-out part); None reads every record.
+            shuffle: read in a seeded order (the pipeline's ``shuffle_*`` knobs); None:
+                ``repeat`` (the training input shuffles, evaluation reads in order).
         """
         from nwsrec.data.pipeline import make_input_fn
 
@@ -459,6 +465,7 @@ class Model:
             params=self.params,
             repeat=repeat,
             split=split,
+            shuffle=repeat if shuffle is None else bool(shuffle),
         )
 
     # ------------------------------------------------------------ configs and planning

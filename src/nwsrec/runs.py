@@ -208,6 +208,9 @@ class RunReport:
         memory_plan: the model's table memory plan.
         selection: how a search picked the widths (``search_result.json``'s
             ``"selection"``); None for training runs.
+        early_stopping: with ``early_stopping_patience``: the best step (whose weights
+            were restored and evaluated), its held-out log loss, where training stopped
+            and every held-out evaluation (``TrainResult.early_stopping``).
     """
 
     model_name: str
@@ -224,6 +227,7 @@ class RunReport:
     plot_path: str | None = None
     memory_plan: Any = None
     selection: dict[str, Any] | None = None
+    early_stopping: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serializable summary (without the memory plan object)."""
@@ -272,6 +276,7 @@ def _report(
         slot_dims=dict(dims),
         examples_per_sec=result.examples_per_sec,
         memory_plan=plan,
+        early_stopping=getattr(result, "early_stopping", None),
     )
 
 

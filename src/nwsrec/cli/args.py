@@ -16,7 +16,7 @@ from nwsrec.config import STRATEGIES
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options every run command shares to an ``argparse`` parser.
 
-    ``--model``, ``--param key=value`` (repeatable), ``--steps``, ``--batch-size``,
+    ``--model``, ``--param key=value`` (repeatable), ``--steps``, ``--epochs``, ``--batch-size``,
     ``--model-dir`` (default ``runs/<model>/<command>``), ``--data-dir``,
     ``--no-progress``.
     """
@@ -29,6 +29,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a param (value read as JSON when it parses); repeatable",
     )
     parser.add_argument("--steps", type=int, help="train to this global step")
+    parser.add_argument(
+        "--epochs",
+        type=float,
+        help="train this many passes over the training records (instead of --steps)",
+    )
     parser.add_argument("--batch-size", type=int, help="global batch size")
     parser.add_argument("--model-dir", help="output directory (default runs/<model>/<command>)")
     parser.add_argument("--data-dir", help="data directory (default: the model's data_dir)")
@@ -44,13 +49,24 @@ def params_from_args(args: argparse.Namespace, command: str) -> tuple[type, dict
     """``(model_class, params, model_dir)`` from the options of :func:`add_run_arguments`."""
     from nwsrec.runs import default_model_dir, parse_param_overrides, resolve_params
 
+    overrides = parse_param_overrides(args.param)
+    epochs = getattr(args, "epochs", None)
+    if epochs is not None:
+        if args.steps is not None:
+            raise ValueError(
+                f"`--epochs` and `--steps` must not both be set. Received: --epochs {epochs} "
+                f"--steps {args.steps}"
+            )
+        overrides["epochs"] = epochs
     cls, params = resolve_params(
         args.model,
-        parse_param_overrides(args.param),
+        overrides,
         steps=args.steps,
         batch_size=args.batch_size,
         data_dir=args.data_dir,
     )
+    if args.steps is not None and params.get("epochs") is not None:
+        params["epochs"] = None  # --steps: the length in steps, not the model's epochs
     if command == "search" and args.steps is not None and params.get("search_steps"):
         params["search_steps"] = int(args.steps)  # --steps is the search's own length
     return cls, params, args.model_dir or default_model_dir(args.model, command)

@@ -52,5 +52,13 @@ def format_report(report: RunReport, title: str) -> str:
             f"{selection['tolerance']:g}): held-out log loss {selection['full_width_loss']:.4f} "
             f"at full width, {selection['chosen_loss']:.4f} at these sizes"
         )
+    stopping = report.early_stopping or {}
+    if stopping.get("best_step") is not None:
+        how = "stopped early" if stopping.get("stopped_early") else "trained"
+        lines.append(
+            f"  early stopping: best held-out log loss {stopping['best_holdout_log_loss']:.4f} "
+            f"at step {stopping['best_step']} (restored); {how} at step "
+            f"{stopping['stopped_step']}, {len(stopping['evaluations'])} evaluations"
+        )
     lines.append(f"  curves: tensorboard --logdir {report.model_dir}")
     return "\n".join(lines)

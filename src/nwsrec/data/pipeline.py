@@ -7,16 +7,20 @@ passes), the Monolith/TPUEstimator params mapping (``batch_size``, the knobs bel
 ``context`` with ``current_input_fn_deployment()``), or ``None`` (one pipeline). For input
 pipeline ``p`` of ``n`` it builds::
 
-    sorted files matching the pattern           (never shuffled)
+    sorted files matching the pattern
       -> files[p::n]                            (its shard of *files*)
       -> skip shard_skip_file_number[p] files   (resuming; first pass only)
+      [shuffle: the shard's files in a seeded order, new each pass]
       -> interleave cycle_length files          (TFRecordDataset, compression per file;
                                                  cycle_length 1: one TFRecordDataset)
+      [shuffle: the passes as one record stream, cut into windows of shuffle_buffer
+       records, each permuted by a seeded stateless shuffle, re-batched]
       -> batch(per-replica batch, drop_remainder=True)
          [with a ``RecordSplit``: batch, keep one part of each batch's records (by a
           hash of the record), re-batch]
       -> map(parse_example(feature_map) + post_process_example)   (one map, on the batch)
-      -> repeat (each pass drops its own remainder) -> prefetch
+      -> repeat (each pass drops its own remainder; shuffled: one endless stream)
+      -> prefetch
 
 ``split=RecordSplit(every=k, held_out=...)`` splits the records of the files in two: a
 record is *held out* when the fingerprint of its serialized bytes falls in bucket 0 of
@@ -49,7 +53,21 @@ key                           default     meaning
                                           each file with a corrupt record or non-Example
 ``check_files``               False       pre-scan the shard fully (records, features)
                                           and raise, naming the file, before reading
+``shuffle_buffer``            10000       shuffled input: records per permuted window
+                                          (0 or 1: no record shuffle)
+``shuffle_files``             True        shuffled input: files in a seeded order
+``shuffle_seed``              None        seed of the order (None: ``seed``, else 0)
 ============================  ==========  ===============================================
+
+Order. The training input (``shuffle=True``: what ``Model.create_input_fn`` asks for with
+``repeat=True``) reads in a
+seeded order: each pass reads the files in an order drawn from (seed, pass number), and
+the record stream of all passes is permuted window by window (``shuffle_buffer``
+records, order drawn from (seed, window number)). Same seed, same batches; the
+``tf.data`` iterator checkpoint (pass number, position, the window being filled)
+resumes exactly. Evaluation and held-out reads
+(``repeat=False``) keep the files' order. ``RecordSplit`` hashes each record, so the
+split is the same whatever the order.
 
 The defaults are measured (``bench/input_pipeline.py``, 200k examples of 26 slots, 8
 files, 2 CPUs): parsing is the bottleneck; a parallel interleave halved throughput, a
@@ -237,6 +255,9 @@ class _Knobs:
     vocab_size_per_slot: int | None
     skip_corrupt_files: bool
     check_files: bool
+    shuffle_buffer: int
+    shuffle_files: bool
+    shuffle_seed: int
 
 
 def _skip_count(value: Any, pipeline_id: int, num_pipelines: int) -> int:
@@ -324,7 +345,17 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
         vocab_size_per_slot=config.vocab_size_per_slot,
         skip_corrupt_files=config.skip_corrupt_files,
         check_files=config.check_files,
+        shuffle_buffer=config.shuffle_buffer,
+        shuffle_files=config.shuffle_files,
+        shuffle_seed=_shuffle_seed(config.shuffle_seed, merged.get("seed")),
     )
+
+
+def _shuffle_seed(shuffle_seed: int | None, seed: Any) -> int:
+    """The seed of the training order: ``shuffle_seed``, else the trainer's ``seed``, else 0."""
+    if shuffle_seed is not None:
+        return int(shuffle_seed)
+    return int(seed) if is_int(seed) else 0
 
 
 def _check_feature_map(
@@ -381,6 +412,7 @@ class InputFn:
         params: Mapping[str, Any],
         repeat: bool = True,
         split: RecordSplit | None = None,
+        shuffle: bool = False,
     ) -> None:
         if isinstance(file_pattern, (str, os.PathLike)):
             file_pattern = os.fspath(file_pattern)
@@ -400,6 +432,7 @@ class InputFn:
         self.slot_to_dims = {k: list(v) for k, v in slot_to_dims.items()}
         self.params = dict(params)
         self.repeat = bool(repeat)
+        self.shuffle = bool(shuffle)
         if split is not None and not isinstance(split, RecordSplit):
             raise ValueError(f"`split` must be a RecordSplit or None. Received: split={split!r}")
         self.split = split
@@ -466,10 +499,82 @@ class InputFn:
         return parse
 
     def _one_pass(
-        self, files: list[str], compressions: list[str], knobs: _Knobs
+        self,
+        files: list[str],
+        compressions: list[str],
+        knobs: _Knobs,
+        epoch: Any = None,
     ) -> tf.data.Dataset:
         """Read ``files`` once: interleave, batch, parse and post-process."""
+        return self._parse(self._batches(files, compressions, knobs, epoch), knobs)
+
+    def _shuffled_passes(
+        self,
+        head: tuple[list[str], list[str]] | None,
+        files: list[str],
+        compressions: list[str],
+        knobs: _Knobs,
+    ) -> tf.data.Dataset:
+        """Endless passes over ``files`` in a seeded order, batched and parsed.
+
+        Pass ``e`` reads the files in the order drawn from (``shuffle_seed``, ``e``)
+        (stateless, inside a ``flat_map`` over the pass numbers); the record stream then
+        goes through one seeded shuffle buffer of ``shuffle_buffer`` records (so a pass
+        boundary is blurred by at most the buffer). The iterator checkpoint holds the
+        pass number, the position in it and the buffer with its seed generator: a
+        resumed run reads the same batches. ``head``: the files left of a resumed first
+        pass (``shard_skip_file_number``), read first as pass 0.
+        """
+        first = 0
+        records = None
+        if head is not None:
+            records = self._records(*head, knobs, tf.constant(0, tf.int64))
+            first = 1
+        epochs = tf.data.Dataset.range(first, 1 << 62)
+        rest = epochs.flat_map(lambda e: self._records(files, compressions, knobs, e))
+        records = rest if records is None else records.concatenate(rest)
+        return self._parse(self._batch(records, knobs, shuffled=True), knobs)
+
+    def _has_a_batch(self, files: list[str], compressions: list[str], knobs: _Knobs) -> bool:
+        """Whether one pass over ``files`` gives a full batch (True when not eager)."""
+        if not files:
+            return False
+        if not tf.executing_eagerly():
+            return True
+        return bool(list(self._batches(files, compressions, knobs).take(1)))
+
+    def _batches(
+        self,
+        files: list[str],
+        compressions: list[str],
+        knobs: _Knobs,
+        epoch: Any = None,
+    ) -> tf.data.Dataset:
+        """Batches of serialized records of one pass over ``files`` (see :meth:`_records`)."""
+        return self._batch(self._records(files, compressions, knobs, epoch), knobs)
+
+    def _records(
+        self,
+        files: list[str],
+        compressions: list[str],
+        knobs: _Knobs,
+        epoch: Any = None,
+    ) -> tf.data.Dataset:
+        """The serialized records of one pass over ``files``.
+
+        ``epoch``: None reads the files in order; a pass number (int64 scalar) reads
+        them in the seeded order of that pass (with ``shuffle_files``).
+        """
         paths = tf.constant(files, tf.string, shape=[len(files)])
+        codecs = tf.constant(compressions, tf.string, shape=[len(files)])
+        if epoch is not None:
+            epoch = tf.cast(epoch, tf.int64)
+            base = tf.constant(knobs.shuffle_seed % (1 << 31), tf.int64)
+            if knobs.shuffle_files and len(files) > 1:
+                order = tf.random.experimental.stateless_shuffle(
+                    tf.range(len(files)), seed=tf.stack([base, epoch])
+                )
+                paths, codecs = tf.gather(paths, order), tf.gather(codecs, order)
         if (
             knobs.cycle_length == 1
             and knobs.num_parallel_calls is None
@@ -480,9 +585,7 @@ class InputFn:
             compression = compressions[0] if compressions else ""
             records = tf.data.TFRecordDataset(paths, compression_type=compression)
         else:
-            pairs = tf.data.Dataset.from_tensor_slices(
-                (paths, tf.constant(compressions, tf.string, shape=[len(files)]))
-            )
+            pairs = tf.data.Dataset.from_tensor_slices((paths, codecs))
 
             def read(path: tf.Tensor, compression: tf.Tensor) -> tf.data.Dataset:
                 return tf.data.TFRecordDataset(path, compression_type=compression)
@@ -496,6 +599,35 @@ class InputFn:
             records = pairs.interleave(
                 read, cycle_length=knobs.cycle_length, block_length=1, **parallel
             )
+        return records
+
+    def _batch(
+        self, records: tf.data.Dataset, knobs: _Knobs, shuffled: bool = False
+    ) -> tf.data.Dataset:
+        """Batches of ``batch_size`` records (of the ``split`` part), remainder dropped.
+
+        ``shuffled`` (and ``shuffle_buffer > 1``): the stream is cut into windows of
+        ``shuffle_buffer`` records, each window permuted by a stateless shuffle seeded by
+        (``shuffle_seed``, window number), then re-batched. Vectorized (a gather per
+        window): a ``Dataset.shuffle`` buffer moves every record on its own and cost
+        ~30% of the pipeline's throughput (bench/input_pipeline.py); its state (the
+        window being filled, the window count) is part of the iterator checkpoint.
+        """
+        if shuffled and knobs.shuffle_buffer > 1:
+            split = self.split
+            base = tf.constant((knobs.shuffle_seed ^ 0x5BD1E995) % (1 << 31), tf.int64)
+
+            def permute(index: tf.Tensor, window: tf.Tensor) -> tf.Tensor:
+                if split is not None:
+                    window = tf.boolean_mask(window, split.keep(window))
+                order = tf.random.experimental.stateless_shuffle(
+                    tf.range(tf.shape(window, out_type=tf.int64)[0]),
+                    seed=tf.stack([base, index]),
+                )
+                return tf.gather(window, order)
+
+            windows = records.batch(knobs.shuffle_buffer).enumerate().map(permute)
+            return windows.rebatch(knobs.batch_size, drop_remainder=True)
         if self.split is None:
             batches = records.batch(knobs.batch_size, drop_remainder=True)
         else:
@@ -507,7 +639,11 @@ class InputFn:
                 .map(lambda r: tf.boolean_mask(r, split.keep(r)))
                 .rebatch(knobs.batch_size, drop_remainder=True)
             )
-        parallel = {}
+        return batches
+
+    def _parse(self, batches: tf.data.Dataset, knobs: _Knobs) -> tf.data.Dataset:
+        """Parse and post-process each batch (one map)."""
+        parallel: dict[str, Any] = {}
         if knobs.parse_num_parallel_calls is not None:
             parallel = {
                 "num_parallel_calls": knobs.parse_num_parallel_calls,
@@ -575,11 +711,46 @@ class InputFn:
                 knobs.pipeline_id,
                 knobs.num_pipelines,
             )
-        dataset = self._one_pass([p for p, _ in first], [c for _, c in first], knobs)
-        if self.repeat:
-            again = self._one_pass([p for p, _ in kept], [c for _, c in kept], knobs)
-            dataset = again.repeat() if not knobs.skip else dataset.concatenate(again.repeat())
+        first_files, first_codecs = [p for p, _ in first], [c for _, c in first]
+        kept_files, kept_codecs = [p for p, _ in kept], [c for _, c in kept]
+        if self.shuffle and self.repeat and not self._has_a_batch(kept_files, kept_codecs, knobs):
+            # No full batch per pass: end like repeat() of an empty pass (an endless
+            # flat_map over empty passes would never yield).
+            dataset = self._one_pass(first_files, first_codecs, knobs, epoch=0)
+        elif self.shuffle and self.repeat:
+            head = (first_files, first_codecs) if knobs.skip else None
+            dataset = self._shuffled_passes(head, kept_files, kept_codecs, knobs)
+        elif self.shuffle:
+            records = self._records(first_files, first_codecs, knobs, tf.constant(0, tf.int64))
+            dataset = self._parse(self._batch(records, knobs, shuffled=True), knobs)
+        else:
+            dataset = self._one_pass(first_files, first_codecs, knobs)
+            if self.repeat:
+                again = self._one_pass(kept_files, kept_codecs, knobs)
+                dataset = again.repeat() if not knobs.skip else dataset.concatenate(again.repeat())
         return dataset.prefetch(AUTOTUNE)
+
+    def count_records(self, arg: Any = None) -> int:
+        """Records one pass of this input pipeline reads (its shard, its ``split`` part).
+
+        Reads the files without parsing them (a ``split`` hashes each record): what an
+        epoch of the training input is, before batching.
+
+        Args:
+            arg: as for :meth:`__call__` (None: one pipeline, every file).
+        """
+        knobs = _resolve_knobs(self.params, arg, partial=True)
+        files = shard_files(list_files(self.file_pattern), knobs.pipeline_id, knobs.num_pipelines)
+        codecs = detect_all(files) if knobs.compression_type == "auto" else None
+        if codecs is None:
+            codecs = [knobs.compression_type] * len(files)
+        records = self._records(files, codecs, knobs).batch(65536)
+        split = self.split
+        if split is None:
+            sizes = records.map(lambda r: tf.size(r, out_type=tf.int64))
+        else:
+            sizes = records.map(lambda r: tf.reduce_sum(tf.cast(split.keep(r), tf.int64)))
+        return int(sizes.reduce(tf.constant(0, tf.int64), lambda total, n: total + n))
 
     # ------------------------------------------------------------------ errors
 
@@ -638,6 +809,7 @@ def make_input_fn(
     params: Mapping[str, Any],
     repeat: bool = True,
     split: RecordSplit | None = None,
+    shuffle: bool = False,
 ) -> InputFn:
     """The input function of a model (the seed's ``Model.create_input_fn``).
 
@@ -649,6 +821,9 @@ def make_input_fn(
         params: the model's params: ``batch_size`` and the knobs of the module docstring.
         repeat: repeat forever (each pass drops its own remainder).
         split: read only one part of the records (:class:`RecordSplit`); None reads all.
+        shuffle: seeded training order (files per pass, a record shuffle buffer; knobs
+            ``shuffle_files``, ``shuffle_buffer``, ``shuffle_seed``). ``Model.create_input_fn``
+            sets it for the training input (``repeat=True``); evaluation reads in order.
 
     Returns:
         An :class:`InputFn`: call it with a ``tf.distribute.InputContext``, a params
@@ -673,4 +848,5 @@ def make_input_fn(
         params=params,
         repeat=repeat,
         split=split,
+        shuffle=shuffle,
     )

@@ -399,6 +399,11 @@ class WidthSearchModel(Model):
             default_vec_initializer=keras.initializers.RandomUniform(-scale, scale),
         )
 
+    def dnn_inputs(self, x: tf.Tensor) -> tf.Tensor:
+        """The DNN's input from the (masked) embeddings ``x`` [B, width]; a subclass adds
+        features (the ``ctr`` model's dense floats)."""
+        return x
+
     def logits_fn(self) -> tf.Tensor:
         """Declares the slots, applies the NWS layer in search mode, returns logits [B]."""
         p = self.config
@@ -442,7 +447,7 @@ class WidthSearchModel(Model):
             layers = [keras.layers.Dense(u, activation="relu") for u in p.hidden_units]
             return keras.Sequential([*layers, keras.layers.Dense(1)], name="dnn")
 
-        logits = self.keras_layer("dnn", dnn)(x)[:, 0]
+        logits = self.keras_layer("dnn", dnn)(self.dnn_inputs(x))[:, 0]
         return logits + tf.add_n(biases)[:, 0]
 
     def _bucketed_vectors(

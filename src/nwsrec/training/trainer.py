@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -60,6 +61,7 @@ import tensorflow as tf
 from nwsrec.checks import check_int
 from nwsrec.config import TrainerConfig
 from nwsrec.data.pipeline import RecordSplit
+from nwsrec.files import write_json_atomic
 from nwsrec.metrics import exact_auc, log_loss
 from nwsrec.training.checkpoints import TrainingCheckpoint
 from nwsrec.training.collectives import all_reduce_indexed_slices
@@ -90,6 +92,11 @@ class TrainResult:
         loss: mean training loss over the last logged interval (NaN if no step ran).
         examples_per_sec: mean throughput of the steps this call ran.
         checkpoint: path prefix of the last checkpoint.
+        early_stopping: with ``early_stopping_patience``: ``{"best_step",
+            "best_holdout_log_loss", "stopped_step", "stopped_early", "evaluations":
+            [[step, held-out log loss], ...]}``; the model holds the best step's weights.
+        steps_per_epoch: training steps per pass over the training records (with
+            ``epochs`` or early stopping; else None).
     """
 
     step: int
@@ -97,6 +104,8 @@ class TrainResult:
     loss: float
     examples_per_sec: float
     checkpoint: str | None
+    early_stopping: dict[str, Any] | None = None
+    steps_per_epoch: int | None = None
 
 
 @dataclasses.dataclass
@@ -210,7 +219,7 @@ class Trainer:
                 )
                 self.arch_optimizer.build(self.arch_variables)
                 self.optimizers["arch"] = self.arch_optimizer
-        if not self.arch_variables:
+        if not self.arch_variables and not self.config.early_stopping_patience:
             self.holdout_every = 0  # a model without NWS layer has no widths to select
         # Collectives across replicas get their instance keys once per tf.function call;
         # a sparse gradient changes shape from step to step, so under a multi-replica
@@ -377,6 +386,16 @@ class Trainer:
         pattern = file_pattern or self.params["train_file_pattern"]
         log_every = self.config.log_every_steps
         ckpt_every = self.config.checkpoint_every_steps
+        patience = self.config.early_stopping_patience
+        per_epoch = None
+        if self.config.epochs is not None or (patience and not self.config.eval_every_steps):
+            per_epoch = self.steps_per_epoch(pattern)
+        if self.config.epochs is not None and steps is None:
+            total = max(1, round(self.config.epochs * per_epoch))
+            logger.info(
+                "%s epochs of %d steps: training to step %d", self.config.epochs, per_epoch, total
+            )
+        eval_every = self.config.eval_every_steps or per_epoch or total
         write_params_json(self.model_dir, self.params)
 
         iterator = self._train_iterator(pattern)
@@ -397,6 +416,10 @@ class Trainer:
             restore_directory=self.restore_dir,
         )
         start = self._checkpoint.restore_latest()
+        stopping = self._read_early_stopping(start) if patience else None
+        best = self._best_checkpoint() if patience else None
+        if stopping is not None and stopping["stopped_early"]:
+            total = start  # this run already stopped early: nothing more to train
         summaries = RunSummaries(self.model_dir, resume_step=start)
         bar = ProgressBar(total, enabled=self.progress)
         step, last_loss, last_ckpt = start, float("nan"), self._checkpoint.latest
@@ -409,6 +432,7 @@ class Trainer:
                         total,
                         (step // log_every + 1) * log_every,
                         (step // ckpt_every + 1) * ckpt_every,
+                        (step // eval_every + 1) * eval_every if patience else total,
                         step + self._max_steps_per_call,
                     )
                     n = boundary - step
@@ -439,16 +463,126 @@ class Trainer:
                         interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
                     if step % ckpt_every == 0 or step == total:
                         last_ckpt = self._checkpoint.save()
+                    if stopping is not None and (step % eval_every == 0 or step == total):
+                        if self._early_stopping_eval(stopping, best, pattern, step, total):
+                            last_ckpt = self._checkpoint.save()
+                            break
         finally:
             summaries.close()
         if last_ckpt is None or self._checkpoint.latest is None:
             last_ckpt = self._checkpoint.save()
+        report = None
+        if stopping is not None:
+            report = self._restore_best(stopping, best, step)
         return TrainResult(
-            step=step,
+            step=self.step,
             start_step=start,
             loss=last_loss,
             examples_per_sec=run_examples / run_time if run_time else float("nan"),
             checkpoint=last_ckpt,
+            early_stopping=report,
+            steps_per_epoch=per_epoch,
+        )
+
+    def _early_stopping_eval(
+        self, state: dict[str, Any], best: Any, pattern: str, step: int, total: int
+    ) -> bool:
+        """One held-out evaluation; saves the best weights; True: stop now."""
+        if state["evaluations"] and state["evaluations"][-1][0] == step:
+            return False
+        loss = self.evaluate(
+            pattern, max_batches=self.config.early_stopping_batches, part="holdout"
+        ).log_loss
+        previous = [e[1] for e in state["evaluations"]]
+        state["evaluations"].append([step, loss])
+        if not previous or loss < min(previous) - self.config.early_stopping_min_delta:
+            best.save()
+        best_index = min(range(len(state["evaluations"])), key=lambda i: state["evaluations"][i][1])
+        waited = len(state["evaluations"]) - 1 - best_index
+        stop = waited >= self.config.early_stopping_patience and step < total
+        state["stopped_early"] = stop
+        state["stopped_step"] = step
+        write_json_atomic(self._early_stopping_path(), state)
+        logger.info(
+            "step %d: held-out log loss %.5f (best %.5f at step %d)%s",
+            step,
+            loss,
+            state["evaluations"][best_index][1],
+            state["evaluations"][best_index][0],
+            "; stopping early" if stop else "",
+        )
+        return stop
+
+    def _restore_best(self, state: dict[str, Any], best: Any, step: int) -> dict[str, Any]:
+        """Restores the best held-out weights; returns the early-stopping report."""
+        evaluations = state["evaluations"]
+        report: dict[str, Any] = {
+            "stopped_step": step,
+            "stopped_early": bool(state.get("stopped_early")),
+            "evaluations": evaluations,
+            "best_step": None,
+            "best_holdout_log_loss": None,
+        }
+        path = best.latest
+        if path is None or not evaluations:
+            return report
+        best.checkpoint.restore(path).expect_partial()
+        best_step = self.step
+        losses = {int(s): v for s, v in evaluations}
+        report["best_step"] = best_step
+        report["best_holdout_log_loss"] = losses.get(best_step)
+        logger.info(
+            "restored the best weights: step %d, held-out log loss %s",
+            best_step,
+            report["best_holdout_log_loss"],
+        )
+        return report
+
+    def steps_per_epoch(self, file_pattern: str | None = None) -> int:
+        """Training steps per pass over the training records (the ``"train"`` part).
+
+        Counts the records without parsing them (``InputFn.count_records``) when the
+        model's input function can; else counts the batches of one pass.
+        """
+        pattern = file_pattern or self.params["train_file_pattern"]
+        input_fn = self.input_fn(pattern, repeat=False, part="train")
+        count = getattr(input_fn, "count_records", None)
+        if count is not None:
+            steps = count() // self.batch_size
+        else:
+            steps = sum(1 for _ in input_fn(tf.distribute.InputContext()))
+        if steps < 1:
+            raise ValueError(
+                f"`train_file_pattern` must hold at least one batch of {self.batch_size} "
+                f"training records for `epochs`. Received: train_file_pattern={pattern!r}"
+            )
+        return steps
+
+    def _early_stopping_path(self) -> str:
+        return os.path.join(self.model_dir, "early_stopping.json")
+
+    def _read_early_stopping(self, start: int) -> dict[str, Any]:
+        """The early-stopping state of a resumed run (evaluations up to ``start``)."""
+        state: dict[str, Any] = {"evaluations": [], "stopped_early": False}
+        path = os.path.join(self.restore_dir, "early_stopping.json")
+        if start and os.path.exists(path):
+            with open(path) as f:
+                saved = json.load(f)
+            state["evaluations"] = [e for e in saved.get("evaluations", []) if e[0] <= start]
+            state["stopped_early"] = bool(saved.get("stopped_early")) and (
+                saved.get("stopped_step") == start
+            )
+        return state
+
+    def _best_checkpoint(self) -> Any:
+        """The checkpoint of the best held-out weights (``model_dir/best``)."""
+        return TrainingCheckpoint(
+            os.path.join(self.model_dir, "best"),
+            self.global_step,
+            self.model,
+            self.optimizers,
+            iterator=None,
+            max_to_keep=1,
         )
 
     def restore(self) -> int:
@@ -467,7 +601,7 @@ class Trainer:
         return self.step
 
     def evaluate(
-        self, file_pattern: str | None = None, max_batches: int | None = None
+        self, file_pattern: str | None = None, max_batches: int | None = None, part: str = "all"
     ) -> EvalResult:
         """Evaluates the current weights on a held-out split: exact AUC and log loss.
 
@@ -476,6 +610,8 @@ class Trainer:
         Args:
             file_pattern: held-out files; default ``params["eval_file_pattern"]``.
             max_batches: stop after this many global batches (None: all).
+            part: ``"all"`` records, or the ``"holdout"`` / ``"train"`` part of the
+                ``holdout_every`` split (events then go to ``eval_holdout``).
 
         Returns:
             An :class:`EvalResult`; also written to the ``eval`` event file.
@@ -491,11 +627,11 @@ class Trainer:
             # ParameterServerStrategy: the chief evaluates inline, reading the weights
             # from the ps tasks (strategy.run only runs in scheduled functions).
 
-            eval_input_fn = self.input_fn(pattern, repeat=False)
+            eval_input_fn = self.input_fn(pattern, repeat=False, part=part)
             dataset = eval_input_fn(tf.distribute.InputContext())
             step_fn, results = self.local_eval_step, lambda t: [t]
         else:
-            eval_input_fn = self.input_fn(pattern, repeat=False)
+            eval_input_fn = self.input_fn(pattern, repeat=False, part=part)
             dataset = self.strategy.distribute_datasets_from_function(eval_input_fn)
             step_fn, results = self._eval_step, self.strategy.experimental_local_results
         labels, logits = [], []
@@ -506,6 +642,13 @@ class Trainer:
                 batch_labels, batch_logits = step_fn(batch)
                 labels += [t.numpy() for t in results(batch_labels)]
                 logits += [t.numpy() for t in results(batch_logits)]
+        if not labels and part != "all":
+            raise ValueError(
+                f"the {part} part of `train_file_pattern` (one record in `holdout_every`="
+                f"{self.holdout_every} held out) must hold at least one full batch of "
+                f"{self.batch_size} examples; lower `holdout_every` or `batch_size`. "
+                f"Received: train_file_pattern={pattern!r}"
+            )
         if not labels:
             raise ValueError(
                 f"`eval_file_pattern` must hold at least one full batch of {self.batch_size} "
@@ -520,7 +663,7 @@ class Trainer:
             step=self.step,
         )
         write_scalars(
-            os.path.join(self.model_dir, "eval"),
+            os.path.join(self.model_dir, "eval" if part == "all" else f"eval_{part}"),
             result.step,
             {"auc": result.auc, "log_loss": result.log_loss},
         )

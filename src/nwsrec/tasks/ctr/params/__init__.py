@@ -1,0 +1,1 @@
+"""Models of the ``ctr`` task (see ``params.py``)."""
