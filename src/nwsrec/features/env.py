@@ -50,10 +50,11 @@ import logging
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
+from nwsrec.checks import is_int
 from nwsrec.features.optimizers import SlotDefaults, default_slot_defaults
 
 if TYPE_CHECKING:
@@ -74,10 +75,6 @@ class _Round:
         self.open = True
         self.slots: dict[int, FeatureSlot] = {}
         self.embeddings = embeddings
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Env:
@@ -103,7 +100,7 @@ class Env:
                 f"Received: vocab_size_dict={vocab_size_dict!r}"
             )
         for slot_id, size in vocab_size_dict.items():
-            if not _is_int(slot_id) or slot_id < 0 or not _is_int(size) or size < 0:
+            if not is_int(slot_id) or slot_id < 0 or not is_int(size) or size < 0:
                 raise ValueError(
                     "`vocab_size_dict` must map non-negative integer slot ids to "
                     f"non-negative integer sizes. Received: {slot_id!r}: {size!r}"

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any
+
+from nwsrec.checks import is_int
 
 __all__ = ["FLOAT32_BYTES", "TableMemoryPlan", "TableMemoryRow", "format_bytes", "padding_8"]
 
 FLOAT32_BYTES = 4
 """Bytes per embedding value (float32)."""
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def padding_8(dim: int) -> int:
@@ -42,7 +40,7 @@ def padding_8(dim: int) -> int:
         >>> [padding_8(d) for d in (0, 1, 8, 9, 16)]
         [0, 8, 8, 16, 16]
     """
-    if not _is_int(dim) or dim < 0:
+    if not is_int(dim) or dim < 0:
         raise ValueError(f"`dim` must be a non-negative integer. Received: dim={dim!r}")
     return -(-dim // 8) * 8
 
@@ -91,7 +89,7 @@ class TableMemoryRow:
     bucket: int | None = None
 
     def __post_init__(self) -> None:
-        if self.bucket is not None and (not _is_int(self.bucket) or self.bucket < 0):
+        if self.bucket is not None and (not is_int(self.bucket) or self.bucket < 0):
             raise ValueError(
                 f"`bucket` of table {self.name} must be None or an integer >= 0. "
                 f"Received: bucket={self.bucket!r}"
@@ -117,7 +115,7 @@ class TableMemoryRow:
             ("dim", self.dim, 1),
             ("copies", self.copies, 1),
         ):
-            if not _is_int(value) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(
                     f"`{arg}` of table {self.name} must be an integer >= {low}. "
                     f"Received: {arg}={value!r}"
@@ -272,7 +270,7 @@ class TableMemoryPlan:
             padded to 8:                      320 (320 B)
             padded to 8, max copies:          320 (320 B)
         """
-        if max_tables is not None and (not _is_int(max_tables) or max_tables < 0):
+        if max_tables is not None and (not is_int(max_tables) or max_tables < 0):
             raise ValueError(
                 f"`max_tables` must be None or an integer >= 0. Received: max_tables={max_tables!r}"
             )

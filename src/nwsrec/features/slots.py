@@ -29,6 +29,7 @@ from typing import TypeGuard
 
 import tensorflow as tf
 
+from nwsrec.checks import is_int
 from nwsrec.features import optimizers as _optimizers
 from nwsrec.features.env import Env
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
@@ -44,7 +45,7 @@ def _check_optimizer(optimizer: object, arg: str, slot_id: int) -> None:
 
 
 def _is_index(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return is_int(value) and value >= 0
 
 
 def _check_initializer(initializer: object, arg: str, slot_id: int) -> None:

@@ -6,16 +6,12 @@ Every check raises ``ValueError`` with the message form used across nwsrec:
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-
-def is_int(value: Any) -> bool:
-    """Whether ``value`` is an integer (Python or NumPy), booleans excluded."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+from nwsrec.checks import is_int
 
 
 def check_non_negative_int(name: str, value: Any) -> int:
