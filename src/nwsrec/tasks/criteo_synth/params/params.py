@@ -12,6 +12,7 @@ from typing import Any
 
 from nwsrec.registry import register
 from nwsrec.search.model import WidthSearchModel
+from nwsrec.tasks.synthetic.params.params import SyntheticModel
 
 __all__ = ["CriteoSynthModel"]
 
@@ -30,33 +31,10 @@ class CriteoSynthModel(WidthSearchModel):
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        """The synthetic task's search (see ``SyntheticModel.default_params``) on this data.
+        """The synthetic task's params (``SyntheticModel.default_params``) on this data.
 
-        The same one-shot supernet (3x the training steps, uniform draws of the non-zero
-        sizes) and held-out selection; the tolerance is the synthetic task's. Not tuned
-        on this data beyond that: bench/search_quality.py measures it.
+        The same one-shot supernet search and held-out selection, whatever that task
+        sets (so the two stay alike); only ``data_dir`` differs. Not tuned on this data:
+        bench/search_quality.py measures it.
         """
-        return {
-            **super().default_params(),
-            "data_dir": "runs/data/criteo-synth",
-            "batch_size": 512,
-            "train_steps": 2000,
-            "search_steps": 6000,
-            "checkpoint_every_steps": 1000,
-            "log_every_steps": 100,
-            "candidate_sizes": [0, 4, 8, 16],
-            "hidden_units": [64],
-            "dense_learning_rate": 0.003,
-            "vec_learning_rate": 0.2,
-            "bias_learning_rate": 0.05,
-            "arch_learning_rate": 0.01,
-            "nws_mode": "sample",
-            "width_penalty": 0.0,
-            "warmup_steps": 6000,
-            "pretraining_steps": 6000,
-            "arch_warmup_steps": 6000,
-            "holdout_every": 10,
-            "width_selection": "holdout",
-            "selection_tolerance": 3e-4,
-            "seed": 0,
-        }
+        return {**SyntheticModel.default_params(), "data_dir": "runs/data/criteo-synth"}
