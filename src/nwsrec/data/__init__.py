@@ -11,7 +11,8 @@
   into sharded TFRecord files.
 - :func:`convert_csv`, :class:`ConvertResult`: CSV/TSV -> sharded TFRecord files plus the
   vocab-size TSV (``nwsrec convert``).
-- ``nwsrec.data.synthetic`` and ``nwsrec.data.movielens``: the built-in data sets.
+- ``nwsrec.data.synthetic``, ``nwsrec.data.criteo`` (Criteo-shaped synthetic) and
+  ``nwsrec.data.movielens``: the built-in data sets.
 
 Names are imported on first use, so ``import nwsrec.data`` does not load TensorFlow.
 
