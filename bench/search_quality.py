@@ -38,9 +38,13 @@ which is not a win):
   model's.
 
 Steps: every training run has ``--steps`` steps (``nwsrec.runs.scale_steps``: the search
-keeps its task's 3x longer schedule). The defaults are chosen so that one data set x 5
-seeds finishes in about 15 minutes on the 2-core machine: see ``DEFAULT_STEPS``. ``--quick``
-is 200 steps and 2 seeds, for development only.
+keeps its task's 3x longer schedule); ``DEFAULT_STEPS`` per data set. Time: a seed is
+10-12 training runs plus one search, and on the shared 2-core machine (load ~10) each
+run costs ~25-40 s of start-up, tracing and evaluation besides its steps: measured
+~8.5 minutes per MovieLens seed at 300 steps and ~25 per synthetic seed at 600, so
+5 seeds of one data set take ~40 minutes (MovieLens), not the 15 the issue hoped for;
+use ``--seeds`` / ``--steps`` to trade. ``--quick`` is 200 steps and 2 seeds, for
+development only.
 
 Output: the tables on stdout, progress lines while it runs, ``--out`` (a JSON of every
 run) and a PNG next to it (test AUC vs embedding parameters per data set).
@@ -66,9 +70,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DATASETS = ("movielens", "synthetic", "criteo")
 MODELS = {"movielens": "movielens", "synthetic": "synthetic", "criteo": "criteo_synth"}
-#: Training steps per data set (the search runs 3x as many): about 15 minutes per data
-#: set x 5 seeds on 2 shared cores (10-11 trainings + one search per seed).
-DEFAULT_STEPS = {"movielens": 400, "synthetic": 400, "criteo": 300}
+#: Training steps per data set (the search runs 3x as many); see the module docstring for
+#: what they cost. The tasks' own defaults are 5x longer (1500 / 2000).
+DEFAULT_STEPS = {"movielens": 300, "synthetic": 600, "criteo": 300}
 QUICK_STEPS = 200
 BUDGETS = (1 / 4, 1 / 8)
 ACCURACY_MARGIN = 0.001
