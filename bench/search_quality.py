@@ -354,6 +354,8 @@ def _goals(dataset, seeds, names, full_name, full_p, summary) -> list[str]:
         f"{rm:.2f}x +- {rs:.2f} of a full-width training [goal <= 4x]; search table memory "
         f"{mm:.2f}x full width's [goal <= 1.2x])"
     )
+    if len(seeds) < 2:
+        lines = [f"[1 seed: no standard error, not a verdict] {line}" for line in lines]
     return lines
 
 
