@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_TASK_ROOT = "nwsrec.tasks"
 """The package under which the built-in tasks live (``nwsrec/tasks/<task>/params/``)."""
 
-DEFAULT_TASK_DIRS: tuple[str, ...] = ("synthetic", "movielens", "ctr")
+DEFAULT_TASK_DIRS: tuple[str, ...] = ("synthetic", "movielens", "ctr", "criteo_synth")
 """The built-in tasks: sub-packages of :data:`DEFAULT_TASK_ROOT`."""
 
 ENTRY_POINT_GROUP = "nwsrec.models"

@@ -171,6 +171,7 @@ def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
     how = {
         "synthetic": "nwsrec datasets generate synthetic",
         "movielens": "nwsrec datasets fetch movielens-100k",
+        "criteo_synth": "nwsrec datasets generate criteo",
     }.get(task, "write it with nwsrec convert")
     vocab = params.get("vocab_file_path")
     if not vocab or not os.path.exists(vocab):

@@ -32,3 +32,25 @@ def test_fetch_movielens_without_the_files_is_a_clear_error(tmp_path, capsys):
     argv = ["datasets", "fetch", "movielens-100k", "--from", str(tmp_path), "--out"]
     assert main([*argv, str(tmp_path / "out")]) == 2
     assert "must hold ml-100k.inter" in capsys.readouterr().err
+
+
+def test_generate_criteo_writes_data_truth_and_id_counts(tmp_path, capsys):
+    from nwsrec.data.criteo import load_criteo_truth
+
+    out = tmp_path / "criteo"
+    argv = ["datasets", "generate", "criteo", "--out", str(out), "--scale", "0.0005"]
+    assert main([*argv, "--num-train", "500", "--num-test", "100"]) == 0
+    truth = load_criteo_truth(out)
+    assert truth.config.scale == 0.0005 and truth.config.num_train == 500
+    printed = capsys.readouterr().out
+    assert "26 slots" in printed and str(truth.noise_slots()) in printed
+    assert (out / "id_counts.npz").exists() and len(list(out.glob("train-*"))) == 4
+
+
+def test_generate_flags_of_the_other_kind_are_a_clear_error(tmp_path, capsys):
+    base = ["datasets", "generate", "criteo", "--out", str(tmp_path / "c")]
+    assert main([*base, "--vocab-size", "10"]) == 2
+    assert "`--vocab-size` must be used with `generate synthetic`" in capsys.readouterr().err
+    base = ["datasets", "generate", "synthetic", "--out", str(tmp_path / "s")]
+    assert main([*base, "--scale", "0.1"]) == 2
+    assert "`--scale` must be used with `generate criteo`" in capsys.readouterr().err

@@ -69,3 +69,15 @@ def test_missing_vocab_file_is_an_error(tmp_path):
 def test_check_slot_dims_errors_name_the_source_and_slot(dims, match):
     with pytest.raises(ValueError, match=match):
         check_slot_dims(dims, [1, 2, 3], [0, 4, 8, 16], "dims.json")
+
+
+def test_criteo_synth_model_is_registered_and_builds_on_its_data(tmp_path):
+    from nwsrec.data.criteo import CriteoConfig, generate_criteo
+
+    generate_criteo(tmp_path, CriteoConfig(num_train=200, num_test=50, num_files=1, scale=1e-4))
+    cls = registry.get_class("criteo_synth")
+    assert registry.get_params("criteo_synth")["data_dir"] == "runs/data/criteo-synth"
+    params = cls.resolve_params({**cls.default_params(), "data_dir": str(tmp_path)})
+    model = cls({**params, "slot_dims": {s: 4 for s in range(1, 27)}})
+    assert sorted(model.env.slot_to_dims) == list(range(1, 27))
+    assert model.env.slot_to_dims[3] == [1, 4]

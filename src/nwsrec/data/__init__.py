@@ -13,7 +13,8 @@
   vocab-size TSV (``nwsrec convert``).
 - :func:`read_id_counts`, :func:`count_ids`: per-slot training records per id
   (``id_counts.npz`` next to ``vocab.tsv``; :mod:`nwsrec.data.counts`).
-- ``nwsrec.data.synthetic`` and ``nwsrec.data.movielens``: the built-in data sets.
+- ``nwsrec.data.synthetic``, ``nwsrec.data.criteo`` (Criteo-shaped synthetic) and
+  ``nwsrec.data.movielens``: the built-in data sets.
 
 Names are imported on first use, so ``import nwsrec.data`` does not load TensorFlow.
 

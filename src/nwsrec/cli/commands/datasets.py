@@ -1,10 +1,14 @@
 """``nwsrec datasets``: make the data of the built-in models.
 
   nwsrec datasets generate synthetic [--out DIR] [--seed N] [--num-train N] [--num-test N]
+  nwsrec datasets generate criteo [--out DIR] [--seed N] [--scale F] [--num-train N] ...
   nwsrec datasets fetch movielens-100k [--out DIR] [--from DIR] [--split random|time]
 
 generate writes the seeded synthetic data (default runs/data/synthetic, the synthetic
-model's data_dir) with truth.json, the known best widths. fetch downloads the
+model's data_dir) with truth.json, the known best widths; `generate criteo` writes
+the Criteo-shaped synthetic data (26 slots sized after the Criteo Kaggle categorical
+fields times --scale, Zipf ids; default runs/data/criteo-synth, the criteo_synth
+model's data_dir) with truth.json and id_counts.npz. fetch downloads the
 recbole==1.2.1 wheel with `pip download --no-deps`, extracts only
 recbole/dataset_example/ml-100k/* (or copies the files from --from DIR) and converts them
 (default runs/data/movielens-100k, the movielens model's data_dir).
@@ -29,8 +33,12 @@ def register(subparsers: Any) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     generate = actions.add_parser("generate", help="generate the synthetic data")
-    generate.add_argument("name", choices=["synthetic"])
-    generate.add_argument("--out", default="runs/data/synthetic", help="output directory")
+    generate.add_argument("name", choices=["synthetic", "criteo"])
+    generate.add_argument(
+        "--out",
+        default=None,
+        help="output directory (default runs/data/synthetic or runs/data/criteo-synth)",
+    )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--num-train", type=int, default=None)
     generate.add_argument("--num-test", type=int, default=None)
@@ -39,6 +47,12 @@ def register(subparsers: Any) -> None:
         "--pair-ranks", default=None, help="ranks of the interacting signal-slot pairs, e.g. 1,2,4"
     )
     generate.add_argument("--num-noise-slots", type=int, default=None)
+    generate.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="criteo: the factor on the Criteo Kaggle field sizes (default 0.01)",
+    )
     fetch = actions.add_parser("fetch", help="fetch and convert MovieLens-100K")
     fetch.add_argument("name", choices=["movielens-100k"])
     fetch.add_argument("--out", default="runs/data/movielens-100k", help="output directory")
@@ -50,8 +64,16 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generates or fetches the data set; returns the exit status."""
+    if args.action == "generate" and args.name == "criteo":
+        return _generate_criteo(args)
     if args.action == "generate":
         import dataclasses
+
+        if args.scale is not None:
+            raise ValueError(
+                f"`--scale` must be used with `generate criteo`. Received: --scale {args.scale}"
+            )
+        args.out = args.out or "runs/data/synthetic"
 
         from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
 
@@ -88,4 +110,33 @@ def run(args: argparse.Namespace) -> int:
         f"MovieLens-100K in {args.out}: {meta['num_train']} train / {meta['num_test']} test "
         f"examples, positive rate {meta['positive_rate']:.3f}, {args.split} split"
     )
+    return 0
+
+
+def _generate_criteo(args: argparse.Namespace) -> int:
+    from nwsrec.data.criteo import CriteoConfig, generate_criteo
+
+    for flag, value in (
+        ("--vocab-size", args.vocab_size),
+        ("--pair-ranks", args.pair_ranks),
+        ("--num-noise-slots", args.num_noise_slots),
+    ):
+        if value is not None:
+            raise ValueError(
+                f"`{flag}` must be used with `generate synthetic` (criteo's slots are sized "
+                f"by --scale). Received: {flag} {value}"
+            )
+    changes = {"num_train": args.num_train, "num_test": args.num_test, "scale": args.scale}
+    config = CriteoConfig(seed=args.seed, **{k: v for k, v in changes.items() if v is not None})
+    out = args.out or "runs/data/criteo-synth"
+    truth = generate_criteo(out, config)
+    rows = [truth.slots[s].rows for s in sorted(truth.slots)]
+    print(
+        f"criteo-shaped data in {out}: 26 slots ({min(rows)} to {max(rows)} rows, "
+        f"{sum(rows)} in all, scale {config.scale}), {config.num_train} train / "
+        f"{config.num_test} test examples"
+    )
+    print(f"  signal slots {truth.signal_slots()}")
+    print(f"  noise slots  {truth.noise_slots()}")
+    print(f"  Bayes-optimal test AUC {truth.bayes_test_auc:.4f}")
     return 0
