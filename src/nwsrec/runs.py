@@ -17,10 +17,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from nwsrec import registry
@@ -36,6 +37,7 @@ from nwsrec.search.result import (
     write_search_result,
 )
 from nwsrec.search.select import holdout_batches, select_widths
+from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
 
@@ -248,6 +250,10 @@ def _train_and_evaluate(
         progress=progress,
         restore_dir=restore_dir,
     )
+    # Before anything is written: the dir's checkpoints must mean what this run means.
+    manifest = run_manifest(params, trainer.tables, trainer.model)
+    own = restore_dir is None or os.path.abspath(restore_dir) == os.path.abspath(model_dir)
+    check_manifest(model_dir if own else str(restore_dir), manifest, write=own)
     result = trainer.train()
     evaluation = trainer.evaluate()
     return trainer, result, evaluation
@@ -289,6 +295,18 @@ def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) 
     )
 
 
+def _holding_model_dir(run: Callable[..., RunReport]) -> Callable[..., RunReport]:
+    """Runs ``run(cls, params, model_dir, ...)`` holding the model dir's lock."""
+
+    @functools.wraps(run)
+    def locked(cls: type, params: Mapping[str, Any], model_dir: str, **kwargs: Any) -> RunReport:
+        with ModelDirLock(model_dir):
+            return run(cls, params, model_dir, **kwargs)
+
+    return locked
+
+
+@_holding_model_dir
 def run_search(
     cls: type,
     params: Mapping[str, Any],
@@ -359,6 +377,7 @@ def run_search(
     return report
 
 
+@_holding_model_dir
 def run_train(
     cls: type,
     params: Mapping[str, Any],

@@ -60,6 +60,7 @@ import tensorflow as tf
 from nwsrec.checks import check_int
 from nwsrec.config import TrainerConfig
 from nwsrec.data.pipeline import RecordSplit
+from nwsrec.interrupts import RunInterrupted, StopOnSignals
 from nwsrec.metrics import exact_auc, log_loss
 from nwsrec.training.checkpoints import TrainingCheckpoint
 from nwsrec.training.collectives import all_reduce_indexed_slices
@@ -377,7 +378,6 @@ class Trainer:
         pattern = file_pattern or self.params["train_file_pattern"]
         log_every = self.config.log_every_steps
         ckpt_every = self.config.checkpoint_every_steps
-        write_params_json(self.model_dir, self.params)
 
         iterator = self._train_iterator(pattern)
         checkpointable_iterator = isinstance(iterator, tf.__internal__.tracking.Trackable)
@@ -397,13 +397,22 @@ class Trainer:
             restore_directory=self.restore_dir,
         )
         start = self._checkpoint.restore_latest()
+        if start > total:
+            raise ValueError(
+                f"`train_steps` must be at least the step of the checkpoint in "
+                f"{self.restore_dir!r} ({start}): a run does not train backwards. Received: "
+                f"train_steps={total}; use --steps {start} or more, or another --model-dir"
+            )
+        # Written once the checkpoints are known to fit: a refused rerun changes nothing.
+        write_params_json(self.model_dir, self.params)
         summaries = RunSummaries(self.model_dir, resume_step=start)
         bar = ProgressBar(total, enabled=self.progress)
         step, last_loss, last_ckpt = start, float("nan"), self._checkpoint.latest
         run_examples, run_time = 0, 0.0
         interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
+        stop = StopOnSignals()
         try:
-            with _naming_errors(self._train_input_fn):
+            with stop, _naming_errors(self._train_input_fn):
                 while step < total:
                     boundary = min(
                         total,
@@ -437,8 +446,10 @@ class Trainer:
                             nws_layers=self.nws_layers,
                         )
                         interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
-                    if step % ckpt_every == 0 or step == total:
+                    if step % ckpt_every == 0 or step == total or stop.requested:
                         last_ckpt = self._checkpoint.save()
+                    if stop.requested:
+                        raise RunInterrupted(str(stop.signal_name), step, last_ckpt)
         finally:
             summaries.close()
         if last_ckpt is None or self._checkpoint.latest is None:
