@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import glob
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -40,6 +41,8 @@ from nwsrec.search.select import holdout_batches, select_widths
 from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SCHEDULE_KEYS",
@@ -256,6 +259,9 @@ def _train_and_evaluate(
     check_manifest(model_dir if own else str(restore_dir), manifest, write=own)
     result = trainer.train()
     evaluation = trainer.evaluate()
+    mapped = getattr(trainer.model, "out_of_range_count", 0)
+    if mapped:
+        logger.warning("%d ids outside their slot's vocab were mapped to the OOV row", mapped)
     return trainer, result, evaluation
 
 
