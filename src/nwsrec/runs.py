@@ -183,6 +183,14 @@ def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
             f"vocab_file_path={vocab!r} for model {model_name!r}; make the data with "
             f"`{how}` or point --data-dir at it"
         )
+    eval_pattern = params.get("eval_file_pattern")
+    if eval_pattern and not glob.glob(eval_pattern):
+        # Checked before training: a run must not train for an hour to then find no test set.
+        raise FileNotFoundError(
+            f"`eval_file_pattern` must match files. Received: eval_file_pattern="
+            f"{eval_pattern!r} for model {model_name!r}; make the data with `{how}` or point "
+            "--data-dir at it"
+        )
     pattern = params.get("train_file_pattern")
     if not pattern or not glob.glob(pattern):
         raise FileNotFoundError(

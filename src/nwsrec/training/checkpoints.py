@@ -153,9 +153,7 @@ class TrainingCheckpoint:
         elif problem is None:
             logger.warning("checkpoint index %s is missing", index)
         if on_disk:
-            tf.train.update_checkpoint_state(
-                self.directory, on_disk[-1], all_model_checkpoint_paths=on_disk
-            )
+            _write_index(self.directory, on_disk)
             logger.warning(
                 "rebuilt %s from the checkpoint files: %s",
                 index,
@@ -214,7 +212,7 @@ class TrainingCheckpoint:
                     f"checkpoint {path!r} that does not match it ({_short(err)}). Use another "
                     "--model-dir."
                 ) from err
-            except (tf.errors.OpError, OSError) as err:
+            except (tf.errors.OpError, OSError, IndexError, KeyError, UnicodeDecodeError) as err:
                 name = _damaged_file(path)
                 damaged.append((path, f"{name} ({_short(err)})"))
                 logger.warning(
@@ -250,9 +248,7 @@ class TrainingCheckpoint:
         logger.warning("moved the damaged checkpoint files to %s", aside)
         keep = [p for p in self.manager.checkpoints if p not in paths]
         if keep:
-            tf.train.update_checkpoint_state(
-                self.directory, keep[-1], all_model_checkpoint_paths=keep
-            )
+            _write_index(self.directory, keep)
         else:
             os.remove(os.path.join(self.directory, "checkpoint"))
         self.manager = tf.train.CheckpointManager(
@@ -267,6 +263,21 @@ class TrainingCheckpoint:
         path = self.manager.save(checkpoint_number=int(self.global_step.numpy()))
         logger.info("saved %s", path)
         return path
+
+
+def _write_index(directory: str, prefixes: list[str]) -> None:
+    """Writes the ``checkpoint`` index naming ``prefixes`` (oldest first), with timestamps:
+    without them ``tf.train.CheckpointManager`` sees no checkpoint to keep or delete."""
+    from tensorflow.python.checkpoint import checkpoint_management
+
+    stamps = [os.path.getmtime(p + ".index") for p in prefixes]
+    checkpoint_management.update_checkpoint_state_internal(
+        directory,
+        prefixes[-1],
+        all_model_checkpoint_paths=prefixes,
+        all_model_checkpoint_timestamps=stamps,
+        save_relative_paths=True,
+    )
 
 
 def _short(err: BaseException) -> str:

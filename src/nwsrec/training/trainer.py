@@ -450,8 +450,10 @@ class Trainer:
         interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
         stop = StopOnSignals()
         try:
-            with stop, _naming_bad_ids(self._train_input_fn, self.model), _naming_errors(
-                self._train_input_fn
+            with (
+                stop,
+                _naming_bad_ids(self._train_input_fn, self.model),
+                _naming_errors(self._train_input_fn),
             ):
                 while step < total:
                     boundary = min(
