@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from nwsrec.cli.main import main
 from nwsrec.features import read_vocab_file
 
+SHORT_SLOT_3 = b"slot\tcount\n1\t50\n2\t50\n3\t30\n4\t50\n5\t50\n6\t50\n"
+
 
 def _with_vocab(data_dir, tmp_path, text):
     data = tmp_path / "data"

@@ -44,7 +44,7 @@ def test_fewer_steps_than_the_checkpoint_say_so_and_change_nothing(full_width, d
 
 def test_reordered_candidates_are_refused_naming_the_key(data_dir, tmp_path, capsys):
     run = tmp_path / "search"
-    argv = train_argv(data_dir, run, 10, command="search")
+    argv = train_argv(data_dir, run, 10, "--param", "width_selection=argmax", command="search")
     assert main([*argv, "--param", "candidate_sizes=[0,4,8,16]"]) == 0
     capsys.readouterr()
     before = digest(run)

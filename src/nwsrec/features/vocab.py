@@ -32,8 +32,9 @@ def read_vocab_file(
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: naming the file (and line): a binary or non-UTF-8 file, no slot; for a line without exactly two fields, a
-            count that is not a non-negative integer, or a slot listed twice; or for a
+        ValueError: naming the file (and line): a binary or non-UTF-8 file, no slot;
+            for a line without exactly two fields, a count that is not a non-negative
+            integer, or a slot listed twice; or for a
             ``vocab_size_per_slot`` that is neither ``None`` nor an integer >= 1.
 
     Example:
