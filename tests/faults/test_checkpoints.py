@@ -6,7 +6,14 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import digest, one_line_error, same_tensors, tensors, train_argv
+from faultkit import (  # noqa: F401 (data_dir: a fixture)
+    data_dir,
+    digest,
+    one_line_error,
+    same_tensors,
+    tensors,
+    train_argv,
+)
 
 from nwsrec.cli.main import main
 

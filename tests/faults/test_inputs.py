@@ -6,7 +6,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import one_line_error, train_argv
+from faultkit import (  # noqa: F401 (data_dir: a fixture)
+    data_dir,
+    one_line_error,
+    train_argv,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -150,7 +154,7 @@ _LINES = st.lists(
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.one_of(st.binary(max_size=64), _LINES.map(lambda ls: "\n".join(ls).encode())))
 def test_fuzz_vocab_parser_gives_a_parse_or_a_clear_error(tmp_path_factory, raw):
-    path = tmp_path_factory.mktemp("v") / "vocab.tsv"
+    path = tmp_path_factory.getbasetemp() / "fuzz-vocab.tsv"
     path.write_bytes(raw)
     try:
         sizes = read_vocab_file(path)

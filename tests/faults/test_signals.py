@@ -10,7 +10,15 @@ import signal
 import time
 
 import pytest
-from conftest import end, one_line_error, same_tensors, spawn, tensors, train_argv
+from faultkit import (  # noqa: F401 (data_dir: a fixture)
+    data_dir,
+    end,
+    one_line_error,
+    same_tensors,
+    spawn,
+    tensors,
+    train_argv,
+)
 
 from nwsrec.cli.main import main
 

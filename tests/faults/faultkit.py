@@ -1,5 +1,8 @@
 """Shared pieces of the fault-injection suite: a tiny data set, runs in-process and as
-real processes, and reading a checkpoint's tensors to compare runs bit for bit."""
+real processes, and reading a checkpoint's tensors to compare runs bit for bit.
+
+A plain module, not a conftest.py: ``tests/conftest.py`` is imported as ``conftest`` by
+other tests, and a second conftest module here would shadow it."""
 
 from __future__ import annotations
 
