@@ -2,7 +2,7 @@
 
 From the bottom up::
 
-    leaves      checks, files, metrics, config, the root (import no other nwsrec module)
+    leaves      checks, files, metrics, config, interrupts, the root (import no other nwsrec module)
     layers      layers/                                  (leaves only)
     features    features/, embedding/                    (leaves, layers)
     data        data/                                    (leaves)
@@ -34,6 +34,7 @@ LEVELS = {
     "files": 0,
     "metrics": 0,
     "config": 0,
+    "interrupts": 0,
     "layers": 1,
     "features": 2,
     "embedding": 2,
@@ -121,7 +122,9 @@ def test_the_walk_sees_function_local_imports(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "lower", ["layers", "features", "embedding", "data", "checks", "files", "metrics", "config"]
+    "lower",
+    ["layers", "features", "embedding", "data", "checks", "files", "metrics", "config"]
+    + ["interrupts"],
 )
 def test_lower_layers_never_import_training_search_runs_cli_or_tasks(lower):
     paths = (

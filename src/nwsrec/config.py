@@ -237,6 +237,11 @@ class PipelineConfig(Config):
     shuffle_seed: int | None = knob(
         None, "seed of the training input's order (None: the trainer's `seed`, else 0)"
     )
+    out_of_range_ids: str = knob(
+        "error",
+        "ids outside [0, vocab size): 'error' (names file, record, slot, id) or 'oov' "
+        "(mapped to an extra OOV row per table, counted)",
+    )
 
     def __post_init__(self) -> None:
         _check_positive_int("cycle_length", self.cycle_length)
@@ -258,6 +263,7 @@ class PipelineConfig(Config):
         vocab = self.vocab_size_per_slot
         if vocab is not None and (not is_int(vocab) or vocab < 1):
             raise _fail("vocab_size_per_slot", "None or an integer >= 1", vocab)
+        _check_choice("out_of_range_ids", self.out_of_range_ids, ("error", "oov"))
         for flag in ("deterministic", "skip_corrupt_files", "check_files"):
             if not isinstance(getattr(self, flag), bool):
                 raise _fail(flag, "a bool", getattr(self, flag))

@@ -117,6 +117,8 @@ class Model:
         self._layers: dict[str, keras.layers.Layer] = {}
         self._layers_lock = threading.Lock()
         self._tables: dict[str, EmbeddingTable] | None = None
+        self._oov_ids = params.get("out_of_range_ids", "error") == "oov"
+        self._oov_counter: Any = None
         self._tables_lock = threading.Lock()
         vocab_size_dict = read_vocab_file(params["vocab_file_path"], params["vocab_size_per_slot"])
         self.env = Env(vocab_size_dict)
@@ -308,6 +310,7 @@ class Model:
             )
         tables = self._get_tables()
         pooled: dict[str, tf.Tensor] = {}
+        mapped: dict[int, Any] = {}
         for feature_slice in self.env.feature_slices():
             name = feature_slice.feature_name
             ids = features.get(name)
@@ -318,12 +321,15 @@ class Model:
                     f"`features` must hold the ids of slot {feature_slice.slot_id} as {name!r} "
                     f"or 'slot_{feature_slice.slot_id}_0'. Received: keys={sorted(features)[:20]}"
                 )
+            if self._oov_ids:
+                ids = self._map_out_of_range(feature_slice.slot_id, ids, mapped)
             ids = self.slice_ids(feature_slice, ids)
             pooled[name] = tables[feature_slice.table_name].lookup(ids)
         return pooled
 
     def table_rows(self, slot_id: int, index: int) -> int:
-        """The rows of slice ``index`` of slot ``slot_id``'s table: the slot's vocab size.
+        """The rows of slice ``index`` of slot ``slot_id``'s table: the slot's vocab size
+        (plus the OOV row with ``out_of_range_ids="oov"``).
 
         A subclass whose slices hold part of a slot's ids (frequency buckets) returns
         fewer, and maps the ids in :meth:`slice_ids`.
@@ -331,7 +337,7 @@ class Model:
         Raises:
             LookupError: naming the slot, if it is missing from the vocab file.
         """
-        return self._vocab_size(slot_id)
+        return self._table_rows(slot_id)
 
     def table_bucket(self, slot_id: int, index: int) -> int | None:
         """The frequency bucket that slice ``index`` of slot ``slot_id`` holds (None: all ids)."""
@@ -537,7 +543,7 @@ class Model:
         copies_cache: dict[type, tuple[int, str]] = {}
         rows: list[TableMemoryRow] = []
         for slot_id, slot in self.env.slot_to_config.items():
-            vocab_size = self._vocab_size(slot_id)
+            vocab_size = self._table_rows(slot_id)
             slices = slot.feature_slices
             dims = overrides.get(slot_id)
             if dims is None:
@@ -689,6 +695,33 @@ class Model:
             )
         return size
 
+    def _table_rows(self, slot_id: int) -> int:
+        """Rows of a slot's tables: its vocab size, plus the OOV row with ``oov`` ids."""
+        return self._vocab_size(slot_id) + (1 if self._oov_ids else 0)
+
+    @property
+    def out_of_range_count(self) -> int:
+        """Ids outside their slot's vocab mapped to the OOV row (``out_of_range_ids=oov``)."""
+        counter = getattr(self, "_oov_counter", None)
+        return 0 if counter is None else int(counter.numpy())
+
+    def _map_out_of_range(self, slot_id: int, ids: Any, mapped: dict[int, Any]) -> Any:
+        """``ids`` with every id outside ``[0, vocab size)`` replaced by the OOV row."""
+        if slot_id in mapped:
+            return mapped[slot_id]
+        size = self._vocab_size(slot_id)
+        values = ids.values
+        bad = tf.logical_or(values < 0, values >= size)
+        if self._oov_counter is not None:
+            self._oov_counter.assign_add(tf.reduce_sum(tf.cast(bad, tf.int64)))
+        values = tf.where(bad, tf.constant(size, values.dtype), values)
+        if isinstance(ids, tf.SparseTensor):
+            out = tf.SparseTensor(ids.indices, values, ids.dense_shape)
+        else:
+            out = ids.with_values(values)
+        mapped[slot_id] = out
+        return out
+
     def _get_tables(self) -> dict[str, EmbeddingTable]:
         if self._tables is not None:
             return self._tables
@@ -704,6 +737,15 @@ class Model:
                         dim=feature_slice.dim,
                         optimizer=feature_slice.optimizer,
                         initializer=feature_slice.initializer,
+                    )
+                if self._oov_ids:
+                    self._oov_counter = tf.Variable(
+                        0,
+                        dtype=tf.int64,
+                        trainable=False,
+                        name="out_of_range_ids",
+                        synchronization=tf.VariableSynchronization.ON_READ,
+                        aggregation=tf.VariableAggregation.SUM,
                     )
                 self._tables = tables
         return self._tables

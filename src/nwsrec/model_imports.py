@@ -34,6 +34,7 @@ import importlib
 import importlib.metadata
 import keyword
 import logging
+import sys
 from collections.abc import Sequence
 
 __all__ = [
@@ -126,6 +127,10 @@ def _is_target_or_parent(missing: str | None, module_path: str) -> bool:
 
 def _import(module_path: str) -> bool:
     """Import one module; ``False`` when it does not exist, ``ModelImportError`` when broken."""
+    if module_path.split(".")[0] in sys.stdlib_module_names:
+        # The standard library holds no model; importing e.g. `this` has side effects.
+        logger.debug("not importing %r: a standard-library module holds no model", module_path)
+        return False
     logger.debug("importing model module %r", module_path)
     try:
         importlib.import_module(module_path)

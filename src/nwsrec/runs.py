@@ -17,10 +17,12 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import json
+import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from nwsrec import registry
@@ -37,8 +39,11 @@ from nwsrec.search.result import (
     write_search_result,
 )
 from nwsrec.search.select import holdout_batches, select_widths
+from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SCHEDULE_KEYS",
@@ -180,6 +185,14 @@ def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
             f"vocab_file_path={vocab!r} for model {model_name!r}; make the data with "
             f"`{how}` or point --data-dir at it"
         )
+    eval_pattern = params.get("eval_file_pattern")
+    if eval_pattern and not glob.glob(eval_pattern):
+        # Checked before training: a run must not train for an hour to then find no test set.
+        raise FileNotFoundError(
+            f"`eval_file_pattern` must match files. Received: eval_file_pattern="
+            f"{eval_pattern!r} for model {model_name!r}; make the data with `{how}` or point "
+            "--data-dir at it"
+        )
     pattern = params.get("train_file_pattern")
     if not pattern or not glob.glob(pattern):
         raise FileNotFoundError(
@@ -254,8 +267,15 @@ def _train_and_evaluate(
         progress=progress,
         restore_dir=restore_dir,
     )
+    # Before anything is written: the dir's checkpoints must mean what this run means.
+    manifest = run_manifest(params, trainer.tables, trainer.model)
+    own = restore_dir is None or os.path.abspath(restore_dir) == os.path.abspath(model_dir)
+    check_manifest(model_dir if own else str(restore_dir), manifest, write=own)
     result = trainer.train()
     evaluation = trainer.evaluate()
+    mapped = getattr(trainer.model, "out_of_range_count", 0)
+    if mapped:
+        logger.warning("%d ids outside their slot's vocab were mapped to the OOV row", mapped)
     return trainer, result, evaluation
 
 
@@ -296,6 +316,18 @@ def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) 
     )
 
 
+def _holding_model_dir(run: Callable[..., RunReport]) -> Callable[..., RunReport]:
+    """Runs ``run(cls, params, model_dir, ...)`` holding the model dir's lock."""
+
+    @functools.wraps(run)
+    def locked(cls: type, params: Mapping[str, Any], model_dir: str, **kwargs: Any) -> RunReport:
+        with ModelDirLock(model_dir):
+            return run(cls, params, model_dir, **kwargs)
+
+    return locked
+
+
+@_holding_model_dir
 def run_search(
     cls: type,
     params: Mapping[str, Any],
@@ -366,6 +398,7 @@ def run_search(
     return report
 
 
+@_holding_model_dir
 def run_train(
     cls: type,
     params: Mapping[str, Any],

@@ -7,16 +7,21 @@ defines ``register(subparsers)``. ``main(argv)`` is testable in-process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import pkgutil
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from nwsrec import __version__
 from nwsrec.cli import commands
 from nwsrec.cli.errors import CommandError
+from nwsrec.interrupts import EXIT_CODES, RunInterrupted
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().print_help()
         return 2
     try:
-        return int(func(args) or 0)
+        with _terminate_as_interrupt():
+            return int(func(args) or 0)
     except (
         CommandError,
         ValueError,
@@ -122,6 +128,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as err:
         print(f"nwsrec {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except RunInterrupted as err:
+        print(f"nwsrec {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"nwsrec {args.command}: {RunInterrupted('SIGINT')}", file=sys.stderr)
+        return EXIT_CODES["SIGINT"]
+    except OSError as err:
+        print(f"nwsrec {args.command}: error: {_os_error_text(err)}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        if not type(err).__module__.startswith("tensorflow.python.framework.errors"):
+            raise
+        # A TensorFlow OpError (a write that failed: full disk, read-only dir, ...).
+        message = (getattr(err, "message", "") or str(err)).strip().splitlines()
+        print(f"nwsrec {args.command}: error: {message[0] if message else err}", file=sys.stderr)
+        return 2
+
+
+def _os_error_text(err: OSError) -> str:
+    """One line for an OSError: what failed and on which path."""
+    what = err.strerror or str(err)
+    paths = [p for p in (err.filename, err.filename2) if p is not None]
+    return f"{what}: {' -> '.join(map(str, paths))}" if paths else what
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`RunInterrupted` (a one-line exit 143), not a silent exit."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise RunInterrupted("SIGTERM")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

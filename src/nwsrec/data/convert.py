@@ -49,7 +49,7 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from nwsrec.checks import is_int
 from nwsrec.data.counts import ID_COUNTS_FILE, IdCounter, write_id_counts
@@ -150,6 +150,77 @@ def _open_text(path: str) -> TextIO:
 
         return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")  # -sig: a leading BOM is not a column
+
+
+class _CheckedReader:
+    """A ``csv.reader`` whose errors name the file and the line the bad row starts on.
+
+    ``line_num`` is the first line of the row last read (``csv.reader``'s is its last),
+    so a quote that is never closed is reported where it was opened, not hundreds of
+    lines later; an undecodable byte, a field over ``csv.field_size_limit()`` and
+    ``csv.Error`` become ``ValueError`` naming the file and line.
+    """
+
+    def __init__(self, path: str, reader: Any) -> None:
+        self.path = path
+        self._reader = reader
+        self.line_num = 0
+
+    def __iter__(self) -> _CheckedReader:
+        return self
+
+    def __next__(self) -> list[str]:
+        start = self._reader.line_num + 1
+        try:
+            fields = next(self._reader)
+        except UnicodeDecodeError as err:
+            line, byte = _first_non_utf8(self.path)
+            raise ValueError(
+                f"{self.path}:{line or '?'}: a CSV file must be UTF-8 text. Received: byte "
+                f"{byte or err.object[err.start : err.start + 1]!r} that is not UTF-8"
+            ) from None
+        except csv.Error as err:
+            raise ValueError(self._describe(start, str(err))) from None
+        self.line_num = start
+        if self._reader.line_num - start > _MULTILINE_LIMIT:
+            raise ValueError(
+                self._describe(start, f"a row spans {self._reader.line_num - start + 1} lines")
+            )
+        return fields
+
+    def _describe(self, start: int, what: str) -> str:
+        end = self._reader.line_num
+        if end > start:
+            return (
+                f"{self.path}:{start}: a quoted field must be closed. Received: a quote opened "
+                f"on line {start} is still open on line {end} ({what})"
+            )
+        if "field limit" in what:
+            return (
+                f"{self.path}:{start}: a field must hold at most {csv.field_size_limit()} "
+                f"characters. Received: a longer field ({what})"
+            )
+        return f"{self.path}:{start}: the row must be valid CSV. Received: {what}"
+
+
+def _first_non_utf8(path: str) -> tuple[int | None, bytes | None]:
+    """The line and byte of the first text that is not UTF-8 (read again, on error only)."""
+    opener: Any = open
+    if path.endswith(".gz"):
+        import gzip
+
+        opener = gzip.open
+    with opener(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return number, raw[err.start : err.start + 1]
+    return None, None
+
+
+# A quoted field may hold newlines; a row longer than this many lines is an unclosed quote.
+_MULTILINE_LIMIT = 100
 
 
 class _Vocabulary:
@@ -549,7 +620,7 @@ def convert_csv(
         for path, prefix in zip(paths, prefixes, strict=True):
             separator = delimiter if delimiter is not None else _default_delimiter(path)
             with _open_text(path) as handle:
-                reader = csv.reader(handle, delimiter=separator)
+                reader = _CheckedReader(path, csv.reader(handle, delimiter=separator))
                 header = None
                 if has_header:
                     header = [name.strip() for name in next(reader, [])]

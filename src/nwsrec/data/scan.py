@@ -27,6 +27,7 @@ __all__ = [
     "FileProblem",
     "check_files",
     "file_key",
+    "find_id_out_of_range",
     "scan_file",
     "scan_files",
     "tf_message",
@@ -241,3 +242,35 @@ def check_files(
     problems += [problem for problem in found if problem is not None]
     problems.sort(key=lambda problem: paths.index(problem.path))
     return problems[:1] if stop_at_first else problems
+
+
+def find_id_out_of_range(
+    paths: Sequence[str], feature: str, size: int, compression_type: str | None = "auto"
+) -> tuple[str, int, int] | None:
+    """The first id of ``feature`` outside ``[0, size)`` in the files: (file, record, id).
+
+    Reads the files in order, ``_SCAN_BATCH`` records at a time, and checks each batch's
+    ids at once (numpy); costs about one pass over the files, so it is meant for naming
+    the culprit once an error said there is one.
+
+    Example:
+        >>> find_id_out_of_range([], "slot_1_0", 10) is None
+        True
+    """
+    import numpy as np
+
+    compression = normalize_compression(compression_type)
+    spec = {feature: tf.io.VarLenFeature(tf.int64)}
+    for path in paths:
+        kind = detect_compression(path) if compression == "auto" else compression
+        read = 0
+        dataset = tf.data.TFRecordDataset(path, compression_type=kind).batch(_SCAN_BATCH)
+        for records in dataset:
+            ids = tf.io.parse_example(records, spec)[feature]
+            values = ids.values.numpy()
+            bad = np.flatnonzero((values < 0) | (values >= size))
+            if bad.size:
+                first = int(bad[0])
+                return path, read + int(ids.indices.numpy()[first, 0]), int(values[first])
+            read += int(records.shape[0])
+    return None

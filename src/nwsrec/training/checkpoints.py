@@ -13,7 +13,10 @@ any moment leaves the last complete checkpoint usable.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,6 +102,8 @@ class TrainingCheckpoint:
         if iterator is not None:
             objects["iterator"] = iterator
         self.checkpoint = tf.train.Checkpoint(**objects)
+        if self.restore_directory == self.directory:
+            self._repair_index()
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, directory, max_to_keep=max_to_keep, step_counter=global_step
         )
@@ -108,37 +113,195 @@ class TrainingCheckpoint:
         """The path prefix of the newest complete checkpoint, or None."""
         return self.manager.latest_checkpoint
 
-    def restore_latest(self) -> int:
-        """Restores the newest checkpoint, if any, and returns the restored global step.
+    # ------------------------------------------------------------ damaged checkpoints
 
-        The checkpoint is read from ``restore_directory``.
+    def _repair_index(self) -> None:
+        """Makes the ``checkpoint`` index name the checkpoints that are on disk.
 
-        Raises:
-            ValueError: when the checkpoint does not match the model (another model or
-                other widths were trained in this directory).
+        A damaged index (garbage, another encoding) is moved aside and, like a deleted
+        one, rebuilt from the ``ckpt-N.index`` files in the dir, so a run never starts
+        from step 0 over checkpoints it did not see. Entries naming deleted files are
+        dropped. Each repair is logged as a warning naming the file.
         """
         import tensorflow as tf
 
-        if self.restore_directory == self.directory:
-            path = self.manager.latest_checkpoint
+        from nwsrec.training.rundir import checkpoint_steps
+
+        index = os.path.join(self.directory, "checkpoint")
+        steps = checkpoint_steps(self.directory)
+        on_disk = [os.path.join(self.directory, f"ckpt-{n}") for n in steps]
+        listed: list[str] | None = None
+        problem = None
+        if os.path.exists(index):
+            try:
+                state = tf.train.get_checkpoint_state(self.directory)
+                listed = [] if state is None else list(state.all_model_checkpoint_paths)
+                if state is not None and state.model_checkpoint_path not in listed:
+                    listed.append(state.model_checkpoint_path)
+            except Exception as err:  # text_format.ParseError, UnicodeDecodeError, ...
+                problem = f"is damaged ({_short(err)})"
+                aside = _move_aside(self.directory, [index])
+                logger.warning("checkpoint index %s %s; moved to %s", index, problem, aside)
+        if listed is not None:
+            gone = [p for p in listed if not tf.io.gfile.exists(p + ".index")]
+            if not gone:
+                return
+            problem = f"names checkpoints that are gone ({', '.join(map(os.path.basename, gone))})"
+            logger.warning("checkpoint index %s %s", index, problem)
+        elif not on_disk:
+            return
+        elif problem is None:
+            logger.warning("checkpoint index %s is missing", index)
+        if on_disk:
+            _write_index(self.directory, on_disk)
+            logger.warning(
+                "rebuilt %s from the checkpoint files: %s",
+                index,
+                ", ".join(os.path.basename(p) for p in on_disk),
+            )
         else:
-            path = tf.train.latest_checkpoint(self.restore_directory)
-        if path is None:
-            return 0
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(index)
+            logger.warning("no checkpoint is left in %s: training starts at step 0", self.directory)
+
+    def _candidates(self) -> list[str]:
+        """The checkpoints to try, newest first."""
+        import tensorflow as tf
+
+        if self.restore_directory == self.directory:
+            return list(reversed(self.manager.checkpoints))
         try:
-            status = self.checkpoint.restore(path)
-            status.assert_existing_objects_matched()
-        except (AssertionError, ValueError) as err:
+            state = tf.train.get_checkpoint_state(self.restore_directory)
+        except Exception as err:
             raise ValueError(
-                f"`model_dir` must hold checkpoints of this same model. Received: a checkpoint "
-                f"{path!r} that does not match it ({err}). Use another --model-dir."
-            ) from err
+                f"`model_dir` must hold a readable checkpoint index. Received: "
+                f"{os.path.join(self.restore_directory, 'checkpoint')!r} ({_short(err)})"
+            ) from None
+        if state is None:
+            return []
+        paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+        return list(reversed(paths))
+
+    def restore_latest(self) -> int:
+        """Restores the newest intact checkpoint, if any, and returns the restored step.
+
+        The checkpoint is read from ``restore_directory``. A damaged checkpoint (a
+        truncated or garbled file) is named in a warning and the previous one is tried;
+        in the run's own directory the damaged files are moved into ``damaged/`` so that
+        no later save overwrites them.
+
+        Raises:
+            ValueError: when the checkpoint does not match the model (another model or
+                other widths were trained in this directory), or when every checkpoint
+                is damaged (naming the files; nothing is overwritten).
+        """
+        import tensorflow as tf
+
+        candidates = self._candidates()
+        if not candidates:
+            return 0
+        damaged: list[tuple[str, str]] = []
+        restored = None
+        for path in candidates:
+            try:
+                status = self.checkpoint.restore(path)
+                status.assert_existing_objects_matched()
+            except (AssertionError, ValueError) as err:
+                raise ValueError(
+                    f"`model_dir` must hold checkpoints of this same model. Received: a "
+                    f"checkpoint {path!r} that does not match it ({_short(err)}). Use another "
+                    "--model-dir."
+                ) from err
+            except (tf.errors.OpError, OSError, IndexError, KeyError, UnicodeDecodeError) as err:
+                name = _damaged_file(path)
+                damaged.append((path, f"{name} ({_short(err)})"))
+                logger.warning(
+                    "checkpoint %s is damaged: %s (%s); trying the previous checkpoint",
+                    path,
+                    name,
+                    _short(err),
+                )
+                continue
+            restored = path
+            break
+        if restored is None:
+            raise ValueError(
+                "`model_dir` must hold at least one readable checkpoint. Received: every "
+                f"checkpoint in {self.restore_directory!r} is damaged: "
+                f"{'; '.join(text for _, text in damaged)}. Nothing was overwritten; move "
+                "them away (or use another --model-dir) to train from step 0"
+            )
+        if damaged and self.restore_directory == self.directory:
+            self._set_aside([p for p, _ in damaged])
         step = int(self.global_step.numpy())
-        logger.info("restored %s at step %d", path, step)
+        if damaged:
+            logger.warning("resuming from %s at step %d", restored, step)
+        logger.info("restored %s at step %d", restored, step)
         return step
+
+    def _set_aside(self, paths: list[str]) -> None:
+        """Moves damaged checkpoints into ``damaged/`` and drops them from the index."""
+        import tensorflow as tf
+
+        files = [f for p in paths for f in tf.io.gfile.glob(p + ".*")]
+        aside = _move_aside(self.directory, files)
+        logger.warning("moved the damaged checkpoint files to %s", aside)
+        keep = [p for p in self.manager.checkpoints if p not in paths]
+        if keep:
+            _write_index(self.directory, keep)
+        else:
+            os.remove(os.path.join(self.directory, "checkpoint"))
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint,
+            self.directory,
+            max_to_keep=self.manager._max_to_keep,
+            step_counter=self.global_step,
+        )
 
     def save(self) -> str:
         """Writes a checkpoint at the current global step and returns its path prefix."""
         path = self.manager.save(checkpoint_number=int(self.global_step.numpy()))
         logger.info("saved %s", path)
         return path
+
+
+def _write_index(directory: str, prefixes: list[str]) -> None:
+    """Writes the ``checkpoint`` index naming ``prefixes`` (oldest first), with timestamps:
+    without them ``tf.train.CheckpointManager`` sees no checkpoint to keep or delete."""
+    from tensorflow.python.checkpoint import checkpoint_management
+
+    stamps = [os.path.getmtime(p + ".index") for p in prefixes]
+    checkpoint_management.update_checkpoint_state_internal(
+        directory,
+        prefixes[-1],
+        all_model_checkpoint_paths=prefixes,
+        all_model_checkpoint_timestamps=stamps,
+        save_relative_paths=True,
+    )
+
+
+def _short(err: BaseException) -> str:
+    """The first line of an error's message, without TensorFlow's op noise."""
+    text = getattr(err, "message", None) or str(err) or type(err).__name__
+    return text.strip().splitlines()[0][:300]
+
+
+def _damaged_file(prefix: str) -> str:
+    """Which file of a checkpoint cannot be read: its ``.index``, else its data files."""
+    import tensorflow as tf
+
+    try:
+        tf.train.load_checkpoint(prefix)
+    except Exception:
+        return prefix + ".index"
+    data = sorted(tf.io.gfile.glob(prefix + ".data-*"))
+    return ", ".join(data) if data else prefix + ".data-*"
+
+
+def _move_aside(directory: str, files: list[str]) -> str:
+    """Moves ``files`` into ``{directory}/damaged/<time>/``; returns that dir."""
+    target = os.path.join(directory, "damaged", time.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(target, exist_ok=True)
+    for path in files:
+        os.replace(path, os.path.join(target, os.path.basename(path)))
+    return target

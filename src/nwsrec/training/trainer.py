@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -61,7 +62,9 @@ import tensorflow as tf
 from nwsrec.checks import check_int
 from nwsrec.config import TrainerConfig
 from nwsrec.data.pipeline import RecordSplit
+from nwsrec.data.scan import find_id_out_of_range
 from nwsrec.files import write_json_atomic
+from nwsrec.interrupts import RunInterrupted, StopOnSignals
 from nwsrec.metrics import exact_auc, log_loss
 from nwsrec.training.checkpoints import TrainingCheckpoint
 from nwsrec.training.collectives import all_reduce_indexed_slices
@@ -133,6 +136,40 @@ def _naming_errors(input_fn: Any) -> Any:
     """``input_fn.naming_errors()`` when it has one: data errors then name the bad file."""
     naming = getattr(input_fn, "naming_errors", None)
     return naming() if naming is not None else contextlib.nullcontext()
+
+
+_TABLE_ID_ERROR = re.compile(r"`ids` of table table_(\d+)_\d+ must lie in \[0, (\d+)\)")
+
+
+@contextlib.contextmanager
+def _naming_bad_ids(input_fn: Any, model: Any) -> Any:
+    """An id outside its table (the table's per-batch check fired) named by file, record,
+    slot and id, instead of TensorFlow's op error that names none of them."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as err:
+        match = _TABLE_ID_ERROR.search(str(err))
+        paths = list(getattr(input_fn, "files_read", []) or [])
+        if match is None or not paths:
+            raise
+        slot, size = int(match.group(1)), int(match.group(2))
+        params = getattr(input_fn, "params", {}) or {}
+        found = find_id_out_of_range(
+            paths, f"slot_{slot}_0", size, params.get("compression_type", "auto")
+        )
+        vocab = getattr(model, "params", {}).get("vocab_file_path")
+        if found is None:
+            raise ValueError(
+                f"ids of slot {slot} must lie in [0, {size}) (its vocab size"
+                f"{' in ' + vocab if vocab else ''}); a batch held one outside, but no "
+                f"record of {len(paths)} files does. Received: {str(err).splitlines()[0][:200]}"
+            ) from None
+        path, record, bad = found
+        raise ValueError(
+            f"{path}: record {record}: ids of slot {slot} must lie in [0, {size}) (its vocab "
+            f"size{' in ' + vocab if vocab else ''}). Received: id={bad}; fix the data or the "
+            "vocab file, or set --param out_of_range_ids=oov to map such ids to an OOV row"
+        ) from None
 
 
 def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -262,10 +299,12 @@ class Trainer:
                 "`train_file_pattern` must be set in the params. Received: "
                 f"train_file_pattern={pattern!r}"
             )
-        dataset = self.input_fn(pattern, repeat=False)(tf.distribute.InputContext())
-        for features in dataset.take(1):
-            self.model.forward(features, training=False)
-            return
+        input_fn = self.input_fn(pattern, repeat=False)
+        dataset = input_fn(tf.distribute.InputContext())
+        with _naming_bad_ids(input_fn, self.model):
+            for features in dataset.take(1):
+                self.model.forward(features, training=False)
+                return
         raise ValueError(
             f"`train_file_pattern` must match files with at least one full batch of "
             f"{self.batch_size} examples. Received: train_file_pattern={pattern!r}"
@@ -396,7 +435,6 @@ class Trainer:
                 "%s epochs of %d steps: training to step %d", self.config.epochs, per_epoch, total
             )
         eval_every = self.config.eval_every_steps or per_epoch or total
-        write_params_json(self.model_dir, self.params)
 
         iterator = self._train_iterator(pattern)
         checkpointable_iterator = isinstance(iterator, tf.__internal__.tracking.Trackable)
@@ -416,6 +454,14 @@ class Trainer:
             restore_directory=self.restore_dir,
         )
         start = self._checkpoint.restore_latest()
+        if start > total:
+            raise ValueError(
+                f"`train_steps` must be at least the step of the checkpoint in "
+                f"{self.restore_dir!r} ({start}): a run does not train backwards. Received: "
+                f"train_steps={total}; use --steps {start} or more, or another --model-dir"
+            )
+        # Written once the checkpoints are known to fit: a refused rerun changes nothing.
+        write_params_json(self.model_dir, self.params)
         stopping = self._read_early_stopping(start) if patience else None
         best = self._best_checkpoint() if patience else None
         if stopping is not None and stopping["stopped_early"]:
@@ -425,8 +471,13 @@ class Trainer:
         step, last_loss, last_ckpt = start, float("nan"), self._checkpoint.latest
         run_examples, run_time = 0, 0.0
         interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
+        stop = StopOnSignals()
         try:
-            with _naming_errors(self._train_input_fn):
+            with (
+                stop,
+                _naming_bad_ids(self._train_input_fn, self.model),
+                _naming_errors(self._train_input_fn),
+            ):
                 while step < total:
                     boundary = min(
                         total,
@@ -461,8 +512,10 @@ class Trainer:
                             nws_layers=self.nws_layers,
                         )
                         interval_loss, interval_steps, interval_time = 0.0, 0, 0.0
-                    if step % ckpt_every == 0 or step == total:
+                    if step % ckpt_every == 0 or step == total or stop.requested:
                         last_ckpt = self._checkpoint.save()
+                    if stop.requested:
+                        raise RunInterrupted(str(stop.signal_name), step, last_ckpt)
                     if stopping is not None and (step % eval_every == 0 or step == total):
                         if self._early_stopping_eval(stopping, best, pattern, step, total):
                             last_ckpt = self._checkpoint.save()
@@ -635,7 +688,7 @@ class Trainer:
             dataset = self.strategy.distribute_datasets_from_function(eval_input_fn)
             step_fn, results = self._eval_step, self.strategy.experimental_local_results
         labels, logits = [], []
-        with _naming_errors(eval_input_fn):
+        with _naming_bad_ids(eval_input_fn, self.model), _naming_errors(eval_input_fn):
             for i, batch in enumerate(dataset):
                 if max_batches is not None and i >= max_batches:
                     break
