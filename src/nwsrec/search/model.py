@@ -4,11 +4,16 @@ The built-in tasks (``synthetic``, ``movielens``) are subclasses; what they add 
 data location. One model, two modes:
 
 - search (``params["search"] = True``): every slot has a bias (slice 0, dim 1) and one
-  vector slice of width ``sum(candidate_sizes)``; the vectors go through one
-  ``MixedEmbedOpComb`` (choice ``j`` owns the ``j``-th segment of the slot's block), then
-  the DNN::
+  vector slice; the vectors go through one ``MixedEmbedOpComb``, then the DNN::
 
       logits = DNN(NWS([e_1 | e_2 | ... ])) + sum_s bias_s
+
+  ``supernet_layout`` sets the vector slice: ``"nested"`` (default) has one block of the
+  largest candidate size, choice ``j`` being its first ``c_j`` columns (the block is
+  spread into the layer's segments, and the layer's output folded back, so the DNN sees
+  ``max(c)`` columns per slot whatever the choice); ``"separate"`` has one block of
+  ``sum(candidate_sizes)`` columns, choice ``j`` owning the ``j``-th segment (1.75x the
+  table of full width for ``[0, 4, 8, 16]``).
 
 - fixed (``search = False``): slot ``s`` has a vector slice of width
   ``slot_dims[s]`` (default: the largest candidate, "full width"); a slot of width 0 is
@@ -35,6 +40,7 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
   the records held out by ``holdout_every`` is within ``selection_tolerance`` of the
   slot's best (``nwsrec.search.select``; ``selection_batches`` held-out batches at
   most, ``selection_rounds`` passes over the slots).
+- ``supernet_layout``: ``"nested"`` or ``"separate"``, see above.
 - ``hidden_units``: widths of the DNN's ReLU layers.
 - ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
   range of the vector tables; ``bias_learning_rate``: FTRL learning rate of the biases.
@@ -216,6 +222,77 @@ class WidthSearchModel(Model):
         """The fixed width of every slot (the largest candidate in search mode)."""
         return dict(self._dims)
 
+    def unit_rows(self) -> dict[str, int]:
+        """``{unit: table rows}`` of the search's selection units (here: one per slot)."""
+        return {str(s): int(self.vocab_size_dict[s]) for s in self._slot_ids}
+
+    def unit_slot(self, unit: str) -> int:
+        """The slot id of a selection unit (``"7"`` or ``"7:<bucket>"`` -> 7)."""
+        from nwsrec.search.cost import unit_slot_name
+
+        return int(unit_slot_name(unit))
+
+    def slot_bias_rows(self) -> dict[str, int]:
+        """``{slot: bias rows}``: every slot has a bias table of one row per id."""
+        return {str(s): int(self.vocab_size_dict[s]) for s in self._slot_ids}
+
+    def bytes_pricer(self) -> Any:
+        """``sizes -> bytes``: the tables' padded bytes at ``{unit: size}``, as the memory
+        plan counts them (dims padded to multiples of 8, optimizer slots included); a
+        slot with every unit at 0 has no tables. Uses one plan of this model for the
+        optimizers' copy counts."""
+        from nwsrec.features.memory_plan import TableMemoryRow
+        from nwsrec.search.cost import unit_slot_name
+
+        plan = self.table_memory_plan()
+        bias_bytes: dict[str, int] = {}
+        vector_copies: dict[str, int] = {}
+        for row in plan.tables:
+            if row.name.endswith("_0"):
+                bias_bytes[str(row.slot_id)] = row.padded_bytes
+            else:
+                vector_copies[str(row.slot_id)] = row.copies
+        unit_rows = self.unit_rows()
+
+        def price(sizes: Mapping[str, int]) -> int:
+            total, kept = 0, set()
+            for unit, size in sizes.items():
+                if size <= 0:
+                    continue
+                slot = unit_slot_name(unit)
+                kept.add(slot)
+                row = TableMemoryRow(
+                    f"table_{slot}_1", int(slot), unit_rows[unit], int(size), vector_copies[slot]
+                )
+                total += row.padded_bytes
+            return total + sum(bias_bytes.get(slot, 0) for slot in kept)
+
+        return price
+
+    def search_block_width(self) -> int:
+        """A slot's vector width in search mode: the largest candidate (``nested``) or
+        the sum of the candidates (``separate``)."""
+        if self.config.supernet_layout == "nested":
+            return max(self._candidates)
+        return sum(self._candidates)
+
+    def _nested_to_separate(self, x: tf.Tensor, num_slots: int) -> tf.Tensor:
+        """``[B, S * max(c)]`` nested blocks -> ``[B, S * sum(c)]``: choice j's segment
+        holds the first ``c_j`` columns of its slot's block."""
+        full = max(self._candidates)
+        index = [s * full + k for s in range(num_slots) for c in self._candidates for k in range(c)]
+        return tf.gather(x, index, axis=1)
+
+    def _separate_to_nested(self, y: tf.Tensor, num_slots: int) -> tf.Tensor:
+        """The NWS output back to nested blocks: column k of a slot's block is the sum of
+        column k of each of its segments (only the chosen one is non-zero)."""
+        full = max(self._candidates)
+        target = [
+            s * full + k for s in range(num_slots) for c in self._candidates for k in range(c)
+        ]
+        folded = tf.math.unsorted_segment_sum(tf.transpose(y), target, num_slots * full)
+        return tf.transpose(folded)
+
     def _slot(self, slot_id: int) -> FeatureSlot:
         p = self.config
         scale = p.vec_init_scale
@@ -236,7 +313,7 @@ class WidthSearchModel(Model):
         p = self.config
         vectors, biases, names = [], [], []
         for slot_id in self._slot_ids:
-            width = sum(self._candidates) if self._search else self._dims[slot_id]
+            width = self.search_block_width() if self._search else self._dims[slot_id]
             if width == 0:
                 continue
             column = FeatureColumnV1(self._slot(slot_id), f"slot_{slot_id}_0")
@@ -261,7 +338,11 @@ class WidthSearchModel(Model):
                     name="nws",
                 ),
             )
-            x = nws(x, training=self.training)
+            if p.supernet_layout == "nested":
+                wide = self._nested_to_separate(x, len(names))
+                x = self._separate_to_nested(nws(wide, training=self.training), len(names))
+            else:
+                x = nws(x, training=self.training)
 
         def dnn() -> keras.Sequential:
             layers = [keras.layers.Dense(u, activation="relu") for u in p.hidden_units]

@@ -2,9 +2,14 @@
 
 Trains the model with its neural-width-search layer (for the model's search_steps when
 it sets them; --steps then sets the search's length), evaluates it on the held-out split,
-picks every slot's width (param width_selection: "argmax" of the architecture weights, or
+picks every slot's width (param width_selection: "argmax" of the architecture weights;
 "holdout": the smallest width whose log loss on the records held out of the search is
-within selection_tolerance of the slot's best), and writes into --model-dir (default
+within selection_tolerance of the slot's best; "frontier", the built-in tasks': the
+held-out loss against embedding parameters of every choice on a greedy shrinking path,
+each slot priced by its rows, written to frontier.json and frontier.png with every
+uniform width as a reference; the result is the point within --budget F x full width's
+parameters or --max-bytes N, else the smallest point whose loss is, with 95% confidence,
+within selection_tolerance of full width's), and writes into --model-dir (default
 runs/<model>/search): search_result.json (the chosen size, the choice probabilities and
 the held-out loss of each size for every slot, and the step), search.png (per slot: the
 held-out loss of each size, or the choice probabilities over the steps; and the chosen
@@ -22,7 +27,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["add_budget_arguments", "format_frontier", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -36,8 +41,74 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_arguments(parser)
+    add_budget_arguments(parser, "the frontier point taken as the search's result")
     add_strategy_argument(parser)
     parser.set_defaults(func=run)
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """Adds ``--budget F`` and ``--max-bytes N`` (a point of the width frontier)."""
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="F",
+        help=f"{what}: the lowest held-out loss with at most F x full width's embedding "
+        "parameters (bias and vector tables), 0 < F <= 1",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        metavar="N",
+        help=f"{what}: the lowest held-out loss with at most N table bytes (optimizer "
+        "slots and padding, as `nwsrec plan` counts them)",
+    )
+
+
+def format_frontier(document: Any, max_rows: int = 12) -> str:
+    """The frontier as a table: a few points, the uniform widths, the point taken."""
+    points = document["frontier"]
+    default = document["default_point"]
+    rule = document["rule"]
+    shown = sorted(
+        {0, len(points) - 1, default}
+        | {round(i * (len(points) - 1) / max(1, max_rows - 1)) for i in range(max_rows)}
+    )
+    lines = [
+        f"width frontier: {len(points)} points, {document['num_examples']} held-out examples, "
+        f"{document['evaluations']} evaluations (loss difference to full width, 95% CI)",
+        f"  {'':2}{'fraction':>9} {'params':>10} {'held-out loss':>14} {'delta':>10} "
+        f"{'95% CI':>22}",
+    ]
+    for i in shown:
+        p = points[i]
+        mark = "->" if i == default else ""
+        lines.append(
+            f"  {mark:2}{p['fraction']:9.4f} {p['embedding_parameters']:10d} "
+            f"{p['holdout_loss']:14.6f} {p['delta']:+10.6f} "
+            f"[{p['ci95'][0]:+.6f}, {p['ci95'][1]:+.6f}]"
+        )
+    for r in document.get("reference") or []:
+        lines.append(
+            f"  {'':2}{r['fraction']:9.4f} {r['embedding_parameters']:10d} "
+            f"{r['holdout_loss']:14.6f} {r['delta']:+10.6f} "
+            f"[{r['ci95'][0]:+.6f}, {r['ci95'][1]:+.6f}]  every slot at {r['width']}"
+        )
+    p = points[default]
+    if rule["rule"] == "tolerance":
+        why = (
+            f"the smallest point whose held-out loss is, with 95% confidence, at most "
+            f"{rule['tolerance']:g} above full width's"
+        )
+    elif rule["rule"] == "budget":
+        why = f"the lowest held-out loss within {rule['budget']:g} x full width's parameters"
+    else:
+        why = f"the lowest held-out loss within {rule['max_bytes']} bytes"
+    lines.append(
+        f"taken: point {default} ({p['fraction']:.4f} of full width, "
+        f"{p['embedding_parameters']} parameters, delta {p['delta']:+.6f} "
+        f"[{p['ci95'][0]:+.6f}, {p['ci95'][1]:+.6f}]): {why}"
+    )
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             strategy=strategy,
             restore_dir=restore_dir,
+            budget=args.budget,
+            max_bytes=args.max_bytes,
         )
 
     if args.list_params:
@@ -70,5 +143,10 @@ def run(args: argparse.Namespace) -> int:
     print(format_report(report, "search"))
     print(f"  search result {report.search_result_path}")
     print(f"  plot {report.plot_path}")
+    if report.frontier is not None:
+        print(f"  frontier {report.frontier_path}, {report.frontier_plot_path}")
+        print(format_frontier(report.frontier))
     print(f"next: nwsrec train --model {args.model} --dims {report.search_result_path}")
+    if report.frontier is not None:
+        print("  (or --budget F for the frontier point within F x full width's parameters)")
     return 0

@@ -59,7 +59,7 @@ class MovieLensModel(WidthSearchModel):
             "pretraining_steps": 4500,
             "arch_warmup_steps": 4500,
             "holdout_every": 10,
-            "width_selection": "holdout",
+            "width_selection": "frontier",
             "selection_tolerance": 1e-3,
             "seed": 0,
         }

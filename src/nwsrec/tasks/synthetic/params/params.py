@@ -63,7 +63,7 @@ class SyntheticModel(WidthSearchModel):
             "pretraining_steps": 6000,
             "arch_warmup_steps": 6000,
             "holdout_every": 10,
-            "width_selection": "holdout",
+            "width_selection": "frontier",
             "selection_tolerance": 3e-4,
             "seed": 0,
         }
