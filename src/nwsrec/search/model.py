@@ -36,10 +36,11 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
   trains every candidate of every slot a share of the steps, so it may need more steps
   than a training run at fixed widths.
 - ``width_selection``: how ``nwsrec search`` picks each slot's width: ``"argmax"`` of
-  the architecture weights (the seed) or ``"holdout"``: the smallest width whose loss on
-  the records held out by ``holdout_every`` is within ``selection_tolerance`` of the
-  slot's best (``nwsrec.search.select``; ``selection_batches`` held-out batches at
-  most, ``selection_rounds`` passes over the slots).
+  the architecture weights (the seed), ``"holdout"`` (per slot, the smallest width
+  within ``selection_tolerance`` of its best on the records held out by
+  ``holdout_every``) or ``"frontier"``: the held-out loss vs embedding parameters
+  frontier (``nwsrec.search.select.search_frontier``; ``selection_batches`` held-out
+  batches at most, None: all).
 - ``supernet_layout``: ``"nested"`` or ``"separate"``, see above.
 - ``hidden_units``: widths of the DNN's ReLU layers.
 - ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init

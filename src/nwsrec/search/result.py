@@ -15,7 +15,19 @@
   ``"selection"`` holds the method, tolerance, examples, and the held-out log loss at
   full width and at the chosen widths.
 
-The file is what ``nwsrec train --dims`` and ``nwsrec plan --dims`` read.
+- ``"frontier"``: the held-out loss vs memory frontier (:mod:`nwsrec.search.select`);
+  ``"slots"`` holds the sizes of the default point (with each slot's ``"holdout_loss"``
+  and ``"holdout_ci95"`` at every candidate, the other slots at the point), the result
+  also ``"frontier"`` (every point by embedding parameters ascending:
+  ``embedding_parameters``, ``fraction``, ``embedding_bytes``, ``holdout_loss``,
+  ``delta`` and ``ci95`` against full width, ``move``, ``step_delta``, ``step_ci95``,
+  ``sizes`` by unit) and ``"default_point"`` (its index), and ``"selection"`` the rule
+  (``"tolerance"``, ``"budget"`` or ``"max_bytes"``) and how certain the point is
+  (``chosen_delta``, ``chosen_ci95``). ``frontier.json`` holds the same frontier and the
+  uniform widths measured on the same held-out records (``"reference"``).
+
+The file is what ``nwsrec train --dims`` and ``nwsrec plan --dims`` read
+(:func:`read_search_dims`, with ``budget`` / ``max_bytes`` a frontier point).
 
 ``search.png`` is drawn from it by :mod:`nwsrec.search.plot`.
 """

@@ -4,7 +4,8 @@ Without --dims every slot has its largest candidate size (full width). With --di
 search_result.json of `nwsrec search`), each slot gets its chosen size and size-0 slots
 are dropped; with --dims and --budget F (or --max-bytes N), the sizes of the search's
 frontier point of lowest held-out loss within F x full width's embedding parameters.
-Reports test AUC, log loss and the table memory plan; writes params.json, checkpoints and TensorBoard event files into --model-dir (default runs/<model>/train).
+Reports test AUC, log loss and the table memory plan; writes params.json, checkpoints
+and TensorBoard event files into --model-dir (default runs/<model>/train).
 Rerunning the same command resumes from the last checkpoint.
 
 On a cluster, start every task with its TF_CONFIG and --strategy (auto: mwms, or ps when
