@@ -304,6 +304,11 @@ def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) 
     )
 
 
+#: Fractions of full width's embedding parameters at which every frontier search also
+#: re-grows the best path point (``nwsrec.search.select.greedy_frontier``).
+REGROW_FRACTIONS = (0.5, 0.25, 0.125)
+
+
 def _frontier_on_holdout(
     trainer: Any,
     params: Mapping[str, Any],
@@ -326,8 +331,20 @@ def _frontier_on_holdout(
     from nwsrec.search.cost import embedding_parameters_of, full_sizes
     from nwsrec.search.select import layer_candidates
 
-    full = embedding_parameters_of(unit_rows, bias_rows, full_sizes(layer_candidates(trainer)))
-    budgets = [budget * full] if budget is not None else []
+    candidates = layer_candidates(trainer)
+    full = embedding_parameters_of(unit_rows, bias_rows, full_sizes(candidates))
+    # Re-grown points at the usual budgets and at each uniform width's parameters (the
+    # equal-memory comparisons), and at the one asked for.
+    budgets = [fraction * full for fraction in REGROW_FRACTIONS]
+    widths = sorted({c for cs in candidates.values() for c in cs if c > 0})
+    for width in widths[:-1]:
+        if all(width in cs for cs in candidates.values()):
+            budgets.append(
+                embedding_parameters_of(unit_rows, bias_rows, dict.fromkeys(candidates, width))
+            )
+    if budget is not None:
+        budgets.append(budget * full)
+    budgets = sorted(set(budgets), reverse=True)
     frontier = search_frontier(
         trainer,
         batches,

@@ -590,7 +590,7 @@ def greedy_frontier(
             _, unit, larger, losses = best
             moves.append(f"{unit}: {grown[unit]} -> {larger}")
             grown, grown_losses = {**grown, unit: larger}, losses
-        if moves:
+        if moves and all(p.sizes != grown for p in points):
             before = path_losses[start]
             points.append(point(grown, grown_losses, "regrow " + ", ".join(moves), before))
 
