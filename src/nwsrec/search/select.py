@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -451,6 +452,7 @@ def greedy_frontier(
     budgets: Sequence[float] = (),
     price_bytes: Callable[[Mapping[str, int]], int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    lazy: bool = True,
 ) -> Frontier:
     """The loss-versus-memory frontier of the widths, by greedy shrinking.
 
@@ -478,6 +480,8 @@ def greedy_frontier(
         budgets: parameter budgets to re-grow at.
         price_bytes: ``sizes -> bytes`` (the memory plan's count), stored per point.
         on_progress: called with ``(greedy steps done, greedy steps in all)``.
+        lazy: re-measure only the units that reach the top of a heap of their last
+            scores (a few evaluations per step); False measures every unit every step.
 
     Returns:
         A :class:`Frontier`.
@@ -532,22 +536,55 @@ def greedy_frontier(
     all_zero_possible = all(c[0] == 0 for c in cands.values())
     total_steps = sum(len(c) - 1 for c in cands.values()) - (1 if all_zero_possible else 0)
     current, current_losses = dict(sizes), full_losses
+    # Lazy greedy: a unit's last score stays in the heap until it reaches the top; then
+    # it is measured again at the current sizes and taken if it still beats the next
+    # (stale) score. A move that was expensive rarely becomes the cheapest later, so a
+    # step measures a few units instead of all of them (the exhaustive scan, lazy=False,
+    # measures every unit each step: quadratic in the units).
+    heap: list[tuple[float, int, str]] = []
+    order = {u: i for i, u in enumerate(units)}
+
+    def score_of(
+        unit: str, base_params: int, base_mean: float
+    ) -> tuple[float, int, np.ndarray] | None:
+        smaller = _next_smaller(cands[unit], current[unit])
+        if smaller is None:
+            return None
+        moved = {**current, unit: smaller}
+        if not any(moved.values()):
+            return None
+        saved = base_params - params(moved)
+        losses = measure(moved)
+        return (float(np.mean(losses)) - base_mean) / max(saved, 1), smaller, losses
+
     for step in range(total_steps):
         best: tuple[float, str, int, np.ndarray] | None = None
         base_params = params(current)
         base_mean = float(np.mean(current_losses))
-        for unit in units:
-            smaller = _next_smaller(cands[unit], current[unit])
-            if smaller is None:
-                continue
-            moved = {**current, unit: smaller}
-            if not any(moved.values()):
-                continue
-            saved = base_params - params(moved)
-            losses = measure(moved)
-            score = (float(np.mean(losses)) - base_mean) / max(saved, 1)
-            if best is None or score < best[0]:
-                best = (score, unit, smaller, losses)
+        if not lazy or step == 0:
+            heap = []
+            for unit in units:
+                scored = score_of(unit, base_params, base_mean)
+                if scored is None:
+                    continue
+                score, smaller, losses = scored
+                heapq.heappush(heap, (score, order[unit], unit))
+                if best is None or score < best[0]:
+                    best = (score, unit, smaller, losses)
+            if best is not None:
+                heap = [entry for entry in heap if entry[2] != best[1]]
+                heapq.heapify(heap)
+        else:
+            while heap:
+                _, _, unit = heapq.heappop(heap)
+                scored = score_of(unit, base_params, base_mean)
+                if scored is None:
+                    continue
+                score, smaller, losses = scored
+                if not heap or (score, order[unit]) <= heap[0][:2]:
+                    best = (score, unit, smaller, losses)
+                    break
+                heapq.heappush(heap, (score, order[unit], unit))
         if best is None:
             break
         _, unit, smaller, losses = best
@@ -556,6 +593,8 @@ def greedy_frontier(
         before = current_losses
         current = {**current, unit: smaller}
         current_losses = losses
+        if lazy and _next_smaller(cands[unit], smaller) is not None:
+            heapq.heappush(heap, (best[0], order[unit], unit))  # its next move, re-measured
         points.append(point(current, losses, move, before))
         path_losses.append(losses)
         if on_progress is not None:
