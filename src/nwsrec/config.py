@@ -367,12 +367,24 @@ class SearchConfig(Config):
     nws_mode: str = knob("sample", "NWS layer: 'sample' (one size per step) or 'mixed'")
     search_steps: int | None = knob(None, "the length of `nwsrec search` (None: train_steps)")
     width_selection: str = knob(
-        "argmax", "how a search picks widths: 'argmax' (the seed) or 'holdout'"
+        "argmax",
+        "how a search picks widths: 'argmax' (the seed), 'holdout' (per slot, within "
+        "selection_tolerance of its best) or 'frontier' (held-out loss vs memory frontier)",
     )
     selection_tolerance: float = knob(
-        2e-4, "holdout: keep the smallest size within this held-out loss of the best"
+        2e-4,
+        "holdout: a slot keeps the smallest size within this held-out loss of its best; "
+        "frontier: the default point is the smallest whose loss is, with 95% confidence, "
+        "at most this much above full width's",
     )
-    selection_batches: int | None = knob(20, "holdout: held-out batches read at most")
+    selection_batches: int | None = knob(
+        None, "holdout / frontier: held-out batches read at most (None: every one)"
+    )
+    supernet_layout: str = knob(
+        "nested",
+        "search mode: 'nested' (size c = the first c columns of one block of the largest "
+        "size) or 'separate' (one block per candidate, sum(candidate_sizes) columns)",
+    )
     selection_rounds: int = knob(2, "holdout: passes over the slots")
     hidden_units: list[int] = knob([64], "widths of the DNN's ReLU layers")
     vec_learning_rate: float = knob(0.2, "Adagrad learning rate of the vector tables")
@@ -421,7 +433,8 @@ class SearchConfig(Config):
         if self.search_steps is not None:
             _check_positive_int("search_steps", self.search_steps)
         _check_choice("nws_mode", self.nws_mode, ("sample", "mixed"))
-        _check_choice("width_selection", self.width_selection, ("argmax", "holdout"))
+        _check_choice("width_selection", self.width_selection, ("argmax", "holdout", "frontier"))
+        _check_choice("supernet_layout", self.supernet_layout, ("nested", "separate"))
         _check_rate("selection_tolerance", self.selection_tolerance, allow_zero=True)
         if self.selection_batches is not None:
             _check_positive_int("selection_batches", self.selection_batches)

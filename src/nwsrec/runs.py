@@ -28,17 +28,28 @@ from typing import Any
 from nwsrec import registry
 from nwsrec.config import check_known_keys, typed_params
 from nwsrec.features import read_vocab_file
+from nwsrec.files import write_json_atomic
 from nwsrec.search.buckets import units_to_slot_dims
 from nwsrec.search.model import check_slot_dims, embedding_parameters
-from nwsrec.search.plot import plot_search
+from nwsrec.search.plot import plot_frontier, plot_search
 from nwsrec.search.result import (
+    FRONTIER_PLOT,
+    FRONTIER_RESULT,
     SEARCH_PLOT,
     SEARCH_RESULT,
+    check_budget,
+    choose_point,
+    frontier_document,
     read_search_dims,
     search_result,
     write_search_result,
 )
-from nwsrec.search.select import holdout_batches, select_widths
+from nwsrec.search.select import (
+    holdout_batches,
+    neighbour_losses,
+    search_frontier,
+    select_widths,
+)
 from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
@@ -242,11 +253,15 @@ class RunReport:
     memory_plan: Any = None
     selection: dict[str, Any] | None = None
     early_stopping: dict[str, Any] | None = None
+    frontier: dict[str, Any] | None = None
+    frontier_path: str | None = None
+    frontier_plot_path: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serializable summary (without the memory plan object)."""
         out = dataclasses.asdict(self)
         out.pop("memory_plan")
+        out.pop("frontier")
         out["slot_dims"] = {str(k): v for k, v in self.slot_dims.items()}
         return out
 
@@ -316,6 +331,75 @@ def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) 
     )
 
 
+#: Fractions of full width's embedding parameters at which every frontier search also
+#: re-grows the best path point (``nwsrec.search.select.greedy_frontier``).
+REGROW_FRACTIONS = (0.5, 0.25, 0.125)
+
+
+def _frontier_on_holdout(
+    trainer: Any,
+    params: Mapping[str, Any],
+    progress: bool,
+    budget: float | None,
+    max_bytes: int | None,
+) -> tuple[dict[str, Any], Any]:
+    """The held-out loss vs memory frontier (``nwsrec.search.select.search_frontier``).
+
+    Returns ``(frontier.json document, neighbour losses around its default point)``.
+    """
+    max_batches = params.get("selection_batches")
+    batches = holdout_batches(
+        trainer, params["train_file_pattern"], int(max_batches) if max_batches else None
+    )
+    model = trainer.model
+    unit_rows = model.unit_rows()
+    bias_rows = model.slot_bias_rows()
+    price_bytes = model.bytes_pricer()
+    from nwsrec.search.cost import embedding_parameters_of, full_sizes
+    from nwsrec.search.select import layer_candidates
+
+    candidates = layer_candidates(trainer)
+    full = embedding_parameters_of(unit_rows, bias_rows, full_sizes(candidates))
+    # Re-grown points at the usual budgets and at each uniform width's parameters (the
+    # equal-memory comparisons), and at the one asked for.
+    budgets = [fraction * full for fraction in REGROW_FRACTIONS]
+    widths = sorted({c for cs in candidates.values() for c in cs if c > 0})
+    for width in widths[:-1]:
+        if all(width in cs for cs in candidates.values()):
+            budgets.append(
+                embedding_parameters_of(unit_rows, bias_rows, dict.fromkeys(candidates, width))
+            )
+    if budget is not None:
+        budgets.append(budget * full)
+    budgets = sorted(set(budgets), reverse=True)
+    frontier = search_frontier(
+        trainer,
+        batches,
+        unit_rows,
+        bias_rows,
+        budgets=budgets,
+        price_bytes=price_bytes,
+        on_progress=CountProgress(0, "frontier steps", enabled=progress),
+    )
+    tolerance = float(params.get("selection_tolerance") or 0.0)
+    if budget is not None or max_bytes is not None:
+        rule: dict[str, Any] = {"rule": "budget" if budget is not None else "max_bytes"}
+        if budget is not None:
+            rule["budget"] = float(budget)
+        if max_bytes is not None:
+            rule["max_bytes"] = int(max_bytes)
+        document = frontier_document(frontier, 0, rule)
+        document["default_point"] = choose_point(document["frontier"], budget, max_bytes)
+    else:
+        document = frontier_document(
+            frontier, frontier.default_index(tolerance), {"rule": "tolerance"}
+        )
+    document["rule"]["tolerance"] = tolerance
+    point = document["frontier"][document["default_point"]]
+    neighbours = neighbour_losses(trainer, batches, point["sizes"])
+    return document, neighbours
+
+
 def _holding_model_dir(run: Callable[..., RunReport]) -> Callable[..., RunReport]:
     """Runs ``run(cls, params, model_dir, ...)`` holding the model dir's lock."""
 
@@ -336,6 +420,8 @@ def run_search(
     progress: bool = True,
     strategy: Any = None,
     restore_dir: str | None = None,
+    budget: float | None = None,
+    max_bytes: int | None = None,
 ) -> RunReport:
     """Trains with the NWS layer; writes ``search_result.json`` and ``search.png``.
 
@@ -352,6 +438,10 @@ def run_search(
         strategy: a ``tf.distribute`` strategy (default: the default strategy).
         restore_dir: where to resume from (default ``model_dir``; a non-chief worker
             resumes from the chief's directory).
+        budget: ``width_selection="frontier"``: the default point is the frontier point
+            of lowest held-out loss within this fraction of full width's embedding
+            parameters (None: the smallest point within ``selection_tolerance``).
+        max_bytes: ... within this many table bytes (the memory plan's padded bytes).
 
     Returns:
         A :class:`RunReport` whose ``slot_dims`` are the chosen sizes.
@@ -364,14 +454,21 @@ def run_search(
     if params.get("search_steps"):
         params["train_steps"] = int(params["search_steps"])
     method = str(params.get("width_selection") or "argmax")
-    if method not in ("argmax", "holdout"):
+    if method not in ("argmax", "holdout", "frontier"):
         raise ValueError(
-            f"`width_selection` must be argmax or holdout. Received: width_selection={method!r}"
+            "`width_selection` must be argmax, holdout or frontier. "
+            f"Received: width_selection={method!r}"
         )
-    if method == "holdout" and not params.get("holdout_every"):
+    if method in ("holdout", "frontier") and not params.get("holdout_every"):
         raise ValueError(
-            "`width_selection=holdout` needs `holdout_every` >= 2 (the records to select "
+            f"`width_selection={method}` needs `holdout_every` >= 2 (the records to select "
             f"on). Received: holdout_every={params.get('holdout_every')!r}"
+        )
+    check_budget(budget, max_bytes)
+    if (budget is not None or max_bytes is not None) and method != "frontier":
+        raise ValueError(
+            "`--budget` / `--max-bytes` need width_selection=frontier. "
+            f"Received: width_selection={method!r}"
         )
     trainer, result, evaluation = _train_and_evaluate(
         cls, params, model_dir, progress, strategy, restore_dir
@@ -381,11 +478,18 @@ def run_search(
             f"`--model` must build an NWS layer (MixedEmbedOpComb) in search mode. "
             f"Received: model {params.get('model_name')!r} without one"
         )
-    selection = None
+    selection = document = neighbours = None
     if method == "holdout":
         selection = _select_on_holdout(trainer, params, progress)
+    if method == "frontier":
+        document, neighbours = _frontier_on_holdout(trainer, params, progress, budget, max_bytes)
     found = search_result(
-        trainer.nws_layers, result.step, params.get("model_name"), selection=selection
+        trainer.nws_layers,
+        result.step,
+        params.get("model_name"),
+        selection=selection,
+        frontier=document,
+        neighbours=neighbours,
     )
     found["eval"] = {"auc": evaluation.auc, "log_loss": evaluation.log_loss}
     result_path = write_search_result(os.path.join(model_dir, SEARCH_RESULT), found)
@@ -395,6 +499,16 @@ def run_search(
     report.selection = dict(found["selection"])
     report.search_result_path = result_path
     report.plot_path = plot_path
+    if document is not None:
+        report.frontier = document
+        report.frontier_path = os.path.join(model_dir, FRONTIER_RESULT)
+        write_json_atomic(report.frontier_path, document)
+        report.frontier_plot_path = plot_frontier(
+            document,
+            os.path.join(model_dir, FRONTIER_PLOT),
+            title=f"Width frontier of {params.get('model_name') or 'model'} "
+            f"({document['num_examples']} held-out examples)",
+        )
     return report
 
 
@@ -408,6 +522,8 @@ def run_train(
     progress: bool = True,
     strategy: Any = None,
     restore_dir: str | None = None,
+    budget: float | None = None,
+    max_bytes: int | None = None,
 ) -> RunReport:
     """Trains at fixed widths and evaluates on the held-out split.
 
@@ -419,6 +535,10 @@ def run_train(
         progress: show a progress bar.
         strategy: a ``tf.distribute`` strategy.
         restore_dir: where to resume from (default ``model_dir``).
+        budget: with ``dims_path``: the frontier point of lowest held-out loss within
+            this fraction of full width's embedding parameters
+            (:func:`nwsrec.search.result.read_search_dims`).
+        max_bytes: with ``dims_path``: ... within this many table bytes.
 
     Returns:
         A :class:`RunReport`.
@@ -428,8 +548,13 @@ def run_train(
             slot, a size that is not a candidate), naming the file and slot.
     """
     params = {**params, "search": False}
+    if dims_path is None and (budget is not None or max_bytes is not None):
+        raise ValueError(
+            "`--budget` / `--max-bytes` pick a point of a search's frontier: give `--dims "
+            f"search_result.json` too. Received: budget={budget!r}, max_bytes={max_bytes!r}"
+        )
     if dims_path is not None:
-        dims = read_search_dims(dims_path)
+        dims = read_search_dims(dims_path, budget=budget, max_bytes=max_bytes)
         slots = params.get("slots")
         if slots is None:
             slots = read_vocab_file(params["vocab_file_path"], params.get("vocab_size_per_slot"))

@@ -16,10 +16,22 @@ def test_demo_runs_end_to_end_and_prints_the_comparison(tmp_path, capsys):
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "searched + retrained" in printed and "full width" in printed
+    for row in ("search, default point", "search, --budget 0.25", "every slot 4", "every slot 8"):
+        assert row in printed
+    assert "full width (16)" in printed
     assert "emb. params" in printed and "test AUC" in printed and "log loss" in printed
+    assert "width frontier:" in printed and "taken: point" in printed
     assert "chosen sizes" in printed and "slots on the right side of 0" in printed
     assert f"search plot: {out / 'search' / 'search.png'}" in printed
+    assert f"frontier plot: {out / 'search' / 'frontier.png'}" in printed
     result = json.loads((out / "search" / "search_result.json").read_text())
     assert len(result["slots"]) == 6
-    assert (out / "retrain" / "params.json").exists() and (out / "full" / "params.json").exists()
+    for run in ("retrain", "retrain-budget-0.25", "uniform-4", "uniform-8", "full"):
+        assert (out / run / "params.json").exists(), run
+    # Each uniform run trained every slot at its width (the tables say so).
+    uniform = json.loads((out / "uniform-4" / "params.json").read_text())
+    assert set(uniform["slot_dims"].values()) == {4}
+    # The budget run is within its budget of full width's embedding parameters.
+    table = {line.split("  ")[0].strip(): line for line in printed.splitlines()}
+    budget_row = next(v for k, v in table.items() if k.startswith("search, --budget"))
+    assert float(budget_row.split()[4]) <= 0.25

@@ -151,7 +151,7 @@ def test_holdout_selection_records_each_slots_held_out_losses(data_dir, tmp_path
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        (["width_selection=best"], "width_selection` must be argmax or holdout"),
+        (["width_selection=best"], "width_selection` must be one of argmax, holdout, frontier"),
         (["width_selection=holdout", "holdout_every=0"], "needs `holdout_every`"),
         (["holdout_every=1"], "holdout_every` must be 0"),
     ],
@@ -163,3 +163,51 @@ def test_bad_selection_params_are_clear_errors(data_dir, tmp_path, capsys, param
         argv += ["--param", item]
     assert main(argv) == 2
     assert match in capsys.readouterr().err
+
+
+def test_frontier_search_with_a_budget_then_train_at_it(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "search"
+    argv = [
+        "search",
+        "--model",
+        "synthetic",
+        "--data-dir",
+        str(data_dir),
+        "--model-dir",
+        str(run_dir),
+        *TINY,
+        "--param",
+        "holdout_every=4",
+        "--budget",
+        "0.3",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "width frontier:" in out and "every slot at 8" in out
+    assert "taken: point" in out and "within 0.3 x full width's parameters" in out
+    result = json.loads((run_dir / "search_result.json").read_text())
+    frontier = result["frontier"]
+    assert result["selection"]["method"] == "frontier"
+    assert result["selection"]["rule"] == "budget" and result["selection"]["budget"] == 0.3
+    params = [p["embedding_parameters"] for p in frontier]
+    assert params == sorted(params) and frontier[-1]["fraction"] == 1.0
+    chosen = frontier[result["default_point"]]
+    assert chosen["fraction"] <= 0.3
+    assert chosen["holdout_loss"] == min(
+        p["holdout_loss"] for p in frontier if p["fraction"] <= 0.3
+    )
+    assert {s: e["size"] for s, e in result["slots"].items()} == chosen["sizes"]
+    for p in frontier:
+        assert p["ci95"][0] <= p["delta"] <= p["ci95"][1]
+    assert (run_dir / "frontier.png").read_bytes()[:4] == b"\x89PNG"
+    document = json.loads((run_dir / "frontier.json").read_text())
+    assert [r["width"] for r in document["reference"]] == [4, 8, 16]
+
+    train_dir = tmp_path / "train"
+    argv = ["train", "--model", "synthetic", "--data-dir", str(data_dir)]
+    argv += ["--model-dir", str(train_dir), *TINY, "--dims", str(run_dir / "search_result.json")]
+    assert main([*argv, "--budget", "0.3"]) == 0
+    trained = json.loads((train_dir / "params.json").read_text())["slot_dims"]
+    assert {str(k): v for k, v in trained.items()} == chosen["sizes"]
+    assert main([*argv, "--budget", "0.0001"]) == 2
+    assert "must admit a frontier point" in capsys.readouterr().err

@@ -185,8 +185,8 @@ def test_search_mode_has_one_nws_unit_per_bucket_and_a_flat_op_count(data_dir):
     batch = _batch(model, data_dir)
     logits, _ = model.forward(batch, training=True)
     assert logits.shape == (32,)
-    # the DNN input is one block per slot (the buckets summed), 2 x sum(candidates)
-    assert model.layers["dnn"].layers[0].kernel.shape[0] == 2 * 6
+    # the DNN input is one block per slot (the buckets summed), of the layout's width
+    assert model.layers["dnn"].layers[0].kernel.shape[0] == 2 * model.search_block_width()
 
     # the NWS layer and the fold: an op count that does not grow with slots x buckets
     def ops(slots, buckets):

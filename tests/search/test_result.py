@@ -47,3 +47,64 @@ def test_held_out_selection_sets_the_sizes_and_records_losses_and_a_plot(hand_pa
         assert entry["holdout_loss"] == selection.losses[slot]
     png = plot_search(read_history(str(tmp_path)), result, str(tmp_path / "search.png"))
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------- frontier / budgets
+
+import pytest  # noqa: E402
+
+from nwsrec.search.result import group_unit_sizes, read_search_dims  # noqa: E402
+
+
+def _frontier_file(tmp_path, points):
+    full = max(p[0] for p in points)
+    frontier = [
+        {
+            "embedding_parameters": params,
+            "fraction": params / full,
+            "embedding_bytes": params * 12,
+            "holdout_loss": loss,
+            "delta": loss - 0.5,
+            "ci95": [loss - 0.5, loss - 0.5],
+            "sizes": sizes,
+        }
+        for params, loss, sizes in sorted(points, key=lambda p: p[0])
+    ]
+    data = {"slots": {"1": {"size": 8}, "2": {"size": 4}}, "frontier": frontier}
+    path = tmp_path / "search_result.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+POINTS = [
+    (1000, 0.500, {"1": 16, "2": 16}),
+    (600, 0.501, {"1": 8, "2": 16}),
+    (400, 0.504, {"1": 8, "2": 4}),
+    (260, 0.503, {"1": 4, "2": 8}),  # a re-grown point: lower loss than a bigger one
+    (120, 0.520, {"1": 4, "2": 0}),
+]
+
+
+def test_budget_reads_the_lowest_loss_point_within_the_fraction(tmp_path):
+    path = _frontier_file(tmp_path, POINTS)
+    assert read_search_dims(path) == {1: 8, 2: 4}  # the default point ("slots")
+    assert read_search_dims(path, budget=1.0) == {1: 16, 2: 16}
+    assert read_search_dims(path, budget=0.5) == {1: 4, 2: 8}
+    assert read_search_dims(path, budget=0.25) == {1: 4, 2: 0}
+    assert read_search_dims(path, max_bytes=600 * 12) == {1: 8, 2: 16}
+    with pytest.raises(ValueError, match="smallest has 0.1200 of full width"):
+        read_search_dims(path, budget=0.1)
+    with pytest.raises(ValueError, match="fraction in \\(0, 1\\]"):
+        read_search_dims(path, budget=1.5)
+
+
+def test_budget_needs_a_frontier_and_old_files_stay_valid(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text('{"slots": {"3": {"size": 8}, "5": {"size": 0}}}')
+    assert read_search_dims(path) == {3: 8, 5: 0}
+    with pytest.raises(ValueError, match="old.json: `--budget`.*frontier"):
+        read_search_dims(path, budget=0.5)
+
+
+def test_bucket_units_become_a_list_per_slot():
+    assert group_unit_sizes({"2": 4, "1:1": 0, "1:0": 8}) == {1: [8, 0], 2: 4}

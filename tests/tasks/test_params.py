@@ -32,7 +32,7 @@ def _model(data, **overrides):
 
 
 def test_search_mode_has_one_nws_layer_over_tables_of_the_summed_widths(data):
-    model = _model(data, search=True)
+    model = _model(data, search=True, supernet_layout="separate")
     assert model.env.slot_to_dims == {1: [1, 28], 2: [1, 28], 3: [1, 28]}
     (layer,) = model.nws_layers()
     assert layer.get_config()["slot_names"] == ["1", "2", "3"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_run_arguments", "add_strategy_argument", "params_from_args"]
+__all__ = ["add_budget_arguments", "add_run_arguments", "add_strategy_argument", "params_from_args"]
 
 from nwsrec.config import STRATEGIES
 
@@ -80,4 +80,22 @@ def add_strategy_argument(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="tf.distribute strategy; auto: default without TF_CONFIG, ps for a cluster "
         "with ps tasks, else mwms (see docs/scaling.md)",
+    )
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """Adds ``--budget F`` and ``--max-bytes N`` (a point of the width frontier)."""
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="F",
+        help=f"{what}: the lowest held-out loss with at most F x full width's embedding "
+        "parameters (bias and vector tables), 0 < F <= 1",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        metavar="N",
+        help=f"{what}: the lowest held-out loss with at most N table bytes (optimizer "
+        "slots and padding, as `nwsrec plan` counts them)",
     )

@@ -10,7 +10,7 @@ from nwsrec.config import describe
 from nwsrec.features import format_bytes
 from nwsrec.runs import RunReport
 
-__all__ = ["format_params", "format_report"]
+__all__ = ["format_frontier", "format_params", "format_report"]
 
 
 def format_params(model_name: str) -> str:
@@ -61,4 +61,51 @@ def format_report(report: RunReport, title: str) -> str:
             f"{stopping['stopped_step']}, {len(stopping['evaluations'])} evaluations"
         )
     lines.append(f"  curves: tensorboard --logdir {report.model_dir}")
+    return "\n".join(lines)
+
+
+def format_frontier(document: Any, max_rows: int = 12) -> str:
+    """The frontier as a table: a few points, the uniform widths, the point taken."""
+    points = document["frontier"]
+    default = document["default_point"]
+    rule = document["rule"]
+    shown = sorted(
+        {0, len(points) - 1, default}
+        | {round(i * (len(points) - 1) / max(1, max_rows - 1)) for i in range(max_rows)}
+    )
+    lines = [
+        f"width frontier: {len(points)} points, {document['num_examples']} held-out examples, "
+        f"{document['evaluations']} evaluations (loss difference to full width, 95% CI)",
+        f"  {'':2}{'fraction':>9} {'params':>10} {'held-out loss':>14} {'delta':>10} "
+        f"{'95% CI':>22}",
+    ]
+    for i in shown:
+        p = points[i]
+        mark = "->" if i == default else ""
+        lines.append(
+            f"  {mark:2}{p['fraction']:9.4f} {p['embedding_parameters']:10d} "
+            f"{p['holdout_loss']:14.6f} {p['delta']:+10.6f} "
+            f"[{p['ci95'][0]:+.6f}, {p['ci95'][1]:+.6f}]"
+        )
+    for r in document.get("reference") or []:
+        lines.append(
+            f"  {'':2}{r['fraction']:9.4f} {r['embedding_parameters']:10d} "
+            f"{r['holdout_loss']:14.6f} {r['delta']:+10.6f} "
+            f"[{r['ci95'][0]:+.6f}, {r['ci95'][1]:+.6f}]  every slot at {r['width']}"
+        )
+    p = points[default]
+    if rule["rule"] == "tolerance":
+        why = (
+            f"the smallest point whose held-out loss is, with 95% confidence, at most "
+            f"{rule['tolerance']:g} above full width's"
+        )
+    elif rule["rule"] == "budget":
+        why = f"the lowest held-out loss within {rule['budget']:g} x full width's parameters"
+    else:
+        why = f"the lowest held-out loss within {rule['max_bytes']} bytes"
+    lines.append(
+        f"taken: point {default} ({p['fraction']:.4f} of full width, "
+        f"{p['embedding_parameters']} parameters, delta {p['delta']:+.6f} "
+        f"[{p['ci95'][0]:+.6f}, {p['ci95'][1]:+.6f}]): {why}"
+    )
     return "\n".join(lines)

@@ -4,11 +4,16 @@ The built-in tasks (``synthetic``, ``movielens``) are subclasses; what they add 
 data location. One model, two modes:
 
 - search (``params["search"] = True``): every slot has a bias (slice 0, dim 1) and one
-  vector slice of width ``sum(candidate_sizes)``; the vectors go through one
-  ``MixedEmbedOpComb`` (choice ``j`` owns the ``j``-th segment of the slot's block), then
-  the DNN::
+  vector slice; the vectors go through one ``MixedEmbedOpComb``, then the DNN::
 
       logits = DNN(NWS([e_1 | e_2 | ... ])) + sum_s bias_s
+
+  ``supernet_layout`` sets the vector slice: ``"nested"`` (default) has one block of the
+  largest candidate size, choice ``j`` being its first ``c_j`` columns (the block is
+  spread into the layer's segments, and the layer's output folded back, so the DNN sees
+  ``max(c)`` columns per slot whatever the choice); ``"separate"`` has one block of
+  ``sum(candidate_sizes)`` columns, choice ``j`` owning the ``j``-th segment (1.75x the
+  table of full width for ``[0, 4, 8, 16]``).
 
 - fixed (``search = False``): slot ``s`` has a vector slice of width
   ``slot_dims[s]`` (default: the largest candidate, "full width"); a slot of width 0 is
@@ -31,10 +36,12 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
   trains every candidate of every slot a share of the steps, so it may need more steps
   than a training run at fixed widths.
 - ``width_selection``: how ``nwsrec search`` picks each slot's width: ``"argmax"`` of
-  the architecture weights (the seed) or ``"holdout"``: the smallest width whose loss on
-  the records held out by ``holdout_every`` is within ``selection_tolerance`` of the
-  slot's best (``nwsrec.search.select``; ``selection_batches`` held-out batches at
-  most, ``selection_rounds`` passes over the slots).
+  the architecture weights (the seed), ``"holdout"`` (per slot, the smallest width
+  within ``selection_tolerance`` of its best on the records held out by
+  ``holdout_every``) or ``"frontier"``: the held-out loss vs embedding parameters
+  frontier (``nwsrec.search.select.search_frontier``; ``selection_batches`` held-out
+  batches at most, None: all).
+- ``supernet_layout``: ``"nested"`` or ``"separate"``, see above.
 - ``hidden_units``: widths of the DNN's ReLU layers.
 - ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
   range of the vector tables; ``bias_learning_rate``: FTRL learning rate of the biases.
@@ -384,6 +391,63 @@ class WidthSearchModel(Model):
         """
         return {s: list(d) if isinstance(d, list) else d for s, d in self._dims.items()}
 
+    def bytes_pricer(self) -> Any:
+        """``sizes -> bytes``: the tables' padded bytes at ``{unit: size}``, as the memory
+        plan counts them (dims padded to multiples of 8, optimizer slots included); a
+        slot with every unit at 0 has no tables. Uses one plan of this model for the
+        optimizers' copy counts."""
+        from nwsrec.features.memory_plan import TableMemoryRow
+        from nwsrec.search.cost import unit_slot_name
+
+        plan = self.table_memory_plan()
+        bias_bytes: dict[str, int] = {}
+        vector_copies: dict[str, int] = {}
+        for row in plan.tables:
+            if row.name.endswith("_0"):
+                bias_bytes[str(row.slot_id)] = row.padded_bytes
+            else:
+                vector_copies[str(row.slot_id)] = row.copies
+        unit_rows = self.unit_rows()
+
+        def price(sizes: Mapping[str, int]) -> int:
+            total, kept = 0, set()
+            for unit, size in sizes.items():
+                if size <= 0:
+                    continue
+                slot = unit_slot_name(unit)
+                kept.add(slot)
+                row = TableMemoryRow(
+                    f"table_{slot}_1", int(slot), unit_rows[unit], int(size), vector_copies[slot]
+                )
+                total += row.padded_bytes
+            return total + sum(bias_bytes.get(slot, 0) for slot in kept)
+
+        return price
+
+    def search_block_width(self) -> int:
+        """A slot's vector width in search mode: the largest candidate (``nested``) or
+        the sum of the candidates (``separate``)."""
+        if self.config.supernet_layout == "nested":
+            return max(self._candidates)
+        return sum(self._candidates)
+
+    def _nested_to_separate(self, x: tf.Tensor, num_slots: int) -> tf.Tensor:
+        """``[B, S * max(c)]`` nested blocks -> ``[B, S * sum(c)]``: choice j's segment
+        holds the first ``c_j`` columns of its slot's block."""
+        full = max(self._candidates)
+        index = [s * full + k for s in range(num_slots) for c in self._candidates for k in range(c)]
+        return tf.gather(x, index, axis=1)
+
+    def _separate_to_nested(self, y: tf.Tensor, num_slots: int) -> tf.Tensor:
+        """The NWS output back to nested blocks: column k of a slot's block is the sum of
+        column k of each of its segments (only the chosen one is non-zero)."""
+        full = max(self._candidates)
+        target = [
+            s * full + k for s in range(num_slots) for c in self._candidates for k in range(c)
+        ]
+        folded = tf.math.unsorted_segment_sum(tf.transpose(y), target, num_slots * full)
+        return tf.transpose(folded)
+
     def _slot(self, slot_id: int) -> FeatureSlot:
         p = self.config
         scale = p.vec_init_scale
@@ -412,7 +476,7 @@ class WidthSearchModel(Model):
             if isinstance(self._dims[slot_id], list):
                 self._bucketed_vectors(slot_id, vectors, biases, names, unit_slots)
                 continue
-            width = sum(self._candidates) if self._search else self._dims[slot_id]
+            width = self.search_block_width() if self._search else self._dims[slot_id]
             if width == 0:
                 continue
             column = FeatureColumnV1(self._slot(slot_id), f"slot_{slot_id}_0")
@@ -438,9 +502,14 @@ class WidthSearchModel(Model):
                     name="nws",
                 ),
             )
-            x = nws(x, training=self.training)
+            if p.supernet_layout == "nested":
+                wide = self._nested_to_separate(x, len(names))
+                x = self._separate_to_nested(nws(wide, training=self.training), len(names))
+            else:
+                x = nws(x, training=self.training)
             if len(set(unit_slots)) < len(unit_slots):  # sum each slot's buckets
-                index, width = _buckets.fold_index([sum(self._candidates)] * len(names), unit_slots)
+                block = self.search_block_width()
+                index, width = _buckets.fold_index([block] * len(names), unit_slots)
                 x = _buckets.fold_units(x, index, width)
 
         def dnn() -> keras.Sequential:
@@ -465,7 +534,7 @@ class WidthSearchModel(Model):
         column = FeatureColumnV1(self._slot(slot_id), f"slot_{slot_id}_0")
         biases.append(column.get_bias())
         if self._search:
-            block = sum(self._candidates)
+            block = self.search_block_width()
             for bucket in range(len(sizes)):
                 vectors.append(column.add_vector(block))
                 names.append(_buckets.unit_name(slot_id, bucket))

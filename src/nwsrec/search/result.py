@@ -15,7 +15,19 @@
   ``"selection"`` holds the method, tolerance, examples, and the held-out log loss at
   full width and at the chosen widths.
 
-The file is what ``nwsrec train --dims`` and ``nwsrec plan --dims`` read.
+- ``"frontier"``: the held-out loss vs memory frontier (:mod:`nwsrec.search.select`);
+  ``"slots"`` holds the sizes of the default point (with each slot's ``"holdout_loss"``
+  and ``"holdout_ci95"`` at every candidate, the other slots at the point), the result
+  also ``"frontier"`` (every point by embedding parameters ascending:
+  ``embedding_parameters``, ``fraction``, ``embedding_bytes``, ``holdout_loss``,
+  ``delta`` and ``ci95`` against full width, ``move``, ``step_delta``, ``step_ci95``,
+  ``sizes`` by unit) and ``"default_point"`` (its index), and ``"selection"`` the rule
+  (``"tolerance"``, ``"budget"`` or ``"max_bytes"``) and how certain the point is
+  (``chosen_delta``, ``chosen_ci95``). ``frontier.json`` holds the same frontier and the
+  uniform widths measured on the same held-out records (``"reference"``).
+
+The file is what ``nwsrec train --dims`` and ``nwsrec plan --dims`` read
+(:func:`read_search_dims`, with ``budget`` / ``max_bytes`` a frontier point).
 
 ``search.png`` is drawn from it by :mod:`nwsrec.search.plot`.
 """
@@ -31,8 +43,15 @@ from nwsrec.checks import is_int
 from nwsrec.files import write_json_atomic
 
 __all__ = [
+    "FRONTIER_PLOT",
+    "FRONTIER_RESULT",
     "SEARCH_PLOT",
     "SEARCH_RESULT",
+    "check_budget",
+    "choose_point",
+    "frontier_document",
+    "frontier_entries",
+    "group_unit_sizes",
     "read_search_dims",
     "search_result",
     "write_search_result",
@@ -40,6 +59,55 @@ __all__ = [
 
 SEARCH_RESULT = "search_result.json"
 SEARCH_PLOT = "search.png"
+FRONTIER_RESULT = "frontier.json"
+FRONTIER_PLOT = "frontier.png"
+
+
+def frontier_entries(frontier: Any) -> list[dict[str, Any]]:
+    """The points of a :class:`nwsrec.search.select.Frontier`, by parameters ascending.
+
+    Each: ``{"embedding_parameters", "fraction", "embedding_bytes", "holdout_loss",
+    "delta", "ci95", "move", "step_delta", "step_ci95", "sizes"}``.
+    """
+    full = frontier.full_parameters
+    return [
+        {
+            "embedding_parameters": int(p.embedding_parameters),
+            "fraction": p.embedding_parameters / full,
+            "embedding_bytes": p.embedding_bytes,
+            "holdout_loss": float(p.holdout_loss),
+            "delta": float(p.delta),
+            "ci95": [float(p.ci95[0]), float(p.ci95[1])],
+            "move": p.move,
+            "step_delta": float(p.step_delta),
+            "step_ci95": [float(p.step_ci95[0]), float(p.step_ci95[1])],
+            "sizes": {str(u): int(c) for u, c in p.sizes.items()},
+        }
+        for p in frontier.sorted_points()
+    ]
+
+
+def frontier_document(frontier: Any, default_point: int, rule: Mapping[str, Any]) -> dict:
+    """``frontier.json``: the frontier, the uniform widths, and which point is the default.
+
+    Args:
+        frontier: a :class:`nwsrec.search.select.Frontier`.
+        default_point: index into the sorted points.
+        rule: how the default was chosen (``{"rule": "tolerance", "tolerance": t}``,
+            ``{"rule": "budget", "budget": F}`` or ``{"rule": "max_bytes", ...}``).
+    """
+    return {
+        "full_parameters": int(frontier.full_parameters),
+        "num_examples": int(frontier.num_examples),
+        "evaluations": int(frontier.evaluations),
+        "default_point": int(default_point),
+        "rule": dict(rule),
+        "frontier": frontier_entries(frontier),
+        "reference": [
+            {**r, "fraction": r["embedding_parameters"] / frontier.full_parameters}
+            for r in frontier.reference
+        ],
+    }
 
 
 def search_result(
@@ -47,6 +115,8 @@ def search_result(
     step: int,
     model_name: str | None = None,
     selection: Any = None,
+    frontier: Mapping[str, Any] | None = None,
+    neighbours: Mapping[str, Sequence[Sequence[float]]] | None = None,
 ) -> dict[str, Any]:
     """The search result of the NWS layers of a model, as written to ``search_result.json``.
 
@@ -56,6 +126,12 @@ def search_result(
         model_name: the registered model name, recorded in the result.
         selection: a :class:`nwsrec.search.select.Selection` (held-out selection), or
             None for the layers' argmax.
+        frontier: a :func:`frontier_document` (the frontier selection): the slots then
+            get the sizes of its default point, and the result its ``"frontier"`` and
+            ``"default_point"``.
+        neighbours: ``{unit: [(loss, ci95 low, ci95 high) per candidate]}`` around the
+            default point (:func:`nwsrec.search.select.neighbour_losses`), recorded as
+            each slot's ``"holdout_loss"`` and ``"holdout_ci95"``.
 
     Returns:
         ``{"model", "step", "selection", "slots": {slot: {"size", "candidates",
@@ -81,7 +157,13 @@ def search_result(
             if selection is not None:
                 entry["size"] = int(selection.sizes[str(name)])
                 entry["holdout_loss"] = [float(x) for x in selection.losses[str(name)]]
-            slots[str(name)] = entry
+            if frontier is not None:
+                point = frontier["frontier"][frontier["default_point"]]
+                entry["size"] = int(point["sizes"][str(name)])
+            if neighbours is not None and str(name) in neighbours:
+                entry["holdout_loss"] = [float(r[0]) for r in neighbours[str(name)]]
+                entry["holdout_ci95"] = [[float(r[1]), float(r[2])] for r in neighbours[str(name)]]
+            _put_unit(slots, str(name), entry)
     method: dict[str, Any] = {"method": "argmax"}
     if selection is not None:
         method = {
@@ -91,7 +173,41 @@ def search_result(
             "full_width_loss": selection.base_loss,
             "chosen_loss": selection.final_loss,
         }
-    return {"model": model_name, "step": int(step), "selection": method, "slots": slots}
+    out = {"model": model_name, "step": int(step), "selection": method, "slots": slots}
+    if frontier is not None:
+        default = frontier["default_point"]
+        point = frontier["frontier"][default]
+        out["selection"] = {
+            "method": "frontier",
+            **frontier["rule"],
+            "num_examples": frontier["num_examples"],
+            "evaluations": frontier["evaluations"],
+            "full_parameters": frontier["full_parameters"],
+            "full_width_loss": point["holdout_loss"] - point["delta"],
+            "chosen_loss": point["holdout_loss"],
+            "chosen_delta": point["delta"],
+            "chosen_ci95": point["ci95"],
+            "chosen_fraction": point["fraction"],
+        }
+        out["frontier"] = frontier["frontier"]
+        out["default_point"] = default
+    return out
+
+
+def _put_unit(slots: dict[str, Any], unit: str, entry: dict[str, Any]) -> None:
+    """A whole-slot unit is the slot's entry; a bucket unit ``"s:b"`` goes into
+    ``slots[s]["buckets"][b]`` (the slot's size: its widest bucket)."""
+    slot, sep, bucket = unit.partition(":")
+    if not sep:
+        slots[unit] = entry
+        return
+    group = slots.setdefault(slot, {"size": 0, "candidates": entry["candidates"], "buckets": []})
+    buckets = group["buckets"]
+    index = int(bucket)
+    while len(buckets) <= index:
+        buckets.append(None)
+    buckets[index] = entry
+    group["size"] = max(int(b["size"]) for b in buckets if b is not None)
 
 
 def write_search_result(path: str, result: Mapping[str, Any]) -> str:
@@ -105,14 +221,24 @@ def write_search_result(path: str, result: Mapping[str, Any]) -> str:
     return path
 
 
-def read_search_dims(path: str | os.PathLike[str]) -> dict[int, int]:
+def read_search_dims(
+    path: str | os.PathLike[str],
+    budget: float | None = None,
+    max_bytes: int | None = None,
+) -> dict[int, Any]:
     """``{slot_id: size}`` from a ``search_result.json`` (``{"slots": {slot: {"size": N}}}``).
 
-    The one reader of ``--dims`` files (``nwsrec train`` and ``nwsrec plan``).
+    The one reader of ``--dims`` files (``nwsrec train`` and ``nwsrec plan``). Without a
+    budget: the ``"slots"`` sizes (a frontier search's default point). With ``budget=F``
+    (and/or ``max_bytes=N``): the frontier point of lowest held-out loss whose embedding
+    parameters are at most ``F`` x full width's (whose bytes are at most ``N``). A slot
+    split into frequency buckets (units ``"<slot>:<bucket>"``) gets a list of bucket sizes.
 
     Args:
         path: a file holding ``{"slots": {"<slot_id>": {"size": N, ...}, ...}, ...}``;
             other keys are ignored.
+        budget: a fraction of full width's embedding parameters, in ``(0, 1]``.
+        max_bytes: the most bytes of the tables (``embedding_bytes`` of the points).
 
     Raises:
         FileNotFoundError: no such file.
@@ -138,6 +264,8 @@ def read_search_dims(path: str | os.PathLike[str]) -> dict[int, int]:
         raise ValueError(
             f"{path}:{err.lineno}:{err.colno}: `--dims` must be a JSON file. Received: {err.msg}"
         ) from None
+    if budget is not None or max_bytes is not None:
+        return _frontier_dims(path, data, budget, max_bytes)
     slots = data.get("slots") if isinstance(data, dict) else None
     if not isinstance(slots, dict):
         raise ValueError(
@@ -158,3 +286,86 @@ def read_search_dims(path: str | os.PathLike[str]) -> dict[int, int]:
             )
         dims[int(key)] = size
     return dims
+
+
+def check_budget(budget: Any, max_bytes: Any) -> None:
+    """Raises ``ValueError`` for a budget outside ``(0, 1]`` or ``max_bytes`` < 1."""
+    if budget is not None and (
+        isinstance(budget, bool)
+        or not isinstance(budget, int | float)
+        or not 0 < float(budget) <= 1
+    ):
+        raise ValueError(f"`--budget` must be a fraction in (0, 1]. Received: --budget {budget!r}")
+    if max_bytes is not None and (not is_int(max_bytes) or max_bytes < 1):
+        raise ValueError(
+            f"`--max-bytes` must be a positive integer. Received: --max-bytes {max_bytes!r}"
+        )
+
+
+def choose_point(
+    points: Sequence[Mapping[str, Any]], budget: float | None, max_bytes: int | None
+) -> int:
+    """Index of the lowest-loss point with ``fraction <= budget`` and bytes <= max_bytes.
+
+    Raises:
+        ValueError: no point fits (the message names the smallest point).
+    """
+    check_budget(budget, max_bytes)
+    fits = [
+        i
+        for i, p in enumerate(points)
+        if (budget is None or p["fraction"] <= float(budget) + 1e-12)
+        and (max_bytes is None or (p.get("embedding_bytes") or 0) <= max_bytes)
+    ]
+    if not fits:
+        smallest = min(points, key=lambda p: p["embedding_parameters"])
+        raise ValueError(
+            "the budget must admit a frontier point; the smallest has "
+            f"{smallest['fraction']:.4f} of full width's parameters and "
+            f"{smallest.get('embedding_bytes')} bytes. Received: budget={budget!r}, "
+            f"max_bytes={max_bytes!r}"
+        )
+    return min(fits, key=lambda i: (points[i]["holdout_loss"], i))
+
+
+def group_unit_sizes(sizes: Mapping[str, int]) -> dict[int, Any]:
+    """``{unit: size}`` -> ``{slot_id: size}``, a bucketed slot's value a list by bucket."""
+    out: dict[int, Any] = {}
+    buckets: dict[int, dict[int, int]] = {}
+    for unit, size in sizes.items():
+        slot, sep, bucket = str(unit).partition(":")
+        if sep:
+            buckets.setdefault(int(slot), {})[int(bucket)] = int(size)
+        else:
+            out[int(slot)] = int(size)
+    for slot, by_bucket in buckets.items():
+        out[slot] = [by_bucket[b] for b in sorted(by_bucket)]
+    return dict(sorted(out.items()))
+
+
+def _frontier_dims(
+    path: str, data: Any, budget: float | None, max_bytes: int | None
+) -> dict[int, Any]:
+    points = data.get("frontier") if isinstance(data, dict) else None
+    if not isinstance(points, list) or not points:
+        raise ValueError(
+            f"{path}: `--budget` / `--max-bytes` need a search result with a frontier "
+            '(`nwsrec search` with width_selection=frontier). Received: no "frontier"'
+        )
+    for i, point in enumerate(points):
+        ok = isinstance(point, dict) and all(
+            key in point for key in ("fraction", "holdout_loss", "sizes", "embedding_parameters")
+        )
+        if not ok or not isinstance(point["sizes"], dict):
+            raise ValueError(
+                f"{path}: frontier point {i} must have fraction, holdout_loss, "
+                f"embedding_parameters and sizes. Received: {str(point)[:120]}"
+            )
+    index = choose_point(points, budget, max_bytes)
+    try:
+        return group_unit_sizes(points[index]["sizes"])
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{path}: frontier point {index} must map units '<slot>' or '<slot>:<bucket>' "
+            f"to sizes. Received: sizes={points[index]['sizes']!r}"
+        ) from None

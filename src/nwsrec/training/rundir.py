@@ -77,6 +77,9 @@ MEANING_KEYS = (
     "arch_optimizer",
     "use_gradient_accumulation",
     "out_of_range_ids",
+    "supernet_layout",
+    "id_buckets",
+    "bucket_slots",
 )
 """Params whose change gives a checkpoint's weights another meaning (same shapes or not)."""
 

@@ -6,8 +6,11 @@ largest parameter-copy count.
 
 --dims takes the JSON written by `nwsrec search`, {"slots": {"<slot_id>": {"size": N}}};
 the sizes reach the model as params["slot_dims"] = {slot_id: N} (a model that does not
-use them ignores them). The params are resolved as for `nwsrec train` (--data-dir,
---param KEY=VALUE), but only the vocab file has to exist.
+use them ignores them); --budget F takes the frontier point within F x full width's
+parameters instead. --search plans the search's own tables (the supernet, whose layout
+is param supernet_layout: "nested" = full width, "separate" = the sum of the candidates).
+The params are resolved as for `nwsrec train` (--data-dir, --param KEY=VALUE), but only
+the vocab file has to exist.
 """
 
 from __future__ import annotations
@@ -53,6 +56,17 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="print at most N table lines (the totals cover every table)",
     )
+    parser.add_argument(
+        "--search",
+        action="store_true",
+        help="plan the search's tables (the supernet: param supernet_layout) instead",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="F",
+        help="with --dims: the frontier point within F x full width's parameters",
+    )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.set_defaults(func=run)
 
@@ -75,8 +89,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except model_imports.ModelImportError as err:
         raise CommandError(str(err)) from err
+    if args.budget is not None and args.dims is None:
+        raise ValueError(f"`--budget` needs `--dims`. Received: --budget {args.budget}")
     if args.dims is not None:
-        params["slot_dims"] = read_search_dims(args.dims)
+        params["slot_dims"] = read_search_dims(args.dims, budget=args.budget)
+    if args.search:
+        params["search"] = True
     model = model_class(params)
     plan = model.table_memory_plan()
     if args.json:

@@ -2,8 +2,10 @@
 
 Without --dims every slot has its largest candidate size (full width). With --dims (the
 search_result.json of `nwsrec search`), each slot gets its chosen size and size-0 slots
-are dropped. Reports test AUC, log loss and the table memory plan; writes params.json,
-checkpoints and TensorBoard event files into --model-dir (default runs/<model>/train).
+are dropped; with --dims and --budget F (or --max-bytes N), the sizes of the search's
+frontier point of lowest held-out loss within F x full width's embedding parameters.
+Reports test AUC, log loss and the table memory plan; writes params.json, checkpoints
+and TensorBoard event files into --model-dir (default runs/<model>/train).
 Rerunning the same command resumes from the last checkpoint.
 
 On a cluster, start every task with its TF_CONFIG and --strategy (auto: mwms, or ps when
@@ -31,6 +33,9 @@ def register(subparsers: Any) -> None:
     )
     add_run_arguments(parser)
     parser.add_argument("--dims", metavar="FILE", help="search_result.json of `nwsrec search`")
+    from nwsrec.cli.args import add_budget_arguments
+
+    add_budget_arguments(parser, "with --dims, the frontier point to train")
     add_strategy_argument(parser)
     parser.set_defaults(func=run)
 
@@ -49,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             params,
             task_model_dir,
             dims_path=args.dims,
+            budget=args.budget,
+            max_bytes=args.max_bytes,
             progress=not args.no_progress,
             strategy=strategy,
             restore_dir=restore_dir,

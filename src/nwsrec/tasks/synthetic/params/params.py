@@ -34,13 +34,15 @@ class SyntheticModel(WidthSearchModel):
         training steps) every step draws one non-zero size per slot uniformly
         (``nws_mode="sample"``, pre-training and warm-up over the whole search), so the
         one network learns to work with every width of every slot. One training record
-        in ten is held out of it (``holdout_every``), and each slot then gets the
-        smallest width whose held-out log loss is within ``selection_tolerance`` of its
-        best width's (``width_selection="holdout"``, ``nwsrec.search.select``; size 0
-        is tried there too). Measured against the seed's decision (the argmax of the
-        architecture weights, trained with a width penalty): 4.4x instead of 2.6x fewer
-        embedding parameters with no noise slot kept, at a higher test AUC than full
-        width. Set ``width_selection="argmax"`` with a shorter ``pretraining_steps`` /
+        in ten is held out of it (``holdout_every``), on which the widths are chosen
+        (``width_selection="frontier"``, ``nwsrec.search.select``; size 0 is tried
+        there too): the frontier of held-out loss against embedding parameters, and
+        by default its smallest point whose loss is, with 95% confidence, within
+        ``selection_tolerance`` of full width's (``--budget`` picks another). The
+        previous per-slot rule is ``width_selection="holdout"``; measured against
+        the seed's decision (the argmax of the architecture weights, trained with a
+        width penalty) it gave 4.4x instead of 2.6x fewer embedding parameters with
+        no noise slot kept. Set ``width_selection="argmax"`` with a shorter ``pretraining_steps`` /
         ``arch_warmup_steps`` for the seed's search.
         """
         return {
@@ -63,7 +65,7 @@ class SyntheticModel(WidthSearchModel):
             "pretraining_steps": 6000,
             "arch_warmup_steps": 6000,
             "holdout_every": 10,
-            "width_selection": "holdout",
+            "width_selection": "frontier",
             "selection_tolerance": 3e-4,
             "seed": 0,
         }

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nwsrec import registry
+from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
+from nwsrec.search.cost import embedding_parameters_of
+from nwsrec.search.select import pinned_sizes
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    config = SyntheticConfig(
+        num_train=256, num_test=64, pair_ranks=(1,), num_noise_slots=1, vocab_size=30, num_files=1
+    )
+    generate_synthetic(out, config)
+    return out
+
+
+def _model(data, **overrides):
+    cls = registry.get_class("synthetic")
+    params = cls.resolve_params({**cls.default_params(), "data_dir": str(data), **overrides})
+    return cls(params)
+
+
+def test_nested_layout_is_one_block_of_full_width_separate_the_sum(data):
+    nested = _model(data, search=True, supernet_layout="nested")
+    separate = _model(data, search=True, supernet_layout="separate")
+    assert nested.env.slot_to_dims == {1: [1, 16], 2: [1, 16], 3: [1, 16]}
+    assert separate.env.slot_to_dims == {1: [1, 28], 2: [1, 28], 3: [1, 28]}
+    # The same NWS layer (the segments of [0, 4, 8, 16]) in both.
+    assert nested.nws_layers()[0].total_embedding_size == 3 * 28
+    vectors = {
+        name: sum(r.raw_bytes for r in model.table_memory_plan().tables if r.name.endswith("_1"))
+        for name, model in (("nested", nested), ("separate", separate))
+    }
+    assert vectors["separate"] == pytest.approx(1.75 * vectors["nested"])
+    full = _model(data)  # fixed mode at full width: the nested supernet's tables
+    assert nested.table_memory_plan().raw_bytes == full.table_memory_plan().raw_bytes
+
+
+@pytest.mark.parametrize("sizes", [{"1": 4, "2": 16, "3": 0}, {"1": 8, "2": 0, "3": 16}])
+def test_nested_pinned_size_is_the_first_columns_of_the_block(data, sizes):
+    model = _model(data, search=True, supernet_layout="nested")
+    (layer,) = model.nws_layers()
+    x = tf.constant(np.random.default_rng(0).normal(size=(5, 3 * 16)), tf.float32)
+    with pinned_sizes(layer, sizes):
+        y = model._separate_to_nested(layer(model._nested_to_separate(x, 3), training=False), 3)
+    expected = x.numpy().copy()
+    for i, slot in enumerate(["1", "2", "3"]):
+        expected[:, i * 16 + sizes[slot] : (i + 1) * 16] = 0.0
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_units_rows_and_bytes_match_the_fixed_models_plan(data):
+    model = _model(data, search=True)
+    assert model.unit_rows() == {"1": 30, "2": 30, "3": 30}
+    assert model.slot_bias_rows() == {1: 30, 2: 30, 3: 30}
+    assert model.unit_slot("2") == 2
+    with pytest.raises(LookupError, match="`unit` must be one of the model's units"):
+        model.unit_slot("2:1")  # no buckets: no bucket units
+    price = model.bytes_pricer()
+    sizes = {"1": 4, "2": 0, "3": 8}
+    fixed = _model(data, slot_dims={1: 4, 2: 0, 3: 8})
+    assert price(sizes) == fixed.table_memory_plan().padded_bytes
+    params = embedding_parameters_of(model.unit_rows(), model.slot_bias_rows(), sizes)
+    from nwsrec.search.model import embedding_parameters
+
+    assert params == embedding_parameters(fixed)
+
+
+def test_unknown_layout_is_a_clear_error(data):
+    with pytest.raises(ValueError, match="supernet_layout` must be nested or separate"):
+        _model(data, search=True, supernet_layout="shared")
