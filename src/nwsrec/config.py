@@ -63,6 +63,9 @@ AUTOTUNE = -1
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 """The Keras optimizers of the dense and architecture weights."""
 
+TABLE_OPTIMIZERS = ("adagrad", "adam", "ftrl", "sgd")
+"""The sparse optimizers of the embedding tables (``nwsrec.embedding.optimizers``)."""
+
 STRATEGIES = ("auto", "default", "mwms", "ps")
 """The values of ``--strategy`` (see ``docs/scaling.md``)."""
 
@@ -387,9 +390,15 @@ class SearchConfig(Config):
     )
     selection_rounds: int = knob(2, "holdout: passes over the slots")
     hidden_units: list[int] = knob([64], "widths of the DNN's ReLU layers")
-    vec_learning_rate: float = knob(0.2, "Adagrad learning rate of the vector tables")
+    vec_optimizer: str = knob(
+        "adagrad", "sparse optimizer of the vector tables: adagrad, adam, ftrl or sgd"
+    )
+    vec_learning_rate: float = knob(0.2, "learning rate of the vector tables")
     vec_init_scale: float = knob(0.05, "uniform init range of the vector tables")
-    bias_learning_rate: float = knob(0.05, "FTRL learning rate of the bias tables")
+    bias_optimizer: str = knob(
+        "ftrl", "sparse optimizer of the bias tables: adagrad, adam, ftrl or sgd"
+    )
+    bias_learning_rate: float = knob(0.05, "learning rate of the bias tables")
     id_buckets: list[float] | None = knob(
         None,
         "frequency buckets of a slot's ids: cumulative shares of its seen ids, most "
@@ -441,6 +450,8 @@ class SearchConfig(Config):
         _check_positive_int("selection_rounds", self.selection_rounds)
         if any(not is_int(u) or u < 1 for u in self.hidden_units):
             raise _fail("hidden_units", "a list of integers >= 1", self.hidden_units)
+        _check_choice("vec_optimizer", self.vec_optimizer, TABLE_OPTIMIZERS)
+        _check_choice("bias_optimizer", self.bias_optimizer, TABLE_OPTIMIZERS)
         _check_rate("vec_learning_rate", self.vec_learning_rate)
         _check_rate("vec_init_scale", self.vec_init_scale, allow_zero=True)
         _check_rate("bias_learning_rate", self.bias_learning_rate)

@@ -93,3 +93,35 @@ def test_epochs_and_steps_together_is_an_error(converted, capsys):
     args = ["train", "--model", "ctr", "--data-dir", str(converted), "--epochs", "1"]
     assert main([*args, "--steps", "5"]) != 0
     assert "`--epochs` and `--steps` must not both be set" in capsys.readouterr().err
+
+
+def test_table_optimizers_are_chosen_by_params(converted, tmp_path):
+    from nwsrec.tasks.ctr.params.params import CtrModel
+    from nwsrec.training.trainer import Trainer
+
+    _, params = resolve_params("ctr", data_dir=str(converted))
+    params = {
+        **params,
+        "search": False,
+        "vec_optimizer": "adagrad",
+        "vec_learning_rate": 0.3,
+        "bias_optimizer": "sgd",
+        "bias_learning_rate": 0.02,
+    }
+    trainer = Trainer(lambda: CtrModel(params), params, str(tmp_path), progress=False)
+    kinds = {
+        name: (type(t.optimizer).__name__, t.optimizer.learning_rate)
+        for name, t in trainer.tables.items()
+    }
+    assert kinds["table_1_0"] == ("SGD", 0.02)  # slice 0: the bias
+    assert kinds["table_1_1"] == ("Adagrad", 0.3)
+    assert set(kinds.values()) == {("SGD", 0.02), ("Adagrad", 0.3)}
+
+
+@pytest.mark.parametrize("key", ["vec_optimizer", "bias_optimizer"])
+def test_an_unknown_table_optimizer_names_the_param(converted, key):
+    from nwsrec.tasks.ctr.params.params import CtrModel
+
+    _, params = resolve_params("ctr", data_dir=str(converted))
+    with pytest.raises(ValueError, match=f"`{key}` must be one of adagrad, adam, ftrl, sgd"):
+        CtrModel({**params, key: "rmsprop"})

@@ -43,8 +43,10 @@ Params (besides those of :class:`nwsrec.model.Model` and the trainer):
   batches at most, None: all).
 - ``supernet_layout``: ``"nested"`` or ``"separate"``, see above.
 - ``hidden_units``: widths of the DNN's ReLU layers.
-- ``vec_learning_rate``, ``vec_init_scale``: Adagrad learning rate and uniform init
-  range of the vector tables; ``bias_learning_rate``: FTRL learning rate of the biases.
+- ``vec_optimizer``, ``vec_learning_rate``, ``vec_init_scale``: sparse optimizer
+  (``adagrad``, ``adam``, ``ftrl`` or ``sgd``; :func:`table_optimizer`), learning rate
+  and uniform init range of the vector tables; ``bias_optimizer``,
+  ``bias_learning_rate``: those of the bias tables.
 - ``id_buckets``, ``bucket_slots``, ``id_counts_file``: frequency buckets
   (:mod:`nwsrec.search.buckets`). With ``id_buckets=[f_1, ...]`` the ids of every slot of
   ``bucket_slots`` (None: every slot) are split by their count in the training files
@@ -187,6 +189,21 @@ def embedding_parameters(model: Model) -> int:
     for feature_slice in model.env.feature_slices():
         total += model.table_rows(feature_slice.slot_id, feature_slice.index) * feature_slice.dim
     return total
+
+
+def table_optimizer(name: str, learning_rate: float) -> Any:
+    """The ``tf.tpu.experimental.embedding`` optimizer ``name`` (a table's updates).
+
+    ``adam`` is lazy Adam (the batch's rows only, no bias correction); the others have
+    TensorFlow's defaults (Adagrad's and FTRL's accumulators start at 0.1).
+
+    Example:
+        >>> type(table_optimizer("adam", 1e-3)).__name__
+        'Adam'
+    """
+    tpu = tf.tpu.experimental.embedding
+    classes = {"adagrad": tpu.Adagrad, "adam": tpu.Adam, "ftrl": tpu.FTRL, "sgd": tpu.SGD}
+    return classes[name](learning_rate=learning_rate)
 
 
 class WidthSearchModel(Model):
@@ -455,11 +472,9 @@ class WidthSearchModel(Model):
             self.env,
             slot_id,
             has_bias=True,
-            bias_optimizer=tf.tpu.experimental.embedding.FTRL(learning_rate=p.bias_learning_rate),
+            bias_optimizer=table_optimizer(p.bias_optimizer, p.bias_learning_rate),
             bias_initializer=keras.initializers.Zeros(),
-            default_vec_optimizer=tf.tpu.experimental.embedding.Adagrad(
-                learning_rate=p.vec_learning_rate
-            ),
+            default_vec_optimizer=table_optimizer(p.vec_optimizer, p.vec_learning_rate),
             default_vec_initializer=keras.initializers.RandomUniform(-scale, scale),
         )
 
