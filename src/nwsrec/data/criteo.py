@@ -54,6 +54,7 @@ import os
 import numpy as np
 
 from nwsrec.data.counts import ID_COUNTS_FILE, write_id_counts
+from nwsrec.data.planted import PlantedTruthMixin, ring_edges
 from nwsrec.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class CriteoSlotTruth:
 
 
 @dataclasses.dataclass(frozen=True)
-class CriteoTruth:
+class CriteoTruth(PlantedTruthMixin):
     """What generated a Criteo-shaped data set, as saved in ``truth.json``.
 
     Args:
@@ -197,14 +198,6 @@ class CriteoTruth:
     slots: dict[int, CriteoSlotTruth]
     bayes_test_auc: float
     bayes_test_log_loss: float
-
-    def noise_slots(self) -> list[int]:
-        """Ids of the slots that carry no signal."""
-        return sorted(s for s, t in self.slots.items() if t.kind == "noise")
-
-    def signal_slots(self) -> list[int]:
-        """Ids of the slots that carry signal."""
-        return sorted(s for s, t in self.slots.items() if t.kind == "signal")
 
     def id_rank(self, slot_id: int, frequency_rank: int) -> int:
         """The latent dimensions an id of this frequency rank (0 = most frequent) uses."""
@@ -267,16 +260,6 @@ def _zipf_ranks(rng: np.random.Generator, vocab: int, exponent: float, n: int) -
     return np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), vocab - 1)
 
 
-def _ring_edges(n: int, neighbors: int) -> list[tuple[int, int]]:
-    edges: set[tuple[int, int]] = set()
-    for k in range(n):
-        for d in range(1, neighbors + 1):
-            j = (k + d) % n
-            if j != k:
-                edges.add((min(k, j), max(k, j)))
-    return sorted(edges)
-
-
 def generate_criteo(out_dir: str | os.PathLike, config: CriteoConfig | None = None) -> CriteoTruth:
     """Generates the Criteo-shaped data set into ``out_dir`` and returns its truth.
 
@@ -299,7 +282,7 @@ def generate_criteo(out_dir: str | os.PathLike, config: CriteoConfig | None = No
     slot_ids = list(range(1, config.num_slots + 1))
     ring = [int(s) for s in rng.permutation(slot_ids)[: len(config.signal_ranks)]]
     ranks = {s: min(r, rows[s - 1]) for s, r in zip(ring, config.signal_ranks, strict=True)}
-    edges = [(ring[a], ring[b]) for a, b in _ring_edges(len(ring), config.interaction_neighbors)]
+    edges = [(ring[a], ring[b]) for a, b in ring_edges(len(ring), config.interaction_neighbors)]
     partners: dict[int, list[int]] = {s: [] for s in ring}
     for a, b in edges:
         partners[a].append(b)

@@ -44,6 +44,7 @@ import os
 import numpy as np
 
 from nwsrec.data.counts import write_id_counts
+from nwsrec.data.planted import PlantedTruthMixin, ring_edges
 from nwsrec.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class SlotTruth:
 
 
 @dataclasses.dataclass(frozen=True)
-class SyntheticTruth:
+class SyntheticTruth(PlantedTruthMixin):
     """What generated a synthetic data set, as saved in ``truth.json``.
 
     Args:
@@ -155,14 +156,6 @@ class SyntheticTruth:
     slots: dict[int, SlotTruth]
     bayes_test_auc: float
     bayes_test_log_loss: float
-
-    def noise_slots(self) -> list[int]:
-        """Ids of the slots that carry no signal."""
-        return sorted(s for s, t in self.slots.items() if t.kind == "noise")
-
-    def signal_slots(self) -> list[int]:
-        """Ids of the slots that carry signal."""
-        return sorted(s for s, t in self.slots.items() if t.kind == "signal")
 
     def to_json(self) -> dict:
         """A JSON-serializable dict (the content of ``truth.json``)."""
@@ -215,17 +208,6 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return exact_auc(labels, scores)
 
 
-def _ring_edges(n: int, neighbors: int) -> list[tuple[int, int]]:
-    """Edges ``(k, k + d mod n)`` for ``d = 1..neighbors``, without self-loops or repeats."""
-    edges: set[tuple[int, int]] = set()
-    for k in range(n):
-        for d in range(1, neighbors + 1):
-            j = (k + d) % n
-            if j != k:
-                edges.add((min(k, j), max(k, j)))
-    return sorted(edges)
-
-
 def generate_synthetic(
     out_dir: str | os.PathLike, config: SyntheticConfig | None = None
 ) -> SyntheticTruth:
@@ -255,7 +237,7 @@ def generate_synthetic(
     num_signal = 2 * len(config.pair_ranks)
     ring = slot_ids[:num_signal]
     ranks = {s: config.pair_ranks[k // 2] for k, s in enumerate(ring)}
-    edges = [(ring[a], ring[b]) for a, b in _ring_edges(num_signal, config.interaction_neighbors)]
+    edges = [(ring[a], ring[b]) for a, b in ring_edges(num_signal, config.interaction_neighbors)]
     partners: dict[int, list[int]] = {s: [] for s in ring}
     for a, b in edges:
         partners[a].append(b)
