@@ -6,9 +6,16 @@ Only argparse and constants here: building the parser must not import TensorFlow
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["add_budget_arguments", "add_run_arguments", "add_strategy_argument", "params_from_args"]
+__all__ = [
+    "add_budget_arguments",
+    "add_run_arguments",
+    "add_strategy_argument",
+    "params_from_args",
+    "run_on_cluster",
+]
 
 from nwsrec.config import STRATEGIES
 
@@ -99,3 +106,43 @@ def add_budget_arguments(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"{what}: the lowest held-out loss with at most N table bytes (optimizer "
         "slots and padding, as `nwsrec plan` counts them)",
     )
+
+
+def run_on_cluster(
+    args: argparse.Namespace,
+    command: str,
+    run: Callable[[type, dict[str, Any], str, dict[str, Any]], Any],
+) -> Any:
+    """Runs a ``search`` or ``train`` command as this task of a (maybe one-process) cluster.
+
+    ``--list-params`` prints the model's params instead. Otherwise the strategy is made
+    first (TensorFlow must not run anything before it exists), then ``run(cls, params,
+    task_model_dir, options)`` trains, where ``options`` holds ``progress``,
+    ``strategy`` and ``restore_dir`` (the chief's model dir).
+
+    Returns:
+        The chief's result; None on a serving task, on a worker that is not the chief,
+        and after ``--list-params``.
+    """
+    from nwsrec.cli.report import format_params
+    from nwsrec.runs import default_model_dir
+    from nwsrec.training.distributed import run_task
+
+    if args.list_params:
+        print(format_params(args.model))
+        return None
+
+    def task(task_model_dir: str, strategy: Any, restore_dir: str) -> Any:
+        cls, params, _ = params_from_args(args, command)
+        options = {
+            "progress": not args.no_progress,
+            "strategy": strategy,
+            "restore_dir": restore_dir,
+        }
+        return run(cls, params, task_model_dir, options)
+
+    model_dir = args.model_dir or default_model_dir(args.model, command)
+    done = run_task(getattr(args, "strategy", "auto"), model_dir, task)
+    if done is None or not done[1]:  # a serving task, or a worker that is not the chief
+        return None
+    return done[0]

@@ -48,33 +48,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the search and prints its result; returns the exit status."""
-    from nwsrec.cli.args import params_from_args
-    from nwsrec.cli.report import format_frontier, format_params, format_report
-    from nwsrec.runs import default_model_dir, run_search
-    from nwsrec.training.distributed import run_task
+    from nwsrec.cli.args import run_on_cluster
+    from nwsrec.cli.report import format_frontier, format_report
+    from nwsrec.runs import run_search
 
-    def search(task_model_dir: str, strategy: Any, restore_dir: str) -> Any:
-        cls, params, _ = params_from_args(args, "search")
-        return run_search(
-            cls,
-            params,
-            task_model_dir,
-            progress=not args.no_progress,
-            strategy=strategy,
-            restore_dir=restore_dir,
-            budget=args.budget,
-            max_bytes=args.max_bytes,
-        )
-
-    if args.list_params:
-        print(format_params(args.model))
+    report = run_on_cluster(
+        args,
+        "search",
+        lambda cls, params, model_dir, options: run_search(
+            cls, params, model_dir, budget=args.budget, max_bytes=args.max_bytes, **options
+        ),
+    )
+    if report is None:
         return 0
-    # The strategy comes first: TensorFlow must not run anything before it exists.
-    model_dir = args.model_dir or default_model_dir(args.model, "search")
-    done = run_task(getattr(args, "strategy", "auto"), model_dir, search)
-    if done is None or not done[1]:  # a serving task, or a worker that is not the chief
-        return 0
-    report = done[0]
     print(format_report(report, "search"))
     print(f"  search result {report.search_result_path}")
     print(f"  plot {report.plot_path}")

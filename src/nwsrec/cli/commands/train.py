@@ -42,34 +42,25 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Trains, evaluates and prints the report and memory plan; returns the exit status."""
-    from nwsrec.cli.args import params_from_args
-    from nwsrec.cli.report import format_params, format_report
-    from nwsrec.runs import default_model_dir, run_train
-    from nwsrec.training.distributed import run_task
+    from nwsrec.cli.args import run_on_cluster
+    from nwsrec.cli.report import format_report
+    from nwsrec.runs import run_train
 
-    def train(task_model_dir: str, strategy: Any, restore_dir: str) -> Any:
-        cls, params, _ = params_from_args(args, "train")
-        return run_train(
+    report = run_on_cluster(
+        args,
+        "train",
+        lambda cls, params, model_dir, options: run_train(
             cls,
             params,
-            task_model_dir,
+            model_dir,
             dims_path=args.dims,
             budget=args.budget,
             max_bytes=args.max_bytes,
-            progress=not args.no_progress,
-            strategy=strategy,
-            restore_dir=restore_dir,
-        )
-
-    if args.list_params:
-        print(format_params(args.model))
+            **options,
+        ),
+    )
+    if report is None:
         return 0
-    # The strategy comes first: TensorFlow must not run anything before it exists.
-    model_dir = args.model_dir or default_model_dir(args.model, "train")
-    done = run_task(getattr(args, "strategy", "auto"), model_dir, train)
-    if done is None or not done[1]:  # a serving task, or a worker that is not the chief
-        return 0
-    report = done[0]
     print(format_report(report, "train"))
     print()
     print(report.memory_plan.format_table(max_tables=20))
