@@ -135,14 +135,23 @@ def _movielens_raw(tmp: str, given: str | None) -> str:
 class _Seed:
     """The runs of one data set and seed."""
 
-    def __init__(self, dataset: str, seed: int, data: str, out: str, steps: int) -> None:
+    def __init__(
+        self,
+        dataset: str,
+        seed: int,
+        data: str,
+        out: str,
+        steps: int,
+        candidates: list[int] | None = None,
+    ) -> None:
         from nwsrec.features import read_vocab_file
         from nwsrec.runs import resolve_params, scale_steps
 
         self.dataset, self.seed, self.out = dataset, seed, out
-        cls, params = resolve_params(
-            MODELS[dataset], {"seed": seed, "nws_seed": seed}, data_dir=data
-        )
+        overrides: dict = {"seed": seed, "nws_seed": seed}
+        if candidates:
+            overrides["candidate_sizes"] = list(candidates)
+        cls, params = resolve_params(MODELS[dataset], overrides, data_dir=data)
         self.cls, self.params = cls, scale_steps(params, steps)
         vocab = read_vocab_file(params["vocab_file_path"], params.get("vocab_size_per_slot"))
         slots = params.get("slots") or sorted(vocab)
@@ -193,10 +202,12 @@ class _Seed:
         return row, report.search_result_path
 
 
-def _run_seed(dataset: str, seed: int, data: str, out: str, steps: int, truth) -> dict:
+def _run_seed(
+    dataset: str, seed: int, data: str, out: str, steps: int, truth, candidates=None
+) -> dict:
     from nwsrec.search.baselines import popularity_dims, popularity_parameters, uniform_dims
 
-    run = _Seed(dataset, seed, data, out, steps)
+    run = _Seed(dataset, seed, data, out, steps, candidates)
     full_width = run.candidates[-1]
     # The smaller uniform widths first: the first run of a process also pays for
     # TensorFlow's start-up, which would inflate the full-width wall time of the cost goal.
@@ -423,6 +434,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="training steps of every run")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps, 2 seeds")
     parser.add_argument("--movielens-raw", default=None, help="a directory with ml-100k.*")
+    parser.add_argument(
+        "--candidates",
+        default=None,
+        help="comma-separated candidate sizes of every slot (default: the task's)",
+    )
     parser.add_argument("--out", default="runs/bench/search_quality.json")
     parser.add_argument(
         "--tables-from", default=None, help="print the tables and plot of a saved --out JSON"
@@ -435,6 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"`--datasets` must be among {', '.join(DATASETS)}. Received: {unknown[0]}")
     seeds = args.seeds or (2 if args.quick else 5)
+    candidates = None
+    if args.candidates:
+        try:
+            candidates = sorted(int(c) for c in args.candidates.split(","))
+        except ValueError:
+            parser.error(f"`--candidates` must be integers. Received: {args.candidates!r}")
     if not _budget_api():
         print(
             "note: nwsrec.runs.run_train has no `budget` parameter on this branch; the "
@@ -459,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{dataset}] seed {seed + 1}/{seeds}", flush=True)
                 data, truth = _prepare_data(dataset, seed, tmp, ml_raw)
                 out = os.path.join(tmp, f"{dataset}-runs-{seed}")
-                runs.append(_run_seed(dataset, seed, data, out, steps, truth))
+                runs.append(_run_seed(dataset, seed, data, out, steps, truth, candidates))
                 partial = {**results, dataset: {"seeds": len(runs), "steps": steps, "runs": runs}}
                 with open(args.out, "w", encoding="utf-8") as f:
                     json.dump(partial, f, indent=1)
