@@ -226,7 +226,8 @@ class RunReport:
         num_examples: test examples evaluated.
         embedding_parameters: table parameters (rows x dim, every table).
         embedding_bytes: the memory plan's ``raw_bytes`` (weights and optimizer slots).
-        slot_dims: the width of every slot (search: the chosen sizes).
+        slot_dims: the width of every slot (search: the chosen sizes); a bucketed slot has
+            a list, one width per bucket.
         examples_per_sec: training throughput.
         search_result_path: ``search_result.json`` (search runs).
         plot_path: ``search.png`` (search runs).
@@ -246,7 +247,7 @@ class RunReport:
     num_examples: int
     embedding_parameters: int
     embedding_bytes: int
-    slot_dims: dict[int, int]
+    slot_dims: dict[int, int | list[int]]
     examples_per_sec: float
     search_result_path: str | None = None
     plot_path: str | None = None

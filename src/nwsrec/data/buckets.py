@@ -172,7 +172,9 @@ class BucketMap:
             arrays[f"counts_{slot}"] = self._get(slot).counts
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+                # numpy's stub types every ``**kwds`` value against ``allow_pickle: bool``
+                # too; the keys here are array names, never ``allow_pickle``.
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod

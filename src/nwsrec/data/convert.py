@@ -342,7 +342,10 @@ def _records(
     a slot (or label) column is encoded once and its bytes reused (up to ``_CACHE_LIMIT``
     cells per column; a frozen vocabulary counts its out-of-vocabulary cells each time)."""
     needed = 1 + max([plan.label, *plan.dense, *(c for c, _, _ in plan.slots)])
-    slots = [
+    # (column, separator, vocabulary, feature name, {cell: (bytes, ids)}, slot id)
+    slots: list[
+        tuple[int, str | None, _Vocabulary, str, dict[str, tuple[bytes, list[int]]], int]
+    ] = [
         (column, separator, vocabularies[slot_id], f"slot_{slot_id}_0", {}, slot_id)
         for column, slot_id, separator in plan.slots
     ]
@@ -629,17 +632,21 @@ def convert_csv(
                             f"{path}:1: the header must name the columns. Received: ''"
                         )
                 plan = _resolve(path, header, slots, label, multi, dense)
+
+                def line_of(r: _CheckedReader = reader) -> int:
+                    return r.line_num
+
                 records = _records(
                     path,
                     reader,
-                    lambda r=reader: r.line_num,
+                    line_of,
                     plan,
                     vocabularies,
                     dense_names,
                     dense_default,
                 )
                 rows = 0
-                if split is None:
+                if split is None or test_fraction is None:  # both None or neither
                     with ShardedExampleWriter(
                         out_dir, prefix=prefix, num_shards=num_shards, gzip=gzip
                     ) as writer:

@@ -82,7 +82,9 @@ def write_id_counts(
     path = os.path.join(os.fspath(data_dir), ID_COUNTS_FILE)
     tmp = path + ".tmp.npz"
     arrays = {f"slot_{int(s)}": np.asarray(c, np.int64) for s, c in sorted(counts.items())}
-    np.savez(tmp, num_records=np.int64(num_records), **arrays)
+    # numpy's stub types every ``**kwds`` value against ``allow_pickle: bool`` too; the
+    # keys here are ``slot_<id>``, never ``allow_pickle``.
+    np.savez(tmp, num_records=np.int64(num_records), **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
     return path
 

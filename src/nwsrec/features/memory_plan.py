@@ -274,7 +274,7 @@ class TableMemoryPlan:
             raise ValueError(
                 f"`max_tables` must be None or an integer >= 0. Received: max_tables={max_tables!r}"
             )
-        header = (
+        header: tuple[str, ...] = (
             "table",
             "rows",
             "dim",
@@ -285,7 +285,7 @@ class TableMemoryPlan:
             "padded bytes",
         )
         shown = self.tables if max_tables is None else self.tables[:max_tables]
-        body = [
+        body: list[tuple[str, ...]] = [
             (
                 row.name,
                 str(row.rows),

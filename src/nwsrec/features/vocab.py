@@ -68,9 +68,9 @@ def read_vocab_file(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
+        bad_line = raw[: err.start].count(b"\n") + 1
         raise ValueError(
-            f"{path}:{line}: a vocab file must be UTF-8 text. Received: byte "
+            f"{path}:{bad_line}: a vocab file must be UTF-8 text. Received: byte "
             f"{raw[err.start : err.start + 1]!r} at offset {err.start}"
         ) from None
     for line_number, raw_line in enumerate(text.split("\n"), start=1):

@@ -120,7 +120,7 @@ def check_slot_dims(
     """
     slots = sorted(int(s) for s in slots)
     candidates = sorted(int(c) for c in candidates)
-    dims: dict[int, int] = {}
+    dims: dict[int, Any] = {}  # the sizes as given, checked below
     for key, size in slot_dims.items():
         try:
             slot = int(key)
@@ -270,6 +270,7 @@ class WidthSearchModel(Model):
         self._id_buckets = self._init_buckets(params, vocab)
         num_buckets = {s: self._id_buckets.num_buckets for s in self._id_buckets_slots()}
         dims = self.config.slot_dims
+        self._dims: dict[int, int | list[int]]
         if self._search or dims is None:
             self._dims = {
                 s: [max(candidates)] * num_buckets[s] if s in num_buckets else max(candidates)
@@ -325,7 +326,7 @@ class WidthSearchModel(Model):
         if buckets is None:
             return
         for slot in buckets.slots:
-            sizes = self._dims[slot]
+            sizes = self._bucket_sizes(slot)
             index = 1
             for bucket, size in enumerate(sizes):
                 if self._search or size > 0:
@@ -486,12 +487,16 @@ class WidthSearchModel(Model):
     def logits_fn(self) -> tf.Tensor:
         """Declares the slots, applies the NWS layer in search mode, returns logits [B]."""
         p = self.config
-        vectors, biases, names, unit_slots = [], [], [], []
+        vectors: list[tf.Tensor] = []
+        biases: list[tf.Tensor] = []
+        names: list[str] = []
+        unit_slots: list[int] = []
         for slot_id in self._slot_ids:
-            if isinstance(self._dims[slot_id], list):
+            size = self._dims[slot_id]
+            if isinstance(size, list):
                 self._bucketed_vectors(slot_id, vectors, biases, names, unit_slots)
                 continue
-            width = self.search_block_width() if self._search else self._dims[slot_id]
+            width = self.search_block_width() if self._search else size
             if width == 0:
                 continue
             column = FeatureColumnV1(self._slot(slot_id), f"slot_{slot_id}_0")
@@ -534,8 +539,23 @@ class WidthSearchModel(Model):
         logits = self.keras_layer("dnn", dnn)(self.dnn_inputs(x))[:, 0]
         return logits + tf.add_n(biases)[:, 0]
 
+    def _bucket_sizes(self, slot_id: int) -> list[int]:
+        """The sizes of a bucketed slot, one per frequency bucket."""
+        sizes = self._dims[slot_id]
+        if not isinstance(sizes, list):  # every bucketed slot gets a list in __init__
+            raise ValueError(
+                f"slot {slot_id} is split into frequency buckets, so it must have a list of "
+                f"sizes. Received: size={sizes!r}"
+            )
+        return sizes
+
     def _bucketed_vectors(
-        self, slot_id: int, vectors: list, biases: list, names: list, unit_slots: list
+        self,
+        slot_id: int,
+        vectors: list[tf.Tensor],
+        biases: list[tf.Tensor],
+        names: list[str],
+        unit_slots: list[int],
     ) -> None:
         """Declares a bucketed slot: its bias, one vector slice per bucket.
 
@@ -543,7 +563,7 @@ class WidthSearchModel(Model):
         the slot's vector is ``sum_b pad(e_b, max_b d_b)``; a slot with every bucket at 0
         is dropped with its bias.
         """
-        sizes = self._dims[slot_id]
+        sizes = self._bucket_sizes(slot_id)
         if not self._search and max(sizes) == 0:
             return
         column = FeatureColumnV1(self._slot(slot_id), f"slot_{slot_id}_0")

@@ -338,8 +338,8 @@ def group_unit_sizes(sizes: Mapping[str, int]) -> dict[int, Any]:
             buckets.setdefault(int(slot), {})[int(bucket)] = int(size)
         else:
             out[int(slot)] = int(size)
-    for slot, by_bucket in buckets.items():
-        out[slot] = [by_bucket[b] for b in sorted(by_bucket)]
+    for slot_id, by_bucket in buckets.items():
+        out[slot_id] = [by_bucket[b] for b in sorted(by_bucket)]
     return dict(sorted(out.items()))
 
 

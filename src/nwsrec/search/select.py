@@ -124,7 +124,7 @@ class _HoldoutLoss:
     def __init__(self, trainer: Any, batches: Sequence[Any]) -> None:
         import tensorflow as tf
 
-        model = getattr(trainer, "model", None)
+        model: Any = getattr(trainer, "model", None)
         self._batches = list(batches)
         self._pooled: list[Any] | None = None
         if hasattr(model, "lookup") and hasattr(model, "forward_pooled"):

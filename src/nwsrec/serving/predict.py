@@ -142,7 +142,9 @@ def predict_files(
         .prefetch(tf.data.AUTOTUNE)
     )
     score = score_function(loaded)
-    scores, labels, ids = [], [], []
+    scores: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    ids: list[Any] = []
     start = time.perf_counter()
     done = 0
     for batch in dataset:

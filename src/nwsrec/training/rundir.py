@@ -117,7 +117,7 @@ def clean_leftovers(model_dir: str) -> list[str]:
     (nwsrec's atomic writes), in the dir and its subdirectories. Call it only while
     holding the dir's lock: a live run's temporary files would go too.
     """
-    removed = []
+    removed: list[str] = []
     if not os.path.isdir(model_dir):
         return removed
     for root, dirs, files in os.walk(model_dir):
@@ -276,7 +276,7 @@ def check_manifest(model_dir: str, manifest: Mapping[str, Any], *, write: bool =
             if params is not None:
                 old = {"params": {k: params[k] for k in MEANING_KEYS if k in params}}
                 source = params_path
-                new = {"params": manifest.get("params", {})}
+                new: Mapping[str, Any] = {"params": manifest.get("params", {})}
             else:
                 logger.warning(
                     "%s has checkpoints but neither %s nor params.json: cannot check what "

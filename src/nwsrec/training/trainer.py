@@ -430,6 +430,11 @@ class Trainer:
         if self.config.epochs is not None or (patience and not self.config.eval_every_steps):
             per_epoch = self.steps_per_epoch(pattern)
         if self.config.epochs is not None and steps is None:
+            if per_epoch is None:  # set just above whenever `epochs` is
+                raise ValueError(
+                    "`epochs` needs the steps per epoch of the training files. Received: "
+                    f"per_epoch=None for file_pattern={pattern!r}"
+                )
             total = max(1, round(self.config.epochs * per_epoch))
             logger.info(
                 "%s epochs of %d steps: training to step %d", self.config.epochs, per_epoch, total

@@ -201,8 +201,8 @@ def run(args: argparse.Namespace) -> int:
     for path, rows in result.rows_per_input.items():
         print(f"{path}: {rows} rows")
     for path, files in result.files_per_input.items():
-        rows = result.rows_per_split.get(path, result.rows_per_input.get(path))
-        print(f"{path}: {rows} rows -> {len(files)} files")
+        split_rows = result.rows_per_split.get(path, result.rows_per_input.get(path))
+        print(f"{path}: {split_rows} rows -> {len(files)} files")
         for file in files:
             print(f"  {file}")
     sizes = ", ".join(f"{s}: {n}" for s, n in result.vocab_sizes.items())

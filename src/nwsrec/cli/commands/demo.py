@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["register", "run"]
@@ -196,7 +197,7 @@ def comparison_table(rows: list[tuple[str, Any]], full: Any) -> str:
     return "\n".join(lines)
 
 
-def sizes_against_truth(sizes: dict[int, int], truth: Any) -> str:
+def sizes_against_truth(sizes: Mapping[int, int | list[int]], truth: Any) -> str:
     """The chosen size of every slot next to its known kind (noise, or signal of rank r)."""
     lines = ["chosen sizes (truth: noise deserves 0, signal of rank r deserves > 0):"]
     wrong = 0

@@ -150,7 +150,13 @@ class CtrModel(WidthSearchModel):
         """The embeddings, then the (squashed) dense floats."""
         if not self._dense_width:
             return x
-        dense = tf.cast(self.features[DENSE], x.dtype)
+        features = self.features
+        if features is None:  # logits_fn runs inside a round, which sets the batch
+            raise ValueError(
+                "`dnn_inputs` must be called from `logits_fn`, inside a round. "
+                "Received: features=None"
+            )
+        dense = tf.cast(features[DENSE], x.dtype)
         if self._dense_transform == "log1p":
             dense = tf.sign(dense) * tf.math.log1p(tf.abs(dense))
         return tf.concat([x, dense], axis=1)
