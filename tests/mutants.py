@@ -58,7 +58,10 @@ MUTANTS = [
             "tests/cli/test_search.py::test_rerun_with_more_steps_continues_from_the_checkpoint",
             "tests/cli/test_search.py::test_rerunning_the_same_command_resumes_finished_steps",
         ],
-        ["tests/cli/test_search.py::test_search_writes_result_plot_params_and_resumes"],
+        [
+            "tests/cli/test_search.py::test_search_writes_result_plot_params_and_resumes",
+            "tests/cli/test_search.py::test_rerun_with_more_steps_continues_from_the_checkpoint",
+        ],
     ),
     Mutant(
         "2 run_task: a non-chief restores from its own temporary dir",

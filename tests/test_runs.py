@@ -108,11 +108,11 @@ def test_train_with_dims_builds_every_table_at_the_given_width(planted, tmp_path
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-    max_leaves=8,
+    max_leaves=5,
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(key=st.from_regex(r"[a-z_]{1,12}", fullmatch=True), value=JSON)
 def test_a_json_param_value_is_read_back_as_written(key, value):
     assert parse_param_overrides([f"{key}={json.dumps(value)}"]) == {key: value}

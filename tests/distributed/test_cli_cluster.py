@@ -15,7 +15,14 @@ pipeline (``make_input_fn``, its iterator checkpointed).
 - PS ``search`` (chief, 2 workers, 2 ps): run, every task ended, a new cluster resumes
   from the chief's checkpoint into fresh ps tasks; then PS ``train --dims`` of its result.
 
-Each process has a timeout and is killed in a ``finally``. Marked ``cluster``.
+Two findings are pinned as expected failures: after the MWMS restart the run no longer
+follows an uninterrupted one (the weights at the checkpoint agree to 1e-7, the next steps
+do not; likely cause: the non-chief restores the chief's input-iterator state, whose
+prefetched batches come from the chief's file shard), and under MWMS the chief evaluates
+only its own shard of the test files.
+
+Each process has a timeout and is killed in a ``finally``. Marked ``cluster``
+(``-m "not cluster"`` leaves them out).
 """
 
 from __future__ import annotations
