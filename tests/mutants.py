@@ -168,6 +168,9 @@ def _apply(src_copy: str, mutant: Mutant) -> None:
         f.write(text.replace(mutant.old, mutant.new))
 
 
+SHOW = False
+
+
 def _run(tests: list[str], cwd: str, src_copy: str, timeout_s: int) -> tuple[str, float]:
     env = dict(os.environ, PYTHONPATH=src_copy, TF_CPP_MIN_LOG_LEVEL="2")
     argv = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
@@ -178,6 +181,9 @@ def _run(tests: list[str], cwd: str, src_copy: str, timeout_s: int) -> tuple[str
     except subprocess.TimeoutExpired:
         return "caught (hung)", time.monotonic() - began
     took = time.monotonic() - began
+    if SHOW:
+        lines = done.stdout.decode(errors="replace").splitlines()
+        print("\n".join([line for line in lines if line.startswith("E ")][:12]), flush=True)
     if done.returncode == 0:
         return "not caught", took
     if done.returncode == 1:
@@ -192,7 +198,10 @@ def main() -> int:
     parser.add_argument("--no-before", action="store_true", help="skip the old tests")
     parser.add_argument("--base", default=BASE, help="commit of the tests before the rewrite")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per pytest run")
+    parser.add_argument("--show", action="store_true", help="print each failure's E lines")
     args = parser.parse_args()
+    global SHOW
+    SHOW = args.show
     mutants = [m for m in MUTANTS if not args.only or any(m.name.startswith(p) for p in args.only)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="nwsrec-mutants-") as tmp:
