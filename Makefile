@@ -16,6 +16,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/nwsrec
 
 bench: $(STAMP)
 	@set -e; for f in bench/*.py; do \

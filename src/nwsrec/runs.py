@@ -11,7 +11,8 @@
 Example:
     >>> cls, params = resolve_params("synthetic", {"train_steps": 100})  # doctest: +SKIP
     >>> report = run_search(cls, params, "runs/synthetic/search")  # doctest: +SKIP
-    >>> run_train(cls, params, "runs/synthetic/train", dims_path=report.search_result_path)
+    >>> dims = report.search_result_path  # doctest: +SKIP
+    >>> run_train(cls, params, "runs/synthetic/train", dims_path=dims)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def data_dir(tmp_path_factory):
     return out
 
 
-def test_search_writes_result_plot_params_and_resumes(data_dir, tmp_path, capsys):
+def test_search_writes_result_plot_and_params(data_dir, tmp_path, capsys):
     run_dir = tmp_path / "search"
     argv = [
         "search",
@@ -72,9 +72,19 @@ def test_search_writes_result_plot_params_and_resumes(data_dir, tmp_path, capsys
     assert params["search"] is True and params["hidden_units"] == [8]
 
 
-def test_rerun_with_more_steps_continues_from_the_checkpoint(data_dir, tmp_path, capsys):
-    run_dir = tmp_path / "search"
-    base = [
+def _logged_steps(run_dir):
+    """Every step a ``loss`` was logged at, over all event files (repeats kept)."""
+    import tensorflow as tf
+
+    steps = []
+    for path in sorted((run_dir / "train").glob("events.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for value in event.summary.value if value.tag == "loss"]
+    return sorted(steps)
+
+
+def _search_argv(data_dir, run_dir):
+    return [
         "search",
         "--model",
         "synthetic",
@@ -84,16 +94,41 @@ def test_rerun_with_more_steps_continues_from_the_checkpoint(data_dir, tmp_path,
         str(run_dir),
         *TINY,
     ]
+
+
+def test_rerun_with_more_steps_continues_from_the_checkpoint(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "search"
+    base = _search_argv(data_dir, run_dir)
     assert main(base) == 0
     assert main([*base, "--steps", "18"]) == 0
     result = json.loads((run_dir / "search_result.json").read_text())
     assert result["step"] == 18
+    # Steps 1-12 ran once, in the first run: a second run from step 0 would log 4, 8, 12
+    # again (a new event file) and rewrite the history from its start.
+    assert _logged_steps(run_dir) == [4, 8, 12, 16, 18]
     history = [
         json.loads(line)
         for line in (run_dir / "nws_history.jsonl").read_text().splitlines()
         if line
     ]
     assert [h["step"] for h in history] == [4, 8, 12, 16, 18]
+
+
+def test_rerunning_the_same_command_resumes_finished_steps(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "search"
+    argv = _search_argv(data_dir, run_dir)
+    assert main(argv) == 0
+    first = json.loads((run_dir / "search_result.json").read_text())
+    ckpt = run_dir / "ckpt-12.index"
+    written = (ckpt.stat().st_mtime_ns, ckpt.read_bytes())
+    assert main(argv) == 0
+    # Nothing trained again: no step logged twice, the last checkpoint not rewritten, and
+    # the same widths and choice probabilities.
+    assert _logged_steps(run_dir) == [4, 8, 12]
+    assert (ckpt.stat().st_mtime_ns, ckpt.read_bytes()) == written
+    assert sorted(p.name for p in run_dir.glob("ckpt-*.index")) == ["ckpt-12.index", "ckpt-6.index"]
+    again = json.loads((run_dir / "search_result.json").read_text())
+    assert again["slots"] == first["slots"] and again["step"] == 12
 
 
 def test_unknown_model_is_a_clear_error(capsys):

@@ -18,24 +18,70 @@ import time
 WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_worker.py")
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on 127.0.0.1 (held open until all are chosen)."""
-    sockets = []
+class ReservedCluster(dict):
+    """A ``TF_CONFIG`` cluster dict whose ports stay reserved until :meth:`release`.
+
+    Each port is held by a socket bound (not listening) with ``SO_REUSEADDR`` and
+    ``SO_REUSEPORT``: TensorFlow's gRPC server binds with ``SO_REUSEPORT`` too, so a task
+    can take its port while the test still holds it, and no other program can bind it
+    in between (the race of choosing a free port and closing it before the task binds).
+    """
+
+    def __init__(self, jobs: dict[str, list[str]], sockets: list[socket.socket]) -> None:
+        super().__init__(jobs)
+        self.sockets = sockets
+
+    def release(self) -> None:
+        """Closes the reserving sockets (the tasks keep the ports they bound)."""
+        while self.sockets:
+            self.sockets.pop().close()
+
+    def __enter__(self) -> ReservedCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def reserve_ports(count: int) -> tuple[list[int], list[socket.socket]]:
+    """``count`` distinct ports on 127.0.0.1 and the sockets that hold them (bound).
+
+    The OS picks each port (bind to port 0); the socket stays bound with SO_REUSEPORT,
+    so only a task that also binds with SO_REUSEPORT (a gRPC server) can share it.
+    """
+    sockets: list[socket.socket] = []
     try:
         for _ in range(count):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             s.bind(("127.0.0.1", 0))
             sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
+    except BaseException:
         for s in sockets:
             s.close()
+        raise
+    return [s.getsockname()[1] for s in sockets], sockets
 
 
-def make_cluster(jobs: dict[str, int]) -> dict[str, list[str]]:
-    """``{"worker": 2}`` -> ``{"worker": ["127.0.0.1:p0", "127.0.0.1:p1"]}``."""
-    ports = iter(free_ports(sum(jobs.values())))
-    return {job: [f"127.0.0.1:{next(ports)}" for _ in range(n)] for job, n in jobs.items()}
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports, released at once (racy: prefer :func:`make_cluster`)."""
+    ports, sockets = reserve_ports(count)
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def make_cluster(jobs: dict[str, int]) -> ReservedCluster:
+    """``{"worker": 2}`` -> ``{"worker": ["127.0.0.1:p0", "127.0.0.1:p1"]}``, ports reserved.
+
+    Use as a context manager (``with make_cluster(...) as cluster:``) or call
+    ``release()``: the ports stay held until then, while the tasks start and bind them.
+    """
+    ports, sockets = reserve_ports(sum(jobs.values()))
+    it = iter(ports)
+    addresses = {job: [f"127.0.0.1:{next(it)}" for _ in range(n)] for job, n in jobs.items()}
+    return ReservedCluster(addresses, sockets)
 
 
 def log_tail(path: str, chars: int = 3000) -> str:
@@ -52,13 +98,14 @@ class Task:
         self.log_path = log_path
 
 
-def start_task(
-    out_dir: str, name: str, config: dict, tf_config: dict | None, extra_env: dict | None = None
+def start_process(
+    out_dir: str,
+    name: str,
+    argv: list[str],
+    tf_config: dict | None,
+    extra_env: dict | None = None,
 ) -> Task:
-    """Starts ``dist_worker.py`` for one task; its config goes to ``out_dir/<name>.json``."""
-    config_path = os.path.join(out_dir, f"{name}.json")
-    with open(config_path, "w", encoding="utf-8") as f:
-        json.dump(config, f)
+    """Starts ``sys.executable *argv`` as task ``name``; its output goes to ``<name>.log``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(extra_env or {}))
     env.pop("TF_CONFIG", None)
     if tf_config is not None:
@@ -66,13 +113,19 @@ def start_task(
     log_path = os.path.join(out_dir, f"{name}.log")
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            [sys.executable, WORKER_SCRIPT, config_path],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=out_dir,
+            [sys.executable, *argv], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out_dir
         )
     return Task(name, process, log_path)
+
+
+def start_task(
+    out_dir: str, name: str, config: dict, tf_config: dict | None, extra_env: dict | None = None
+) -> Task:
+    """Starts ``dist_worker.py`` for one task; its config goes to ``out_dir/<name>.json``."""
+    config_path = os.path.join(out_dir, f"{name}.json")
+    with open(config_path, "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    return start_process(out_dir, name, [WORKER_SCRIPT, config_path], tf_config, extra_env)
 
 
 def end(tasks: list[Task]) -> None:

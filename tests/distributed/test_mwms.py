@@ -38,6 +38,7 @@ def _run_cluster(out_dir: str, data_dir: str, model_dir: str, steps: int) -> dic
         wait_all(tasks, timeout_s=150)
     finally:
         end(tasks)
+        cluster.release()
     results = {name: read_result(out_dir, name) for name in WORKERS}
     for name in WORKERS:
         results[name]["weights"] = dict(np.load(os.path.join(out_dir, f"weights-{name}.npz")))

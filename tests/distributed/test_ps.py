@@ -52,6 +52,7 @@ def runs(tmp_path_factory):
         servers_alive = all(t.process.poll() is None for t in tasks[:-1])
     finally:
         end(tasks)
+        cluster.release()
     distributed = read_result(out, "chief-0")
     distributed["weights"] = dict(np.load(os.path.join(out, "weights-chief-0.npz")))
     distributed["servers_alive"] = servers_alive

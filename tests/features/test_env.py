@@ -234,7 +234,7 @@ def test_vocab_size_dict_is_read_only():
 
 def test_rounds_are_per_thread():
     env = _finalized_env()
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     results, errors = {}, []
 
     def run(value):
@@ -250,10 +250,11 @@ def test_rounds_are_per_thread():
             errors.append(err)
             barrier.abort()
 
-    threads = [threading.Thread(target=run, args=(v,)) for v in (1.0, 2.0)]
+    threads = [threading.Thread(target=run, args=(v,), daemon=True) for v in (1.0, 2.0)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a round thread hung"
     assert not errors
     assert results == {1.0: 1.0, 2.0: 2.0}

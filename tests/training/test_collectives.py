@@ -31,19 +31,31 @@ def _slices(ids, dim, rows, seed):
 
 def _run_replicas(per_replica_grads):
     shared = {"slots": [None] * len(per_replica_grads)}
-    shared["barrier"] = threading.Barrier(len(per_replica_grads))
+    # A replica that fails breaks the barrier (and a lost one times it out), so the others
+    # never wait forever; daemon threads cannot keep the process alive at exit.
+    shared["barrier"] = threading.Barrier(len(per_replica_grads), timeout=30)
     results = [None] * len(per_replica_grads)
+    errors = []
 
     def run(rank):
-        results[rank] = all_reduce_indexed_slices(
-            ThreadReplica(rank, shared), per_replica_grads[rank]
-        )
+        try:
+            results[rank] = all_reduce_indexed_slices(
+                ThreadReplica(rank, shared), per_replica_grads[rank]
+            )
+        except BaseException as err:  # re-raised in the test's thread below
+            errors.append(err)
+            shared["barrier"].abort()
 
-    threads = [threading.Thread(target=run, args=(r,)) for r in range(len(per_replica_grads))]
+    threads = [
+        threading.Thread(target=run, args=(r,), daemon=True) for r in range(len(per_replica_grads))
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a replica thread hung"
+    if errors:
+        raise errors[0]
     return results
 
 

@@ -2,6 +2,8 @@ import json
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nwsrec.training.distributed import (
     ClusterTask,
@@ -163,3 +165,30 @@ def test_steps_are_split_evenly_over_the_workers_of_a_ps_cluster():
     assert _split(5, 2) == [3, 2]
     assert _split(1, 3) == [1]
     assert _split(8, 1) == [8]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    chief=st.booleans(),
+    workers=st.integers(0, 4),
+    ps=st.integers(0, 3),
+    evaluator=st.booleans(),
+)
+def test_every_cluster_has_exactly_one_chief_and_a_task_per_address(chief, workers, ps, evaluator):
+    jobs = {"chief": int(chief), "worker": workers, "ps": ps, "evaluator": int(evaluator)}
+    jobs = {job: n for job, n in jobs.items() if n}
+    port = iter(range(2000, 2100))
+    cluster = {job: [f"h:{next(port)}" for _ in range(n)] for job, n in jobs.items()}
+    tasks = [
+        parse_tf_config(json.dumps({"cluster": cluster, "task": {"type": job, "index": i}}))
+        for job, n in jobs.items()
+        for i in range(n)
+    ]
+    chiefs = [t for t in tasks if t.is_chief]
+    has_chief = chief or workers > 0
+    assert len(chiefs) == int(has_chief)
+    if has_chief:
+        assert chiefs[0].task_type == ("chief" if chief else "worker")
+        assert chiefs[0].task_id == 0
+    assert sorted(t.address for t in tasks) == sorted(a for a in sum(cluster.values(), []))
+    assert all(t.num_workers == int(chief) + workers and t.num_ps == ps for t in tasks)

@@ -17,7 +17,7 @@ Summing the gathered slices is left to the table's update (``tf.unique`` +
 
 Example:
     >>> # inside strategy.run, with ctx = tf.distribute.get_replica_context():
-    >>> # summed = all_reduce_indexed_slices(ctx, [grad_a, grad_b])  # doctest: +SKIP
+    >>> summed = all_reduce_indexed_slices(ctx, [grad_a, grad_b])  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ strategy gives each worker ``InputContext(1 pipeline, id 0)``). The per-worker i
 cannot be checkpointed: a resumed run restarts reading its files from the beginning.
 
 Example:
-    >>> coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
+    >>> coordinator = ClusterCoordinator(strategy)  # doctest: +SKIP
     >>> iterator = per_worker_iterator(coordinator, strategy, dataset_fn)  # doctest: +SKIP
     >>> run_steps(coordinator, loop_fn, iterator, 100, num_workers=2)  # doctest: +SKIP
 """
