@@ -74,7 +74,11 @@ def test_values_are_read_by_their_field_type(cls, key, raw, value):
         (PipelineConfig, {"compression_type": "LZ4"}, "`compression_type` must be one of"),
         (SearchConfig, {"candidate_sizes": [0, 0]}, "`candidate_sizes` must be"),
         (SearchConfig, {"candidate_sizes": [4, 4]}, "`candidate_sizes` must be distinct"),
-        (SearchConfig, {"width_selection": "best"}, "`width_selection` must be argmax or holdout"),
+        (
+            SearchConfig,
+            {"width_selection": "best"},
+            "`width_selection` must be one of argmax, holdout",
+        ),
         (SearchConfig, {"hidden_units": [64, 0]}, "`hidden_units` must be a list of integers"),
         (SearchConfig, {"selection_rounds": 0}, "`selection_rounds` must be an integer >= 1"),
     ],

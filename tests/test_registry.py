@@ -225,10 +225,12 @@ def test_unknown_name_suggests_close_matches_and_lists_known_models(tree):
 def test_suggestions_name_each_model_once_by_its_short_name(tree):
     tree.model("alpha", "params", "Alpha")
     typo = f"{tree.task_root}.alpah.params.params.Alpha"
-    with pytest.raises(LookupError, match=r"Did you mean: 'alpha\.params\.Alpha'\? Known"):
-        tree.lookup(typo)
-    with pytest.raises(LookupError, match=r"Did you mean: 'alpha\.params\.Alpha'\? Known"):
-        tree.lookup("alpha.params.Alpah")
+    for name in (typo, "alpha.params.Alpah"):
+        # (the built-in models may be suggested too when they are registered)
+        with pytest.raises(LookupError, match=r"Did you mean: 'alpha\.params\.Alpha'") as exc:
+            tree.lookup(name)
+        suggested = str(exc.value).split("Did you mean: ", 1)[1].split("?", 1)[0]
+        assert suggested.count("Alpha") == 1
 
 
 def test_unknown_name_without_dot_suggests_models_of_similar_task_or_class(tree):

@@ -52,6 +52,12 @@ COMMON = [
     "log_every_steps=1",
     "--param",
     "checkpoint_every_steps=4",
+    # Records in file order: a one-process run reads the same global batches only
+    # without the (per-worker) seeded shuffle.
+    "--param",
+    "shuffle_buffer=0",
+    "--param",
+    "shuffle_files=false",
 ]
 SEARCH = [
     "--param",
