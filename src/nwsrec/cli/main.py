@@ -98,12 +98,10 @@ def _configure_logging(verbosity: int, quiet_import: bool = False) -> None:
     if verbosity <= 0:
         if quiet_import:
             _import_tensorflow_quietly()
-        try:
+        with contextlib.suppress(ImportError):  # absl comes with TensorFlow
             from absl import logging as absl_logging
 
             absl_logging.set_verbosity(absl_logging.ERROR)
-        except ImportError:
-            pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ file name; :meth:`nwsrec.data.pipeline.InputFn.diagnose` uses this module to fin
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
 import re
@@ -125,11 +126,9 @@ def _bad_record_in(records: Sequence[bytes], spec: Mapping[str, Any]) -> tuple[i
 def _count_until_error(path: str, compression: str, start: int) -> int:
     """Index of the record whose read fails, reading one at a time from ``start``."""
     index = start
-    try:
+    with contextlib.suppress(tf.errors.OpError):  # the first record that fails to read
         for _ in tf.data.TFRecordDataset(path, compression_type=compression).skip(start):
             index += 1
-    except tf.errors.OpError:
-        pass
     return index
 
 
