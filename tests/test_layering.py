@@ -2,7 +2,8 @@
 
 From the bottom up::
 
-    leaves      checks, files, metrics, config, interrupts, the root (import no other nwsrec module)
+    leaves      checks, files, metrics, config, interrupts, machine, the root
+                (import no other nwsrec module; the root imports machine only)
     layers      layers/                                  (leaves only)
     features    features/, embedding/                    (leaves, layers)
     data        data/                                    (leaves)
@@ -35,6 +36,7 @@ LEVELS = {
     "metrics": 0,
     "config": 0,
     "interrupts": 0,
+    "machine": 0,
     "layers": 1,
     "features": 2,
     "embedding": 2,
@@ -49,7 +51,7 @@ LEVELS = {
     "serving": 7,
     "cli": 8,
     "__main__": 8,
-    "root": 0,  # nwsrec/__init__.py: only __version__
+    "root": 0,  # nwsrec/__init__.py: __version__ and the allocator setting of machine
 }
 # Parts of one level that must not import each other.
 FORBIDDEN_SIDEWAYS = {("data", "features"), ("data", "embedding"), ("data", "layers")}

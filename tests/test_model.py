@@ -600,3 +600,34 @@ def test_a_logits_fn_returning_nothing_constructs_for_tables_and_plan(tmp_path):
     batch = {"slot_1_0": _sparse([[3], [5]]), "label": tf.constant([0.0, 1.0])}
     with pytest.raises(ValueError, match="`logits_fn` must return logits"):
         model.forward(batch)
+
+
+HUGE_VOCAB = "slot\tcount\n1\t100000000000\n2\t50\n3\t7\n"  # slot 1: 1e11 rows, ~4 TiB
+
+
+def test_tables_that_cannot_fit_are_refused_before_any_is_allocated(tmp_path):
+    from nwsrec.machine import TablesDoNotFitError
+
+    model = PlanModel(_params(tmp_path, vocab=HUGE_VOCAB))
+    plan = model.table_memory_plan()
+    for _ in range(2):  # refused each time, and nothing was kept
+        with pytest.raises(TablesDoNotFitError) as err:
+            model.forward(
+                {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1]]), "slot_3_0": _sparse([[1]])}
+            )
+        assert model._tables is None
+    text = str(err.value)
+    assert "\n" not in text
+    assert text.startswith("the embedding tables of model 'PlanModel' need ")
+    assert f"4 tables {plan.raw_bytes / (1 << 30):.2f} GiB" in text
+    assert "available (" in text
+
+
+def test_check_memory_false_builds_what_the_check_would_refuse(tmp_path, monkeypatch):
+    from nwsrec import machine
+
+    monkeypatch.setattr(machine, "available_memory", lambda: (1024, "a tiny test machine"))
+    with pytest.raises(machine.TablesDoNotFitError, match="1024|a tiny test machine"):
+        _ = PlanModel(_params(tmp_path)).tables
+    tables = PlanModel(_params(tmp_path, check_memory=False)).tables
+    assert tuple(tables["table_1_1"].variable.shape) == (100, 4)

@@ -1,8 +1,6 @@
 """``python -m nwsrec`` runs the command line."""
 
-import sys
-
-from nwsrec.cli.main import main
+from nwsrec.cli.main import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -57,6 +57,7 @@ from nwsrec.features import (
     parameter_copies,
     read_vocab_file,
 )
+from nwsrec.machine import check_tables_fit, format_bytes
 
 if TYPE_CHECKING:
     from nwsrec.embedding import EmbeddingTable
@@ -146,6 +147,7 @@ class Model:
             "vocab_file_path": None,
             "vocab_size_per_slot": None,
             "use_gradient_accumulation": False,
+            "check_memory": True,
             "train_file_pattern": None,
             "eval_file_pattern": None,
             "dense_learning_rate": 0.001,
@@ -729,6 +731,7 @@ class Model:
             if self._tables is None:
                 from nwsrec.embedding import EmbeddingTable
 
+                self._check_tables_fit()
                 tables = {}
                 for feature_slice in self.env.feature_slices():
                     tables[feature_slice.table_name] = EmbeddingTable(
@@ -749,6 +752,31 @@ class Model:
                     )
                 self._tables = tables
         return self._tables
+
+    def _check_tables_fit(self) -> None:
+        """Refuses, before allocating, tables that the machine's memory cannot hold.
+
+        The need is the memory plan's raw bytes plus the largest single variable: a table
+        is filled from a temporary tensor of its size. Skipped with
+        ``params["check_memory"] = False`` and under ``ParameterServerStrategy``, whose
+        tables live on the ps tasks, not here.
+        """
+        if not self._params.get("check_memory", True):
+            return
+        if tf.distribute.has_strategy() and isinstance(
+            tf.distribute.get_strategy(), tf.distribute.experimental.ParameterServerStrategy
+        ):
+            return
+        plan = self.table_memory_plan()
+        largest = max((t.rows * t.dim * 4 for t in plan.tables), default=0)
+        check_tables_fit(
+            plan.raw_bytes + largest,
+            f"model {type(self).__name__!r}",
+            detail=(
+                f"memory plan: {len(plan.tables)} tables {format_bytes(plan.raw_bytes)}, + "
+                f"{format_bytes(largest)} to fill the largest"
+            ),
+        )
 
     def _check_dims_override(
         self, dims_override: Mapping[int, int | Sequence[int]] | None

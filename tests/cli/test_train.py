@@ -139,3 +139,22 @@ def test_list_params_shows_every_knob_with_default_and_meaning(command, capsys):
         assert section in out
     line = next(x for x in out.splitlines() if x.split()[:1] == ["keep_checkpoints"])
     assert "3" in line and "how many checkpoints to keep" in line
+
+
+def test_tables_too_large_for_the_machine_are_a_one_line_error_before_training(
+    data_dir, tmp_path, capsys
+):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    lines = (data / "vocab.tsv").read_text().splitlines()
+    huge = [lines[0]] + [f"{line.split()[0]}\t{10**11}" for line in lines[1:]]
+    (data / "vocab.tsv").write_text("\n".join(huge) + "\n")
+    argv = ["train", "--model", "synthetic", "--data-dir", str(data)]
+    assert main([*argv, "--model-dir", str(tmp_path / "run"), *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nwsrec train: error: the embedding tables of model ")
+    assert "available" in err and "--param check_memory=false" in err
+    assert len(err.splitlines()) == 1
+    assert not list((tmp_path / "run").glob("ckpt-*"))

@@ -22,10 +22,11 @@ from nwsrec import __version__
 from nwsrec.cli import commands
 from nwsrec.cli.errors import CommandError
 from nwsrec.interrupts import EXIT_CODES, RunInterrupted
+from nwsrec.machine import HUGEPAGES_TUNABLE, HUGEPAGES_VARIABLE, hugepages_environment
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CommandError", "build_parser", "main", "parse_args"]
+__all__ = ["CommandError", "build_parser", "entry", "main", "parse_args"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nwsrec {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)"
+    )
+    parser.add_argument(
+        "--no-hugepages",
+        action="store_true",
+        help=(
+            "keep the tables in 4 KiB pages (default: where Linux's transparent huge pages are "
+            f"in madvise mode, the command restarts itself with GLIBC_TUNABLES={HUGEPAGES_TUNABLE}"
+            f"; also {HUGEPAGES_VARIABLE}=0)"
+        ),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -104,6 +114,25 @@ def _configure_logging(verbosity: int, quiet_import: bool = False) -> None:
             absl_logging.set_verbosity(absl_logging.ERROR)
 
 
+def entry() -> None:
+    """The ``nwsrec`` executable: :func:`main`, in huge pages where they help.
+
+    glibc reads ``GLIBC_TUNABLES`` at process start only, so where
+    :func:`nwsrec.machine.hugepages_environment` offers huge pages the process first
+    replaces itself by ``python -m nwsrec`` with the same arguments and that environment
+    (``--no-hugepages`` or ``NWSREC_HUGEPAGES=0`` stops it; the restarted process has the
+    tunable, so it does not restart again).
+    """
+    argv = sys.argv[1:]
+    if "--no-hugepages" not in argv:
+        env = hugepages_environment()
+        if env is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execve(sys.executable, [sys.executable, "-m", "nwsrec", *argv], env)
+    sys.exit(main(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = parse_args(argv)
@@ -123,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         FileNotFoundError,
         FileExistsError,
         ImportError,
+        MemoryError,
     ) as err:
         print(f"nwsrec {args.command}: error: {err}", file=sys.stderr)
         return 2

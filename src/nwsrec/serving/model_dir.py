@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from nwsrec import registry
 from nwsrec.data.pipeline import post_process_example
-from nwsrec.training.checkpoints import trackable_tables
+from nwsrec.training.checkpoints import restore_in_parts, trackable_tables
 from nwsrec.training.summaries import PARAMS_FILE
 
 __all__ = ["LoadedModel", "load_model"]
@@ -152,16 +152,14 @@ def load_model(model_dir: str) -> LoadedModel:
     loaded = LoadedModel(model, params, model_dir, path, 0)
     model.forward(loaded.prepare(_dummy_batch(loaded.feature_map(with_label=True))))
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    checkpoint = tf.train.Checkpoint(
-        global_step=global_step,
-        dense=list(model.dense_variables()),
-        nws=[list(layer.variables) for layer in model.nws_layers()],
-        tables=trackable_tables(model.tables),
-    )
+    objects = {
+        "global_step": global_step,
+        "dense": list(model.dense_variables()),
+        "nws": [list(layer.variables) for layer in model.nws_layers()],
+        "tables": trackable_tables(model.tables),
+    }
     try:
-        status = checkpoint.restore(path)
-        status.expect_partial()
-        status.assert_existing_objects_matched()
+        restore_in_parts(objects, path)
     except (AssertionError, ValueError) as err:
         raise ValueError(
             f"`--model-dir` must hold checkpoints of the model its {PARAMS_FILE} builds. "

@@ -584,7 +584,7 @@ class Trainer:
         path = best.latest
         if path is None or not evaluations:
             return report
-        best.checkpoint.restore(path).expect_partial()
+        best.restore(path)
         best_step = self.step
         losses = {int(s): v for s, v in evaluations}
         report["best_step"] = best_step
@@ -655,7 +655,7 @@ class Trainer:
         path = checkpoint.latest
         if path is None:
             return 0
-        checkpoint.checkpoint.restore(path).expect_partial()
+        checkpoint.restore(path)
         return self.step
 
     def evaluate(

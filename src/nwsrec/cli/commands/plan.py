@@ -19,6 +19,8 @@ import argparse
 import json
 from typing import Any
 
+from nwsrec.machine import available_memory, format_bytes
+
 __all__ = ["register", "run"]
 
 
@@ -97,10 +99,18 @@ def run(args: argparse.Namespace) -> int:
         params["search"] = True
     model = model_class(params)
     plan = model.table_memory_plan()
+    found = available_memory()
     if args.json:
-        print(json.dumps({"model": args.model, **plan.to_dict()}, indent=2))
+        machine = None if found is None else {"available_bytes": found[0], "source": found[1]}
+        print(json.dumps({"model": args.model, **plan.to_dict(), "machine": machine}, indent=2))
     else:
         print(f"Embedding-table memory plan of {args.model}")
         print()
         print(plan.format_table(max_tables=args.max_tables))
+        if found is not None:
+            fits = "fit" if plan.raw_bytes <= found[0] else "do NOT fit"
+            print(
+                f"\nthis machine: {format_bytes(found[0])} available ({found[1]}): the tables "
+                f"({format_bytes(plan.raw_bytes)}) {fits}"
+            )
     return 0
