@@ -15,8 +15,9 @@ restore a gigabyte table stays resident, and a run peaked at 2.2x its tables. Wi
 ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1`` TensorFlow allocates through ``malloc`` and large blocks
 go back to the system when freed (``bench/peers.py``'s Criteo-shaped model: resident 4.9
 instead of 5.9 GiB after building 4.3 GiB of tables). :func:`use_system_allocator` sets it,
-unless the environment already says otherwise; ``import nwsrec`` calls it, and it takes effect
-only if TensorFlow has allocated nothing yet (import nwsrec first).
+unless the environment already says otherwise; ``import nwsrec`` calls it. It takes effect if
+TensorFlow has allocated nothing yet: importing TensorFlow and Keras first is fine, creating a
+tensor first is not.
 
 Huge pages. A training step reads and writes its batch's rows at random places of tables
 that can be gigabytes, so each row costs a TLB miss. With transparent huge pages in

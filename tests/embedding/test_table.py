@@ -461,3 +461,15 @@ def test_two_replica_mirrored_update_reaches_every_local_copy_once():
         [sys.executable, "-c", _TWO_REPLICAS], capture_output=True, text=True, env=env, timeout=120
     )
     assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
+
+
+def test_check_ids_false_skips_the_range_check_and_true_keeps_it():
+    table = EmbeddingTable("t", VOCAB, DIM, E.Adagrad(0.1))
+    grad = tf.IndexedSlices(tf.ones([2, DIM]), tf.constant([1, 4], tf.int64))
+    for check, expected in ((True, True), (False, False)):
+        fn = tf.function(lambda g, check=check: table.apply_gradient(g, check_ids=check))
+        ops = {op.type for op in fn.get_concrete_function(grad).graph.get_operations()}
+        assert ("All" in ops) is expected  # the reduce_all of the range check
+    bad = tf.IndexedSlices(tf.ones([1, DIM]), tf.constant([VOCAB + 3], tf.int64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must lie in"):
+        table.apply_gradient(bad)

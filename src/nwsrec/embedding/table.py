@@ -251,7 +251,7 @@ class EmbeddingTable(tf.Module):
         return tf.ensure_shape(pooled, [ids.shape[0], self._dim])
 
     # ------------------------------------------------------------------ update
-    def apply_gradient(self, grad: tf.IndexedSlices | None) -> None:
+    def apply_gradient(self, grad: tf.IndexedSlices | None, check_ids: bool = True) -> None:
         """Updates the looked-up rows (and their optimizer slots) with the table's optimizer.
 
         Duplicate ids are summed first (``tf.unique`` + ``unsorted_segment_sum``); rows not
@@ -264,6 +264,9 @@ class EmbeddingTable(tf.Module):
             grad: ``tf.IndexedSlices`` with values ``[n, dim]`` and row ids ``[n]``, e.g.
                 ``tape.gradient(loss, table.variable)``. ``None`` (the table was not used
                 in the loss) updates nothing.
+            check_ids: check that the row ids lie in ``[0, vocab_size)``. A gradient of
+                :meth:`lookup` holds the ids that lookup already checked: the trainer
+                passes False and saves the check's ops, one set per table and step.
 
         Raises:
             ValueError: if ``grad`` is a dense tensor or has the wrong width, or the table
@@ -293,7 +296,9 @@ class EmbeddingTable(tf.Module):
                 f"`grad.values` of table '{self.name}' must have shape [n, {self._dim}]. "
                 f"Received: grad.values with shape={values.shape}"
             )
-        ids = self._checked_ids(tf.cast(grad.indices, tf.int64))
+        ids = tf.cast(grad.indices, tf.int64)
+        if check_ids:
+            ids = self._checked_ids(ids)
         unique_ids, positions = tf.unique(ids, out_idx=tf.int32)
         summed = tf.math.unsorted_segment_sum(values, positions, tf.shape(unique_ids)[0])
 

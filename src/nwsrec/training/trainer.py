@@ -63,6 +63,7 @@ from nwsrec.checks import check_int
 from nwsrec.config import TrainerConfig
 from nwsrec.data.pipeline import RecordSplit
 from nwsrec.data.scan import find_id_out_of_range
+from nwsrec.embedding import EmbeddingTable
 from nwsrec.files import write_json_atomic
 from nwsrec.interrupts import RunInterrupted, StopOnSignals
 from nwsrec.metrics import exact_auc, log_loss
@@ -243,6 +244,11 @@ class Trainer:
                 v for v in self.model.dense_variables() if id(raw_variable(v)) not in arch_ids
             ]
             self.tables = dict(self.model.tables)
+            # An EmbeddingTable's gradient holds the ids its lookup checked this step: the
+            # update skips a second check (its ops, per table and step).
+            self._ids_checked_at_lookup = {
+                name for name, table in self.tables.items() if isinstance(table, EmbeddingTable)
+            }
             self.routing = GradientRouting(self.dense_variables, self.arch_variables, self.tables)
             self.table_variables = self.routing.table_variables
             self.dense_optimizer = _make_optimizer(
@@ -354,7 +360,10 @@ class Trainer:
                     context, [as_indexed_slices(g) for g in reduced]
                 )
             for (name, _), grad in zip(present, reduced, strict=True):
-                self.tables[name].apply_gradient(as_indexed_slices(grad))
+                if name in self._ids_checked_at_lookup:
+                    self.tables[name].apply_gradient(as_indexed_slices(grad), check_ids=False)
+                else:  # a table of the bare Model contract: apply_gradient(grad)
+                    self.tables[name].apply_gradient(as_indexed_slices(grad))
         return task_loss + extra / replicas
 
     def _train_loop_fn(self, iterator: Any, num_steps: Any) -> Any:
