@@ -114,4 +114,41 @@ def test_hugepages_environment_in_madvise_mode_only_and_never_twice():
     assert hugepages_environment(env, mode="madvise") is None  # already restarted
     assert hugepages_environment({}, mode="always") is None
     assert hugepages_environment({}, mode="never") is None
-    assert hugepages_environment({"NWSREC_HUGEPAGES": "0"}, mode="madvise") is None
+
+
+def test_the_command_restarts_in_huge_pages_only_when_asked(monkeypatch):
+    import nwsrec.cli.main as cli_main
+
+    restarts = []
+
+    def execve(executable, argv, env):
+        restarts.append((argv, env))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execve", execve)
+    monkeypatch.setattr(cli_main, "hugepages_environment", lambda: {"GLIBC_TUNABLES": "x"})
+    monkeypatch.setattr(cli_main, "main", lambda argv: 0)
+    monkeypatch.delenv("NWSREC_HUGEPAGES", raising=False)
+    for argv in (["nwsrec", "models"], ["nwsrec", "--hugepages", "models"]):
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit):
+            cli_main.entry()
+    assert restarts == [
+        ([sys.executable, "-m", "nwsrec", "--hugepages", "models"], {"GLIBC_TUNABLES": "x"})
+    ]
+    monkeypatch.setenv("NWSREC_HUGEPAGES", "1")
+    monkeypatch.setattr(sys, "argv", ["nwsrec", "models"])
+    with pytest.raises(SystemExit):
+        cli_main.entry()
+    assert len(restarts) == 2
+
+
+def test_python_m_nwsrec_hugepages_runs_for_real():
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    out = subprocess.run(
+        [sys.executable, "-m", "nwsrec", "--hugepages", "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and out.stdout.startswith("nwsrec ")
