@@ -473,3 +473,30 @@ def test_check_ids_false_skips_the_range_check_and_true_keeps_it():
     bad = tf.IndexedSlices(tf.ones([1, DIM]), tf.constant([VOCAB + 3], tf.int64))
     with pytest.raises(tf.errors.InvalidArgumentError, match="must lie in"):
         table.apply_gradient(bad)
+
+
+def test_sum_pool_and_its_gradient_equal_unsorted_segment_sum_without_the_negative_mask():
+    from nwsrec.embedding.table import sum_pool
+
+    rows = tf.constant(np.random.default_rng(3).normal(size=(7, DIM)), tf.float32)
+    examples = tf.constant([0, 0, 2, 3, 3, 3, 5])
+    upstream = tf.constant(np.random.default_rng(4).normal(size=(6, DIM)), tf.float32)
+    results = []
+    for pool in (sum_pool, tf.math.unsorted_segment_sum):
+        with tf.GradientTape() as tape:
+            tape.watch(rows)
+            pooled = pool(rows, examples, 6)
+            loss = tf.reduce_sum(pooled * upstream)
+        results.append((pooled.numpy(), tape.gradient(loss, rows).numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+    @tf.function
+    def grad_graph(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(sum_pool(x, examples, 6))
+        return tape.gradient(loss, x)
+
+    ops = {op.type for op in grad_graph.get_concrete_function(rows).graph.get_operations()}
+    assert "GatherV2" in ops and "SelectV2" not in ops

@@ -47,6 +47,23 @@ from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 __all__ = ["EmbeddingTable"]
 
 
+@tf.custom_gradient
+def sum_pool(rows: tf.Tensor, examples: tf.Tensor, batch: tf.Tensor) -> Any:
+    """``unsorted_segment_sum(rows, examples, batch)`` for example indices ``>= 0``.
+
+    Its gradient is ``gather(upstream, examples)``: TensorFlow's own gradient of
+    ``unsorted_segment_sum`` also masks the rows of negative (dropped) segment ids, 3 more
+    ops per table and step (``SelectV2``: 0.34 ms of CPU per step for the 52 tables of the
+    Criteo-shaped model), and the example indices of a batch are never negative.
+    """
+    pooled = tf.math.unsorted_segment_sum(rows, examples, batch)
+
+    def grad(upstream: tf.Tensor) -> tuple[tf.Tensor, None, None]:
+        return tf.gather(upstream, examples), None, None
+
+    return pooled, grad
+
+
 class _TruncatedNormal:
     """``TableConfig``'s default: truncated normal, mean 0, stddev ``1 / sqrt(dim)``."""
 
@@ -247,7 +264,7 @@ class EmbeddingTable(tf.Module):
                 f"Received: ids.dtype={values.dtype.name}"
             )
         values = self._checked_ids(values)
-        pooled = tf.math.unsorted_segment_sum(gather_rows(self._variable, values), rows, batch)
+        pooled = sum_pool(gather_rows(self._variable, values), rows, batch)
         return tf.ensure_shape(pooled, [ids.shape[0], self._dim])
 
     # ------------------------------------------------------------------ update
