@@ -14,8 +14,10 @@ peak RSS), rows interleaved round by round:
 3. ``+ ids checked once``: the trainer's update trusts the ids its lookups checked
    (``apply_gradient(..., check_ids=False)``);
 4. ``+ unmasked pool grad``: ``nwsrec.embedding.table.sum_pool``, whose gradient is the
-   plain gather (the example indices of a batch are never negative): nwsrec's default;
-5. ``+ huge pages (opt-in)``: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``, what ``nwsrec
+   plain gather (the example indices of a batch are never negative);
+5. ``+ ids shared by slot``: a slot's tables (bias and vector) share one unpacking and range
+   check of its ids per batch (``EmbeddingTable.prepare``, ``LookupIds``): nwsrec's default;
+6. ``+ huge pages (opt-in)``: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``, what ``nwsrec
    --hugepages`` restarts itself with where transparent huge pages are in madvise mode.
 
 Tried and not kept: TensorFlow's fused per-table kernel ``ResourceSparseApplyAdagradV2``
@@ -26,7 +28,7 @@ Scales: ``demo`` (32 slots x 500 rows), ``26x1e3`` and ``26x1e6`` (26 slots, the
 data, only the vocab file differs: the goal's pair) and ``criteo`` (the 26 Criteo Kaggle
 cardinalities, 33.8M rows, 4.3 GiB of tables and accumulators).
 
-Goals, with nwsrec's defaults (row 4): the 1e6-row step <= 1.3x the 1e3-row step; peak RSS at the
+Goals, with nwsrec's defaults (row 5): the 1e6-row step <= 1.3x the 1e3-row step; peak RSS at the
 criteo scale <= 1.2x the memory plan + 1.5 GiB.
 
 Where the time goes (the profile these changes came from) is printed by ``--profile``:
@@ -44,6 +46,7 @@ import collections
 import glob
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -55,19 +58,27 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402  (bench/peers.py: the model, the data, the worker plumbing)
 
 _MALLOC = {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+_PER_TABLE = {"BENCH_PER_TABLE_IDS": "1"}
 VARIANTS = {
     "before": {
         "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "0",
         "BENCH_RECHECK_IDS": "1",
         "BENCH_MASKED_POOL": "1",
+        **_PER_TABLE,
     },
-    "+ system allocator": {**_MALLOC, "BENCH_RECHECK_IDS": "1", "BENCH_MASKED_POOL": "1"},
-    "+ ids checked once": {**_MALLOC, "BENCH_MASKED_POOL": "1"},
-    "+ unmasked pool grad": dict(_MALLOC),
+    "+ system allocator": {
+        **_MALLOC,
+        "BENCH_RECHECK_IDS": "1",
+        "BENCH_MASKED_POOL": "1",
+        **_PER_TABLE,
+    },
+    "+ ids checked once": {**_MALLOC, "BENCH_MASKED_POOL": "1", **_PER_TABLE},
+    "+ unmasked pool grad": {**_MALLOC, **_PER_TABLE},
+    "+ ids shared by slot": dict(_MALLOC),
     "+ huge pages (opt-in)": {**_MALLOC, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
 }
 #: What nwsrec runs with by default: the goals are judged on it.
-DEFAULT_VARIANT = "+ unmasked pool grad"
+DEFAULT_VARIANT = "+ ids shared by slot"
 SCALES = ("demo", "26x1e3", "26x1e6", "criteo")
 STEP_GOAL = 1.3
 GIB = 1 << 30
@@ -77,6 +88,7 @@ def worker(data: str, vocab: str, out: str, warmup: int, seconds: float) -> None
     """One nwsrec run (in this process, with the environment it was started with)."""
     import nwsrec  # noqa: F401  (before TensorFlow allocates)
     from nwsrec.embedding import EmbeddingTable
+    from nwsrec.machine import anon_hugepages_bytes
 
     if os.environ.get("BENCH_RECHECK_IDS") == "1":  # the step before: ids checked again
         apply_gradient = EmbeddingTable.apply_gradient
@@ -85,6 +97,16 @@ def worker(data: str, vocab: str, out: str, warmup: int, seconds: float) -> None
             return apply_gradient(self, grad, check_ids=True)
 
         EmbeddingTable.apply_gradient = recheck
+    if os.environ.get("BENCH_PER_TABLE_IDS") == "1":  # each table unpacks and checks its ids
+        lookup = EmbeddingTable.lookup
+
+        class Raw(tuple):
+            pass
+
+        EmbeddingTable.prepare = lambda self, ids: Raw((ids,))  # type: ignore[method-assign]
+        EmbeddingTable.lookup = lambda self, ids: lookup(  # type: ignore[method-assign]
+            self, ids[0] if isinstance(ids, Raw) else ids
+        )
     if os.environ.get("BENCH_MASKED_POOL") == "1":  # TensorFlow's own pooling gradient
         import tensorflow as tf
 
@@ -93,20 +115,9 @@ def worker(data: str, vocab: str, out: str, warmup: int, seconds: float) -> None
         table_module.sum_pool = tf.math.unsorted_segment_sum
     timer = peers.Timer(warmup, seconds, 3000)
     result = peers.run_nwsrec(data, vocab, timer)
-    result["anon_hugepages_gib"] = _anon_hugepages_gib()
+    result["anon_hugepages_gib"] = anon_hugepages_bytes() / 2**30
     with open(out, "w") as f:
         json.dump(result, f)
-
-
-def _anon_hugepages_gib() -> float:
-    try:
-        with open("/proc/self/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("AnonHugePages:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return 0.0
 
 
 def run_variant(variant: str, data: str, vocab: str, log: str, args: argparse.Namespace) -> dict:
@@ -151,6 +162,7 @@ def profile(data: str, vocab: str, logdir: str, steps: int = 60) -> list[tuple[s
             tf.profiler.experimental.stop()
 
     trainer_module.Trainer.train = train
+    shutil.rmtree(logdir, ignore_errors=True)  # the trace of this run only
     peers.run_nwsrec(data, vocab, peers.Timer(20, 1e-3, steps))
     trainer_module.Trainer.train = original
     space = xplane_pb2.XSpace()

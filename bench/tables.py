@@ -68,6 +68,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from nwsrec.embedding import EmbeddingTable  # noqa: E402
+from nwsrec.machine import anon_hugepages_bytes  # noqa: E402
 
 E = tf.tpu.experimental.embedding
 
@@ -177,18 +178,6 @@ def time_block(model: SlotModel, batches, steps: int) -> tuple[float, float]:
     return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
 
 
-def _anon_hugepages_gib() -> float:
-    """This process's memory in transparent huge pages (0 where Linux does not say)."""
-    try:
-        with open("/proc/self/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("AnonHugePages:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return 0.0
-
-
 def bench_optimizer(name: str, rows_list, steps: int, rounds: int) -> list[dict]:
     """Times every case of one optimizer; returns one result dict per case."""
     base, largest = rows_list[0], rows_list[-1]
@@ -199,7 +188,7 @@ def bench_optimizer(name: str, rows_list, steps: int, rounds: int) -> list[dict]
         models[rows] = SlotModel(rows, OPTIMIZERS[name])
         print(
             f"  {name}: built {rows:>9,} rows/table in {time.perf_counter() - start:5.1f} s; "
-            f"in huge pages: {_anon_hugepages_gib():.1f} GiB",
+            f"in huge pages: {anon_hugepages_bytes() / 2**30:.1f} GiB",
             flush=True,
         )
     for rows, id_range in cases:

@@ -606,7 +606,7 @@ HUGE_VOCAB = "slot\tcount\n1\t100000000000\n2\t50\n3\t7\n"  # slot 1: 1e11 rows,
 
 
 def test_tables_that_cannot_fit_are_refused_before_any_is_allocated(tmp_path):
-    from nwsrec.machine import TablesDoNotFitError
+    from nwsrec.machine import TablesDoNotFitError, format_bytes
 
     model = PlanModel(_params(tmp_path, vocab=HUGE_VOCAB))
     plan = model.table_memory_plan()
@@ -619,7 +619,8 @@ def test_tables_that_cannot_fit_are_refused_before_any_is_allocated(tmp_path):
     text = str(err.value)
     assert "\n" not in text
     assert text.startswith("the embedding tables of model 'PlanModel' need ")
-    assert f"4 tables {plan.raw_bytes / (1 << 30):.2f} GiB" in text
+    assert f"4 tables {format_bytes(plan.raw_bytes)}, + " in text
+    assert f"need {format_bytes(plan.build_bytes)} (memory plan" in text
     assert "available (" in text
 
 
@@ -631,3 +632,19 @@ def test_check_memory_false_builds_what_the_check_would_refuse(tmp_path, monkeyp
         _ = PlanModel(_params(tmp_path)).tables
     tables = PlanModel(_params(tmp_path, check_memory=False)).tables
     assert tuple(tables["table_1_1"].variable.shape) == (100, 4)
+
+
+def test_a_slot_s_tables_check_its_ids_once_per_batch(tmp_path):
+    model = PlanModel(_params(tmp_path))  # slot 1: bias + vector, slots 2 and 3: one table
+
+    @tf.function
+    def lookup(features):
+        return model.lookup(features)
+
+    features = {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1]]), "slot_3_0": _sparse([[1]])}
+    graph = lookup.get_concrete_function(features).graph
+    checks = [op for op in graph.get_operations() if op.type == "All"]
+    assert len(model.tables) == 4 and len(checks) == 3  # one range check per slot
+    bad = {**features, "slot_1_0": _sparse([[100]])}  # slot 1 has 100 rows
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must lie in \\[0, 100\\)"):
+        model.lookup(bad)

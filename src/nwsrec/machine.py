@@ -50,6 +50,7 @@ __all__ = [
     "HUGEPAGES_TUNABLE",
     "HUGEPAGES_VARIABLE",
     "TablesDoNotFitError",
+    "anon_hugepages_bytes",
     "available_memory",
     "check_tables_fit",
     "format_bytes",
@@ -72,16 +73,33 @@ class TablesDoNotFitError(MemoryError):
     """A model's embedding tables need more memory than the machine has available."""
 
 
-def format_bytes(n: float) -> str:
-    """``n`` bytes in GiB (or MiB below 1 GiB), two decimals.
+def format_bytes(num_bytes: float) -> str:
+    """``num_bytes`` in binary units, e.g. ``"1.50 MiB"``.
 
     Example:
-        >>> format_bytes(3 << 30), format_bytes(5 << 20)
-        ('3.00 GiB', '5.00 MiB')
+        >>> format_bytes(1536), format_bytes(3 << 30)
+        ('1.50 KiB', '3.00 GiB')
     """
-    if abs(n) >= _GIB:
-        return f"{n / _GIB:.2f} GiB"
-    return f"{n / (1 << 20):.2f} MiB"
+    value = float(num_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def anon_hugepages_bytes(path: str = "/proc/self/smaps_rollup") -> int:
+    """This process's memory in transparent huge pages (0 where Linux does not say).
+
+    Example:
+        >>> anon_hugepages_bytes("/nonexistent")
+        0
+    """
+    text = _read(path) or ""
+    for line in text.splitlines():
+        if line.startswith("AnonHugePages:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _read(path: str) -> str | None:

@@ -313,6 +313,8 @@ class Model:
         tables = self._get_tables()
         pooled: dict[str, tf.Tensor] = {}
         mapped: dict[int, Any] = {}
+        # Tables of one slot see the same ids: unpacked and checked once per vocab size.
+        prepared: dict[tuple[int, int], Any] = {}
         for feature_slice in self.env.feature_slices():
             name = feature_slice.feature_name
             ids = features.get(name)
@@ -326,7 +328,11 @@ class Model:
             if self._oov_ids:
                 ids = self._map_out_of_range(feature_slice.slot_id, ids, mapped)
             ids = self.slice_ids(feature_slice, ids)
-            pooled[name] = tables[feature_slice.table_name].lookup(ids)
+            table = tables[feature_slice.table_name]
+            key = (id(ids), table.vocab_size)
+            if key not in prepared:  # `ids` stays alive in `features`: its id is not reused
+                prepared[key] = table.prepare(ids)
+            pooled[name] = table.lookup(prepared[key])
         return pooled
 
     def table_rows(self, slot_id: int, index: int) -> int:
@@ -756,8 +762,8 @@ class Model:
     def _check_tables_fit(self) -> None:
         """Refuses, before allocating, tables that the machine's memory cannot hold.
 
-        The need is the memory plan's raw bytes plus the largest single variable: a table
-        is filled from a temporary tensor of its size. Skipped with
+        The need is the plan's ``build_bytes``: its raw bytes plus the largest single
+        variable, which is filled from a temporary tensor of its size. Skipped with
         ``params["check_memory"] = False`` and under ``ParameterServerStrategy``, whose
         tables live on the ps tasks, not here.
         """
@@ -768,13 +774,12 @@ class Model:
         ):
             return
         plan = self.table_memory_plan()
-        largest = max((t.rows * t.dim * 4 for t in plan.tables), default=0)
         check_tables_fit(
-            plan.raw_bytes + largest,
+            plan.build_bytes,
             f"model {type(self).__name__!r}",
             detail=(
                 f"memory plan: {len(plan.tables)} tables {format_bytes(plan.raw_bytes)}, + "
-                f"{format_bytes(largest)} to fill the largest"
+                f"{format_bytes(plan.build_bytes - plan.raw_bytes)} to fill the largest"
             ),
         )
 

@@ -500,3 +500,15 @@ def test_sum_pool_and_its_gradient_equal_unsorted_segment_sum_without_the_negati
 
     ops = {op.type for op in grad_graph.get_concrete_function(rows).graph.get_operations()}
     assert "GatherV2" in ops and "SelectV2" not in ops
+
+
+def test_prepared_ids_are_shared_by_tables_of_one_vocab_size_and_refused_by_others():
+    ids = tf.ragged.constant(EXAMPLES, dtype=tf.int64, ragged_rank=1)
+    bias = EmbeddingTable("b", VOCAB, 1, E.SGD(0.1))
+    vector = EmbeddingTable("v", VOCAB, DIM, E.SGD(0.1))
+    prepared = bias.prepare(ids)
+    np.testing.assert_array_equal(vector.lookup(prepared).numpy(), vector.lookup(ids).numpy())
+    np.testing.assert_array_equal(bias.lookup(prepared).numpy(), bias.lookup(ids).numpy())
+    other = EmbeddingTable("o", VOCAB + 1, DIM, E.SGD(0.1))
+    with pytest.raises(ValueError, match=f"prepared for {VOCAB + 1} rows"):
+        other.lookup(prepared)

@@ -26,9 +26,10 @@ from nwsrec.embedding.optimizers import (
     SparseSGD,
     make_sparse_optimizer,
 )
-from nwsrec.embedding.table import EmbeddingTable
+from nwsrec.embedding.table import EmbeddingTable, LookupIds
 
 __all__ = [
+    "LookupIds",
     "SUPPORTED_OPTIMIZERS",
     "EmbeddingTable",
     "SparseAdagrad",

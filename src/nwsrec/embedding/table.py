@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
@@ -44,7 +44,7 @@ from nwsrec.embedding.optimizers import SparseOptimizer, make_sparse_optimizer
 from nwsrec.embedding.sharded import gather_rows, partitioning_tables, shards, update_rows
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
-__all__ = ["EmbeddingTable"]
+__all__ = ["EmbeddingTable", "LookupIds", "sum_pool"]
 
 
 @tf.custom_gradient
@@ -85,6 +85,25 @@ def _positive_int(value: object, arg: str, name: str) -> int:
             f"`{arg}` of table '{name}' must be an integer >= 1. Received: {arg}={value!r}"
         )
     return value
+
+
+class LookupIds(NamedTuple):
+    """A batch's ids unpacked and checked for lookups (:meth:`EmbeddingTable.prepare`).
+
+    Tables of the same vocabulary (a slot's bias and vector tables) share one: the ids are
+    unpacked and range-checked once per batch instead of once per table.
+    """
+
+    values: tf.Tensor
+    """int ``[n]``: the ids, checked to lie in ``[0, vocab_size)``."""
+    examples: tf.Tensor
+    """int64 ``[n]``: the example each id belongs to."""
+    batch: tf.Tensor
+    """Scalar: the number of examples."""
+    static_batch: int | None
+    """The batch size where the shape says it, else None."""
+    vocab_size: int
+    """The rows the ids were checked against."""
 
 
 class EmbeddingTable(tf.Module):
@@ -213,14 +232,15 @@ class EmbeddingTable(tf.Module):
         )
 
     # ------------------------------------------------------------------ lookup
-    def lookup(self, ids: tf.SparseTensor | tf.RaggedTensor) -> tf.Tensor:
+    def lookup(self, ids: tf.SparseTensor | tf.RaggedTensor | LookupIds) -> tf.Tensor:
         """Sum-pooled embeddings of a batch.
 
         Args:
             ids: int32/int64 ids ``[B, None]``: a ``tf.SparseTensor`` (what
                 ``tf.io.parse_example`` gives for ``VarLenFeature(tf.int64)``) or a
                 ``tf.RaggedTensor``. Each must lie in ``[0, vocab_size)`` (checked when the
-                op runs: ``InvalidArgumentError`` naming the table).
+                op runs: ``InvalidArgumentError`` naming the table). Or a
+                :class:`LookupIds` from :meth:`prepare` of a table with the same vocab size.
 
         Returns:
             ``[B, dim]`` float32: per example, the sum of its ids' rows (zeros if it has
@@ -233,6 +253,33 @@ class EmbeddingTable(tf.Module):
             >>> t.lookup(tf.ragged.constant([[0, 4, 4], []], dtype=tf.int64)).numpy()
             array([[3., 3.],
                    [0., 0.]], dtype=float32)
+        """
+        if not isinstance(ids, LookupIds):
+            ids = self.prepare(ids)
+        elif ids.vocab_size != self._vocab_size:
+            raise ValueError(
+                f"`ids` of table '{self.name}' must be prepared for {self._vocab_size} rows. "
+                f"Received: LookupIds checked against vocab_size={ids.vocab_size}"
+            )
+        pooled = sum_pool(gather_rows(self._variable, ids.values), ids.examples, ids.batch)
+        return tf.ensure_shape(pooled, [ids.static_batch, self._dim])
+
+    def prepare(self, ids: tf.SparseTensor | tf.RaggedTensor) -> LookupIds:
+        """``ids`` unpacked and range-checked, for this table and any of its vocab size.
+
+        Args:
+            ids: as :meth:`lookup`.
+
+        Returns:
+            A :class:`LookupIds` that :meth:`lookup` of every table with ``vocab_size`` rows
+            takes as it is.
+
+        Example:
+            >>> import tensorflow as tf
+            >>> t = EmbeddingTable("t", 5, 2, tf.tpu.experimental.embedding.SGD(0.1), "ones")
+            >>> prepared = t.prepare(tf.ragged.constant([[0, 4], [1]], dtype=tf.int64))
+            >>> prepared.examples.numpy(), prepared.vocab_size
+            (array([0, 0, 1]), 5)
         """
         if isinstance(ids, tf.SparseTensor):
             if ids.shape.rank is not None and ids.shape.rank != 2:
@@ -263,9 +310,13 @@ class EmbeddingTable(tf.Module):
                 f"`ids` of table '{self.name}' must be int32 or int64. "
                 f"Received: ids.dtype={values.dtype.name}"
             )
-        values = self._checked_ids(values)
-        pooled = sum_pool(gather_rows(self._variable, values), rows, batch)
-        return tf.ensure_shape(pooled, [ids.shape[0], self._dim])
+        return LookupIds(
+            values=self._checked_ids(values),
+            examples=tf.cast(rows, tf.int64),
+            batch=batch,
+            static_batch=ids.shape[0],
+            vocab_size=self._vocab_size,
+        )
 
     # ------------------------------------------------------------------ update
     def apply_gradient(self, grad: tf.IndexedSlices | None, check_ids: bool = True) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nwsrec.checks import is_int
+from nwsrec.machine import format_bytes
 
 __all__ = ["FLOAT32_BYTES", "TableMemoryPlan", "TableMemoryRow", "format_bytes", "padding_8"]
 
@@ -43,21 +44,6 @@ def padding_8(dim: int) -> int:
     if not is_int(dim) or dim < 0:
         raise ValueError(f"`dim` must be a non-negative integer. Received: dim={dim!r}")
     return -(-dim // 8) * 8
-
-
-def format_bytes(num_bytes: int) -> str:
-    """``num_bytes`` in binary units, e.g. ``"1.50 MiB"``.
-
-    Example:
-        >>> format_bytes(1536)
-        '1.50 KiB'
-    """
-    value = float(num_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +191,19 @@ class TableMemoryPlan:
             0
         """
         return cls(tuple(rows))
+
+    @property
+    def build_bytes(self) -> int:
+        """What building the tables needs at its peak: ``raw_bytes`` plus the largest single
+        variable (a table or slot is filled from a temporary tensor of its size).
+
+        Example:
+            >>> row = TableMemoryRow("t", 1, rows=10, dim=4, copies=2)  # 2 x 160 bytes
+            >>> TableMemoryPlan.from_rows([row]).build_bytes
+            480
+        """
+        largest = max((row.raw_bytes // row.copies for row in self.tables), default=0)
+        return self.raw_bytes + largest
 
     @property
     def num_parameters(self) -> int:

@@ -108,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(plan.format_table(max_tables=args.max_tables))
         if found is not None:
-            fits = "fit" if plan.raw_bytes <= found[0] else "do NOT fit"
+            fits = "fit" if plan.build_bytes <= found[0] else "do NOT fit"
             print(
                 f"\nthis machine: {format_bytes(found[0])} available ({found[1]}): the tables "
-                f"({format_bytes(plan.raw_bytes)}) {fits}"
+                f"({format_bytes(plan.build_bytes)} to build) {fits}"
             )
     return 0
