@@ -98,15 +98,16 @@ def worker(data: str, vocab: str, out: str, warmup: int, seconds: float) -> None
 
         EmbeddingTable.apply_gradient = recheck
     if os.environ.get("BENCH_PER_TABLE_IDS") == "1":  # each table unpacks and checks its ids
-        lookup = EmbeddingTable.lookup
+        lookup, prepare = EmbeddingTable.lookup, EmbeddingTable.prepare
 
         class Raw(tuple):
             pass
 
-        EmbeddingTable.prepare = lambda self, ids: Raw((ids,))  # type: ignore[method-assign]
-        EmbeddingTable.lookup = lambda self, ids: lookup(  # type: ignore[method-assign]
-            self, ids[0] if isinstance(ids, Raw) else ids
-        )
+        def per_table(self, ids):
+            return lookup(self, prepare(self, ids[0]) if isinstance(ids, Raw) else ids)
+
+        EmbeddingTable.prepare = lambda self, ids: Raw((ids,))
+        EmbeddingTable.lookup = per_table
     if os.environ.get("BENCH_MASKED_POOL") == "1":  # TensorFlow's own pooling gradient
         import tensorflow as tf
 

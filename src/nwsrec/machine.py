@@ -25,9 +25,9 @@ that can be gigabytes, so each row can cost a TLB miss. With transparent huge pa
 with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``; glibc reads it at process start only, so
 :func:`hugepages_environment` gives the environment to start a process with (``nwsrec
 --hugepages`` or ``NWSREC_HUGEPAGES=1`` restarts the command with it). Off by default: on
-this project's benchmarks they changed a step by 0.94-1.06x (``bench/speedups.py``; Zipf
-ids keep the hot rows in cache) and 1.03x with uniform ids over 1e6-row tables
-(``bench/tables.py``), while filling the tables took 2.6x as long.
+this project's benchmarks they changed a step by 0.94-1.06x over three runs of
+``bench/speedups.py`` (Zipf ids keep the hot rows in cache) and 1.03x with uniform ids over
+1e6-row tables (``bench/tables.py``), while filling the tables took 2.6x as long.
 
 Example:
     >>> need = 3 << 30
