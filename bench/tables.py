@@ -41,34 +41,24 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HUGEPAGES_TUNABLE = "glibc.malloc.hugetlb=1"
+from nwsrec.machine import (  # noqa: E402
+    HUGEPAGES_TUNABLE,
+    anon_hugepages_bytes,
+    hugepages_environment,
+)
 
-
-def _transparent_hugepages_available() -> bool:
-    try:
-        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
-            return "[never]" not in f.read()
-    except OSError:
-        return False
-
-
-if (
-    __name__ == "__main__"
-    and "--no-hugepages" not in sys.argv
-    and "GLIBC_TUNABLES" not in os.environ
-    and _transparent_hugepages_available()
-):
+if __name__ == "__main__" and "--no-hugepages" not in sys.argv:
     # glibc reads its tunables at start only: run again with large allocations (the tables)
-    # advised as transparent huge pages.
-    env = dict(os.environ, GLIBC_TUNABLES=HUGEPAGES_TUNABLE)
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    # advised as transparent huge pages, where Linux offers them (madvise mode).
+    hugepages_env = hugepages_environment()
+    if hugepages_env is not None:
+        os.execve(sys.executable, [sys.executable, *sys.argv], hugepages_env)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from nwsrec.embedding import EmbeddingTable  # noqa: E402
-from nwsrec.machine import anon_hugepages_bytes  # noqa: E402
 
 E = tf.tpu.experimental.embedding
 
