@@ -1,40 +1,43 @@
-"""Accuracy benchmark: the built-in ``ctr`` model against a plain Keras 3 model.
+"""Accuracy: is the ``ctr`` model trained as long as the data pays, at every width?
 
-Both models have the same architecture: per slot an embedding of width 16 (the ``ctr``
-model's full width) plus a bias embedding, sum-pooled over a slot's ids, the embeddings
-(and the squashed ``dense`` floats, when the data has them) into the same DNN ([64]
-ReLU, then 1), logit = DNN + sum of the biases. Same training records, batch size and
-number of steps, 5 seeds (``--seeds``), test AUC on the test split.
+For each data set (MovieLens-100K, the synthetic task, the Criteo-shaped synthetic at
+scale 0.01) and each uniform width (2, 4, 16: every slot at that width), on the same
+files and seed:
 
-- nwsrec: ``ctr`` at full width with its defaults, trained for the fixed number of
-  steps (its default epochs/early stopping off, so the length is the same).
-- Keras: ``keras.layers.Embedding`` per slot, ``Model.fit`` with Adam (shuffle each
-  epoch), at the best learning rate of a small grid, chosen on one training record in
-  ten held out of training (seed 0), never on the test split.
+- **nwsrec default**: ``ctr`` with its defaults: up to 50 passes, stopped on the held-out
+  AUC of one training record in ten (patience 3 passes), the best pass's weights kept.
+- **nwsrec fixed lengths**: the same model and held-out split trained without stopping,
+  its test AUC read after every pass up to 3 passes past the default's stop (the same
+  seeded run, so the default's stop is one point of this curve); "best fixed" is the
+  best of them: what the default could have had had it known the test split.
+- **Keras**: the same architecture in plain Keras 3 (``keras.layers.Embedding`` per slot
+  and a bias embedding, sum-pooled, the same DNN; Adam on everything, ``fit`` reshuffling
+  every pass), its learning rate (grid ``--lrs``) and length (passes, up to
+  ``--keras-epochs``) chosen on one training record in ten held out of its training —
+  never on the test split.
 
-Goal (issue 13): nwsrec's mean test AUC >= Keras's on every data set (a difference
-smaller than its standard error is a tie), in <= Keras's wall time.
+Goals, printed met / not met per data set and width:
 
-Data sets: MovieLens-100K (``nwsrec datasets fetch movielens-100k``), the synthetic task
-(``nwsrec datasets generate synthetic``); ``--criteo`` adds the Criteo-shaped synthetic
-(``nwsrec.data.criteo``, an error if that generator is not installed).
+- stopping: nwsrec default >= best fixed length - 0.001 test AUC;
+- accuracy: nwsrec default >= Keras - 0.001 test AUC;
+- width: where the width matters to Keras (AUC at 16 minus at 2 above 0.001), it matters
+  to nwsrec too (its own difference above 0.001).
 
-Run: ``nice -n 10 .venv/bin/python bench/accuracy.py [--quick] [--seeds N]
-[--movielens DIR] [--synthetic DIR] [--criteo]``.
+Wall time: each side's whole run (model building, training, its held-out evaluations),
+and nwsrec's split into start-up (until the first step), training and evaluation.
 
-Measured (``--seeds 3``, normal steps, 2 shared cores; ``ctr`` at Adagrad 1.0 / FTRL 0.5,
-chosen in ``bench/ctr_tuning.py``): MovieLens-100K 0.7879 +- 0.0002 vs Keras (Adam
-0.003) 0.7782 +- 0.0008, paired +0.0096 +- 0.0009; synthetic 0.7097 +- 0.0011 vs Keras
-(Adam 0.001) 0.6847 +- 0.0007, paired +0.0249 +- 0.0018: AUC goal met on both. Wall
-ratio 1.18 / 1.24 (not met; nwsrec's time includes building the Trainer and its
-evaluation). Before (Adagrad 0.1 / FTRL 0.05, ``--quick``): 0.7578 vs 0.7735 and
-0.5592 vs 0.6765.
+Data: made if missing (``--data-root``, default ``runs/data``): MovieLens-100K fetched
+through pip (the ``recbole`` wheel), the synthetic and Criteo-shaped sets generated.
+
+Run: ``.venv/bin/python bench/accuracy.py [--datasets movielens,synthetic,criteo]
+[--widths 2,4,16] [--seeds 1]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import statistics
 import sys
@@ -51,8 +54,9 @@ from nwsrec.metrics import exact_auc  # noqa: E402
 from nwsrec.runs import resolve_params  # noqa: E402
 from nwsrec.training.trainer import Trainer  # noqa: E402
 
-WIDTH = 16
 HIDDEN = [64]
+MARGIN = 0.001
+PAST_STOP = 3  # passes the fixed-length curve goes past the default's stop
 
 
 def read_split(pattern: str, slots: list[int], dense: int) -> dict[str, np.ndarray]:
@@ -81,7 +85,9 @@ def read_split(pattern: str, slots: list[int], dense: int) -> dict[str, np.ndarr
     return out
 
 
-def keras_model(vocab: dict[int, int], slots: list[int], dense: int, lr: float) -> keras.Model:
+def keras_model(
+    vocab: dict[int, int], slots: list[int], dense: int, lr: float, width: int
+) -> keras.Model:
     """Embedding + bias per slot (sum-pooled; id -1 is padding), the DNN, Adam."""
     inputs, vectors, biases = {}, [], []
     for s in slots:
@@ -89,7 +95,7 @@ def keras_model(vocab: dict[int, int], slots: list[int], dense: int, lr: float) 
         inputs[f"slot_{s}_0"] = ids
         mask = keras.ops.expand_dims(keras.ops.cast(ids >= 0, "float32"), -1)
         safe = keras.ops.maximum(ids, 0)
-        vec = keras.layers.Embedding(vocab[s], WIDTH, name=f"emb_{s}")(safe)
+        vec = keras.layers.Embedding(vocab[s], width, name=f"emb_{s}")(safe)
         bias = keras.layers.Embedding(
             vocab[s], 1, embeddings_initializer="zeros", name=f"bias_{s}"
         )(safe)
@@ -113,56 +119,99 @@ def keras_model(vocab: dict[int, int], slots: list[int], dense: int, lr: float) 
     return model
 
 
-def fit_keras(train, evals, vocab, slots, dense, lr, batch, steps, seed):
-    """Trains for ``steps`` steps (fit shuffles each epoch); returns (AUCs, seconds)."""
+def prepare(dataset: str, root: str) -> str:
+    """The data directory of ``dataset`` under ``root``, made if missing."""
+    out = os.path.join(root, {"movielens": "movielens-100k", "synthetic": "synthetic",
+                              "criteo": "criteo-synth"}[dataset])  # fmt: skip
+    if os.path.exists(os.path.join(out, "vocab.tsv")):
+        return out
+    if dataset == "synthetic":
+        from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
+
+        generate_synthetic(out, SyntheticConfig(seed=0))
+    elif dataset == "criteo":
+        from nwsrec.data.criteo import CriteoConfig, generate_criteo
+
+        generate_criteo(out, CriteoConfig(seed=0))
+    else:
+        from nwsrec.data.movielens import convert_movielens, fetch_movielens
+
+        raw = fetch_movielens(os.path.join(out, "raw"))
+        convert_movielens(raw, out, split="random", seed=0)
+    return out
+
+
+def fit_keras(train, evals, vocab, slots, dense, lr, width, batch, epochs, seed):
+    """Trains pass by pass; returns ``(AUCs of each eval split after each pass, seconds)``."""
     keras.utils.set_random_seed(seed)
     began = time.perf_counter()
-    model = keras_model(vocab, slots, dense, lr)
+    model = keras_model(vocab, slots, dense, lr, width)
     x = {k: v for k, v in train.items() if k != "label"}
-    per_epoch = len(train["label"]) // batch
-    epochs = max(1, round(steps / per_epoch))
-    model.fit(
-        x,
-        train["label"],
-        batch_size=batch,
-        epochs=epochs,
-        shuffle=True,
-        verbose=0,
-        steps_per_epoch=min(per_epoch, steps),
-    )
-    aucs = []
-    for data in evals:
-        z = model.predict(
-            {k: v for k, v in data.items() if k != "label"}, batch_size=4096, verbose=0
-        )
-        aucs.append(exact_auc(data["label"].astype(np.float64), np.asarray(z, np.float64)))
-    return aucs, time.perf_counter() - began
+    curves: list[list[float]] = [[] for _ in evals]
+    for _ in range(epochs):
+        model.fit(x, train["label"], batch_size=batch, epochs=1, shuffle=True, verbose=0)
+        for curve, data in zip(curves, evals, strict=True):
+            z = model.predict(
+                {k: v for k, v in data.items() if k != "label"}, batch_size=8192, verbose=0
+            )
+            curve.append(exact_auc(data["label"].astype(np.float64), np.asarray(z, np.float64)))
+    return curves, time.perf_counter() - began
 
 
 def subset(data, index):
     return {k: v[index] for k, v in data.items()}
 
 
-def run_nwsrec(data_dir, batch, steps, seed, model_dir):
+def _ctr_params(data_dir: str, width: int, seed: int, **overrides) -> dict:
     _, params = resolve_params("ctr", data_dir=data_dir)
-    params = {
+    slots = sorted(read_vocab_file(params["vocab_file_path"]))
+    return {
         **params,
         "search": False,
-        "batch_size": batch,
-        "train_steps": steps,
-        "epochs": None,
-        "early_stopping_patience": 0,
         "seed": seed,
-        "checkpoint_every_steps": steps,
-        "log_every_steps": max(1, steps // 10),
+        "slot_dims": dict.fromkeys(slots, width),
+        **overrides,
     }
+
+
+def run_default(data_dir: str, width: int, seed: int, work: str) -> dict:
+    """``ctr`` with its defaults at one width: test AUC, where it stopped, wall time."""
     from nwsrec.tasks.ctr.params.params import CtrModel
 
+    params = _ctr_params(data_dir, width, seed)
     began = time.perf_counter()
-    trainer = Trainer(lambda: CtrModel(params), params, model_dir, progress=False)
-    trainer.train()
+    trainer = Trainer(lambda: CtrModel(params), params, work, progress=False)
+    built = time.perf_counter()
+    result = trainer.train()
+    trained = time.perf_counter()
     auc = trainer.evaluate().auc
-    return auc, time.perf_counter() - began
+    end = time.perf_counter()
+    stopping = result.early_stopping or {}
+    return {
+        "auc": auc,
+        "best_step": stopping.get("best_step"),
+        "stopped_step": stopping.get("stopped_step"),
+        "steps_per_epoch": result.steps_per_epoch,
+        "wall": end - began,
+        "startup": built - began,
+        "train": trained - built,
+        "test_eval": end - trained,
+    }
+
+
+def run_fixed_lengths(data_dir: str, width: int, seed: int, passes: int, work: str) -> list:
+    """The same model and split without stopping: test AUC after each pass."""
+    from nwsrec.tasks.ctr.params.params import CtrModel
+
+    params = _ctr_params(data_dir, width, seed, early_stopping_patience=0, epochs=None)
+    trainer = Trainer(lambda: CtrModel(params), params, work, progress=False)
+    trainer.holdout_every = int(params["holdout_every"])  # the default's training records
+    per_epoch = trainer.steps_per_epoch()
+    curve = []
+    for k in range(1, passes + 1):
+        trainer.train(steps=k * per_epoch)
+        curve.append([k * per_epoch, trainer.evaluate().auc])
+    return curve
 
 
 def mean_se(values):
@@ -171,103 +220,124 @@ def mean_se(values):
     return m, se
 
 
-def bench_one(name, data_dir, batch, steps, seeds, lrs, work):
+def bench_one(dataset, data_dir, widths, seeds, lrs, keras_epochs, work):
     vocab = read_vocab_file(os.path.join(data_dir, "vocab.tsv"))
     slots = sorted(vocab)
-    from nwsrec.tasks.ctr.params.params import dense_width
+    from nwsrec.tasks.ctr.params.params import CtrModel, dense_width
 
+    batch = int(CtrModel.default_params()["batch_size"])
     dense = dense_width(os.path.join(data_dir, "train-*"))
     train = read_split(os.path.join(data_dir, "train-*"), slots, dense)
     test = read_split(os.path.join(data_dir, "test-*"), slots, dense)
     rng = np.random.default_rng(0)
     held = rng.random(len(train["label"])) < 0.1
-    grid = {}
-    for lr in lrs:  # learning rate chosen on held-out training records
-        (auc,), _ = fit_keras(
-            subset(train, ~held), [subset(train, held)], vocab, slots, dense, lr, batch, steps, 0
+    out = {}
+    for width in widths:
+        rows = {"default": [], "best fixed": [], "keras": [], "walls": []}
+        for seed in range(seeds):
+            tag = f"{dataset}-w{width}-s{seed}"
+            default = run_default(data_dir, width, seed, os.path.join(work, tag + "-default"))
+            stop_pass = -(-int(default["stopped_step"]) // int(default["steps_per_epoch"]))
+            curve = run_fixed_lengths(
+                data_dir, width, seed, stop_pass + PAST_STOP, os.path.join(work, tag + "-fixed")
+            )
+            best_fixed = max(a for _, a in curve)
+            grid = {}
+            began = time.perf_counter()
+            for lr in lrs:
+                (heldout, tested), _ = fit_keras(
+                    subset(train, ~held), [subset(train, held), test], vocab, slots, dense,
+                    lr, width, batch, keras_epochs, seed,
+                )  # fmt: skip
+                epoch = int(np.argmax(heldout))
+                grid[lr] = (heldout[epoch], tested[epoch], epoch + 1)
+            keras_wall = (time.perf_counter() - began) / len(lrs)
+            lr = max(grid, key=lambda r: grid[r][0])
+            rows["default"].append(default["auc"])
+            rows["best fixed"].append(best_fixed)
+            rows["keras"].append(grid[lr][1])
+            rows["walls"].append((default, keras_wall))
+            print(
+                f"  [{dataset} width {width} seed {seed}] nwsrec default {default['auc']:.4f} "
+                f"(best step {default['best_step']}, stopped {default['stopped_step']}, "
+                f"{default['steps_per_epoch']} steps a pass); fixed lengths "
+                + " ".join(f"{s}:{a:.4f}" for s, a in curve)
+                + f"; Keras {grid[lr][1]:.4f} (Adam {lr:g}, {grid[lr][2]} passes)",
+                flush=True,
+            )
+        out[width] = rows
+    return out
+
+
+def report(results: dict) -> list[str]:
+    lines = []
+    for dataset, by_width in results.items():
+        lines.append(f"\n{dataset}: test AUC (mean over seeds), wall s per run")
+        lines.append(
+            f"{'width':>5} {'nwsrec default':>15} {'best fixed':>11} {'Keras':>8}"
+            f" {'stopping':>10} {'vs Keras':>10} {'nwsrec s':>9} (start-up/train/eval)"
+            f" {'Keras s':>8}"
         )
-        grid[lr] = auc
-    best_lr = max(grid, key=grid.get)
-    print(
-        "  Keras Adam learning-rate grid (held-out training AUC): "
-        + ", ".join(f"{lr:g}: {a:.4f}" for lr, a in grid.items())
-        + f" -> {best_lr:g}"
-    )
-    rows = {"nwsrec ctr": ([], []), f"Keras Adam {best_lr:g}": ([], [])}
-    for seed in range(seeds):
-        auc, wall = run_nwsrec(data_dir, batch, steps, seed, os.path.join(work, f"{name}-{seed}"))
-        rows["nwsrec ctr"][0].append(auc)
-        rows["nwsrec ctr"][1].append(wall)
-        (auc,), wall = fit_keras(train, [test], vocab, slots, dense, best_lr, batch, steps, seed)
-        rows[f"Keras Adam {best_lr:g}"][0].append(auc)
-        rows[f"Keras Adam {best_lr:g}"][1].append(wall)
-        print(f"  seed {seed}: nwsrec {rows['nwsrec ctr'][0][-1]:.4f}, Keras {auc:.4f}", flush=True)
-    return rows
+        means = {}
+        for width, rows in by_width.items():
+            d, f, k = (statistics.fmean(rows[key]) for key in ("default", "best fixed", "keras"))
+            means[width] = (d, k)
+            walls = [w for w, _ in rows["walls"]]
+            split = "/".join(
+                f"{statistics.fmean(w[key] for w in walls):.0f}"
+                for key in ("startup", "train", "test_eval")
+            )
+            ours = statistics.fmean(w["wall"] for w in walls)
+            theirs = statistics.fmean(k for _, k in rows["walls"])
+            lines.append(
+                f"{width:>5} {d:>15.4f} {f:>11.4f} {k:>8.4f} {d - f:>+10.4f} {d - k:>+10.4f}"
+                f" {ours:>9.0f} ({split}) {theirs:>8.0f}"
+            )
+            lines.append(
+                f"      stopping within {MARGIN} of the best fixed length: "
+                f"{'met' if d >= f - MARGIN else 'NOT met'}; >= Keras - {MARGIN}: "
+                f"{'met' if d >= k - MARGIN else 'NOT met'}"
+            )
+        if len(means) >= 2:
+            lo, hi = min(means), max(means)
+            keras_gap = means[hi][1] - means[lo][1]
+            ours_gap = means[hi][0] - means[lo][0]
+            ok = keras_gap <= MARGIN or ours_gap > MARGIN
+            lines.append(
+                f"width {hi} vs {lo}: Keras {keras_gap:+.4f}, nwsrec {ours_gap:+.4f}: where width "
+                f"matters to Keras it matters to nwsrec: {'met' if ok else 'NOT met'}"
+            )
+    return lines
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.partition("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="2 seeds, a quarter of the steps")
-    parser.add_argument("--movielens", default="runs/data/movielens-100k")
-    parser.add_argument("--synthetic", default="runs/data/synthetic")
-    parser.add_argument(
-        "--criteo",
-        nargs="?",
-        const="runs/data/criteo",
-        default=None,
-        help="add the Criteo-shaped synthetic (nwsrec.data.criteo)",
-    )
+    parser.add_argument("--datasets", default="movielens,synthetic,criteo")
+    parser.add_argument("--widths", default="2,4,16")
+    parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--lrs", default="0.001,0.003", help="Keras Adam learning-rate grid")
+    parser.add_argument("--keras-epochs", type=int, default=12, help="Keras passes at most")
+    parser.add_argument("--data-root", default="runs/data")
+    parser.add_argument("--out", default="runs/bench/accuracy.json")
     args = parser.parse_args(argv)
-    seeds = 2 if args.quick else args.seeds
-    scale = 0.25 if args.quick else 1.0
-    # (name, dir, batch, steps): the built-in tasks' batch sizes and training lengths.
-    sets = [("MovieLens-100K", args.movielens, 256, 1500), ("synthetic", args.synthetic, 512, 2000)]
-    if args.criteo is not None:
-        try:
-            import nwsrec.data.criteo  # noqa: F401
-        except ImportError:
-            sys.exit("--criteo: the Criteo-shaped generator nwsrec.data.criteo is not installed")
-        sets.append(("Criteo-shaped", args.criteo, 512, 2000))
     import tempfile
 
+    widths = [int(w) for w in args.widths.split(",")]
     lrs = [float(v) for v in args.lrs.split(",")]
     results = {}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nwsrec-accuracy-") as work:
-        for name, data_dir, batch, steps in sets:
-            if not os.path.exists(os.path.join(data_dir, "vocab.tsv")):
-                sys.exit(f"{name}: no data in {data_dir} (see `nwsrec datasets --help`)")
-            steps = max(1, int(steps * scale))
-            print(f"{name}: batch {batch}, {steps} steps, {seeds} seeds", flush=True)
-            results[name] = (
-                steps,
-                batch,
-                bench_one(name, data_dir, batch, steps, seeds, lrs, work),
+        for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+            data_dir = prepare(dataset, args.data_root)
+            print(f"{dataset}: {data_dir}", flush=True)
+            results[dataset] = bench_one(
+                dataset, data_dir, widths, args.seeds, lrs, args.keras_epochs, work
             )
-    print(f"\nTest AUC, mean +- standard error over {seeds} seeds; wall s per run (median)")
-    verdicts = []
-    for name, (steps, batch, rows) in results.items():
-        print(f"\n{name} (batch {batch}, {steps} steps)")
-        print(f"{'model':24s} {'test AUC':>18s} {'wall s':>8s}")
-        stats = {}
-        for model, (aucs, walls) in rows.items():
-            m, se = mean_se(aucs)
-            stats[model] = (m, se, statistics.median(walls), aucs)
-            print(f"{model:24s} {m:10.4f} +- {se:.4f} {statistics.median(walls):8.1f}")
-        (ours, theirs) = stats.values()
-        diff = np.array(ours[3]) - np.array(theirs[3])
-        d, dse = mean_se(list(diff))
-        auc_ok = d >= 0 or (dse == dse and abs(d) < dse)
-        time_ratio = ours[2] / theirs[2]
-        print(
-            f"difference {d:+.4f} +- {dse:.4f} (paired): "
-            f"{'met' if auc_ok else 'NOT met'} (goal: >= Keras or a tie); wall ratio "
-            f"{time_ratio:.2f} ({'met' if time_ratio <= 1 else 'NOT met'}, goal <= 1)"
-        )
-        verdicts.append(auc_ok and time_ratio <= 1)
-    print(f"\nall goals met: {all(verdicts)}")
+            with open(args.out, "w", encoding="utf-8") as f:
+                json.dump(results, f, indent=1, default=str)
+    print("\n".join(report(results)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -300,7 +300,14 @@ class TrainerConfig(Config):
         None, "train this many passes over the training records (None: train_steps)"
     )
     early_stopping_patience: int = knob(
-        0, "stop after this many held-out evaluations without a lower log loss (0: off)"
+        0,
+        "stop after this many held-out evaluations without a better early_stopping_metric (0: off)",
+    )
+    early_stopping_metric: str = knob(
+        "auc",
+        "what early stopping watches on the held-out records: 'auc' (the ranking, higher is "
+        "better) or 'log_loss' (lower is better; it turns up on over-confidence while the "
+        "ranking may still improve)",
     )
     eval_every_steps: int | None = knob(
         None, "early stopping: held-out evaluation every this many steps (None: an epoch)"
@@ -309,7 +316,7 @@ class TrainerConfig(Config):
         None, "early stopping: held-out batches read per evaluation at most (None: all)"
     )
     early_stopping_min_delta: float = knob(
-        0.0, "early stopping: a held-out log loss lower by more than this is better"
+        0.0, "early stopping: a held-out metric better by more than this is an improvement"
     )
 
     def __post_init__(self) -> None:
@@ -327,6 +334,7 @@ class TrainerConfig(Config):
             if getattr(self, key) is not None:
                 _check_positive_int(key, getattr(self, key))
         _check_rate("early_stopping_min_delta", self.early_stopping_min_delta, allow_zero=True)
+        _check_choice("early_stopping_metric", self.early_stopping_metric, ("auc", "log_loss"))
         if self.early_stopping_patience and not self.holdout_every:
             raise _fail(
                 "holdout_every",
@@ -382,6 +390,12 @@ class SearchConfig(Config):
     )
     selection_batches: int | None = knob(
         None, "holdout / frontier: held-out batches read at most (None: every one)"
+    )
+    selection_loss: str = knob(
+        "recalibrated",
+        "holdout / frontier: the per-example held-out loss widths are judged by: "
+        "'recalibrated' (log loss after one scale and offset of the logits are refit, so "
+        "over-confidence does not count) or 'raw' (log loss)",
     )
     supernet_layout: str = knob(
         "nested",
@@ -444,6 +458,7 @@ class SearchConfig(Config):
         _check_choice("nws_mode", self.nws_mode, ("sample", "mixed"))
         _check_choice("width_selection", self.width_selection, ("argmax", "holdout", "frontier"))
         _check_choice("supernet_layout", self.supernet_layout, ("nested", "separate"))
+        _check_choice("selection_loss", self.selection_loss, ("recalibrated", "raw"))
         _check_rate("selection_tolerance", self.selection_tolerance, allow_zero=True)
         if self.selection_batches is not None:
             _check_positive_int("selection_batches", self.selection_batches)

@@ -17,12 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import glob
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +33,8 @@ from nwsrec.config import check_known_keys, typed_params
 from nwsrec.features import read_vocab_file
 from nwsrec.files import write_json_atomic
 from nwsrec.search.buckets import units_to_slot_dims
+from nwsrec.search.evaluator import HoldoutEvaluator, holdout_batches, layer_candidates
+from nwsrec.search.frontier import drop_warnings
 from nwsrec.search.model import check_slot_dims, embedding_parameters
 from nwsrec.search.plot import plot_frontier, plot_search
 from nwsrec.search.result import (
@@ -45,12 +49,7 @@ from nwsrec.search.result import (
     search_result,
     write_search_result,
 )
-from nwsrec.search.select import (
-    holdout_batches,
-    neighbour_losses,
-    search_frontier,
-    select_widths,
-)
+from nwsrec.search.select import neighbour_losses, search_frontier, select_widths
 from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
@@ -61,6 +60,7 @@ __all__ = [
     "SCHEDULE_KEYS",
     "RunReport",
     "default_model_dir",
+    "load_search_evaluator",
     "parse_param_overrides",
     "resolve_params",
     "run_search",
@@ -159,9 +159,10 @@ SCHEDULE_KEYS = ("search_steps", "warmup_steps", "pretraining_steps", "arch_warm
 def scale_steps(params: Mapping[str, Any], steps: int, keep: Iterable[str] = ()) -> dict[str, Any]:
     """Params for ``steps`` training steps, the search's schedule scaled alike.
 
-    ``train_steps`` becomes ``steps``; every key of :data:`SCHEDULE_KEYS` that is set
-    (and not in ``keep``) is scaled by ``steps / train_steps``, so a task's search keeps
-    its shape (e.g. 3x as many search steps as training steps) at any length.
+    ``train_steps`` becomes ``steps`` (and ``epochs`` None, unless in ``keep``: the
+    length is given in steps); every key of :data:`SCHEDULE_KEYS` that is set (and not
+    in ``keep``) is scaled by ``steps / train_steps``, so a task's search keeps its shape
+    (e.g. 3x as many search steps as training steps) at any length.
 
     Args:
         params: resolved params with ``train_steps``.
@@ -177,6 +178,8 @@ def scale_steps(params: Mapping[str, Any], steps: int, keep: Iterable[str] = ())
     ratio = steps / max(1, int(params["train_steps"]))
     out = {**params, "train_steps": steps}
     keep = set(keep)
+    if "epochs" in out and "epochs" not in keep:
+        out["epochs"] = None
     for key in SCHEDULE_KEYS:
         if out.get(key) and key not in keep:
             out[key] = max(1, round(int(out[key]) * ratio))
@@ -289,7 +292,12 @@ def _train_and_evaluate(
     own = restore_dir is None or os.path.abspath(restore_dir) == os.path.abspath(model_dir)
     check_manifest(model_dir if own else str(restore_dir), manifest, write=own)
     result = trainer.train()
-    evaluation = trainer.evaluate()
+    # A search is reported at full width (the layer's own inference would be the argmax
+    # of its architecture weights, which the built-in searches never train).
+    with contextlib.ExitStack() as stack:
+        for layer in trainer.nws_layers:
+            stack.enter_context(layer.pinned(layer.largest_sizes()))
+        evaluation = trainer.evaluate()
     mapped = getattr(trainer.model, "out_of_range_count", 0)
     if mapped:
         logger.warning("%d ids outside their slot's vocab were mapped to the OOV row", mapped)
@@ -329,6 +337,7 @@ def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) 
         batches,
         tolerance=float(params.get("selection_tolerance") or 0.0),
         rounds=int(params.get("selection_rounds") or 1),
+        loss=str(params.get("selection_loss") or "recalibrated"),
         on_progress=CountProgress(0, "held-out evaluations", enabled=progress),
     )
 
@@ -358,9 +367,11 @@ def _frontier_on_holdout(
     bias_rows = model.slot_bias_rows()
     price_bytes = model.bytes_pricer()
     from nwsrec.search.cost import embedding_parameters_of, full_sizes
-    from nwsrec.search.select import layer_candidates
 
-    candidates = layer_candidates(trainer)
+    evaluator = HoldoutEvaluator(
+        trainer, batches, loss=str(params.get("selection_loss") or "recalibrated")
+    )
+    candidates = layer_candidates(trainer.nws_layers)
     full = embedding_parameters_of(unit_rows, bias_rows, full_sizes(candidates))
     # Re-grown points at the usual budgets and at each uniform width's parameters (the
     # equal-memory comparisons), and at the one asked for.
@@ -382,6 +393,7 @@ def _frontier_on_holdout(
         budgets=budgets,
         price_bytes=price_bytes,
         on_progress=CountProgress(0, "frontier steps", enabled=progress),
+        evaluator=evaluator,
     )
     tolerance = float(params.get("selection_tolerance") or 0.0)
     if budget is not None or max_bytes is not None:
@@ -398,8 +410,47 @@ def _frontier_on_holdout(
         )
     document["rule"]["tolerance"] = tolerance
     point = document["frontier"][document["default_point"]]
-    neighbours = neighbour_losses(trainer, batches, point["sizes"])
+    for line in drop_warnings(document["frontier"], document["default_point"]):
+        logger.warning("%s", line)
+    neighbours = neighbour_losses(evaluator, point["sizes"])
     return document, neighbours
+
+
+def load_search_evaluator(
+    cls: type, params: Mapping[str, Any], model_dir: str, *, loss: str | None = None
+) -> HoldoutEvaluator:
+    """The held-out evaluator of a finished search, for any choice of widths.
+
+    Restores the search's weights as its selection saw them (the best held-out step of
+    an early-stopped search, ``model_dir/best``; else the newest checkpoint) and reads
+    its held-out records, so ``evaluator.losses(sizes)`` is the estimate the search
+    would act on for ``sizes`` (``{unit: size}``). ``bench/search_quality.py`` checks
+    these estimates against retrained test results.
+
+    Args:
+        cls: the model class of the search.
+        params: the search's resolved params.
+        model_dir: the search's directory.
+        loss: the evaluator's loss (default: the params' ``selection_loss``).
+
+    Raises:
+        FileNotFoundError: no checkpoint in ``model_dir``.
+    """
+    params = {**params, "search": True, "slot_dims": None}
+    trainer = Trainer(lambda: cls(params), params, model_dir, progress=False)
+    best = os.path.join(model_dir, "best")
+    found = trainer.restore(best if glob.glob(os.path.join(best, "*.index")) else None)
+    if not found:
+        raise FileNotFoundError(
+            f"`model_dir` must hold a finished search's checkpoint. Received: {model_dir!r}"
+        )
+    max_batches = params.get("selection_batches")
+    batches = holdout_batches(
+        trainer, params["train_file_pattern"], int(max_batches) if max_batches else None
+    )
+    return HoldoutEvaluator(
+        trainer, batches, loss=loss or str(params.get("selection_loss") or "recalibrated")
+    )
 
 
 def _holding_model_dir(run: Callable[..., RunReport]) -> Callable[..., RunReport]:
@@ -484,7 +535,14 @@ def run_search(
     if method == "holdout":
         selection = _select_on_holdout(trainer, params, progress)
     if method == "frontier":
+        began = time.perf_counter()
         document, neighbours = _frontier_on_holdout(trainer, params, progress, budget, max_bytes)
+        document["selection_seconds"] = time.perf_counter() - began
+        logger.info(
+            "frontier: %d held-out evaluations in %.1f s",
+            document["evaluations"],
+            document["selection_seconds"],
+        )
     found = search_result(
         trainer.nws_layers,
         result.step,

@@ -16,7 +16,7 @@ def test_demo_runs_end_to_end_and_prints_the_comparison(tmp_path, capsys):
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    for row in ("search, default point", "search, --budget 0.25", "every slot 4", "every slot 8"):
+    for row in ("search, default point", "search, --budget 0.25", "every slot 4", "every slot 1"):
         assert row in printed
     assert "full width (16)" in printed
     assert "emb. params" in printed and "test AUC" in printed and "log loss" in printed
@@ -26,8 +26,12 @@ def test_demo_runs_end_to_end_and_prints_the_comparison(tmp_path, capsys):
     assert f"frontier plot: {out / 'search' / 'frontier.png'}" in printed
     result = json.loads((out / "search" / "search_result.json").read_text())
     assert len(result["slots"]) == 6
-    for run in ("retrain", "retrain-budget-0.25", "uniform-4", "uniform-8", "full"):
-        assert (out / run / "params.json").exists(), run
+    for width in (1, 2, 4, 8, 16):
+        assert (out / f"uniform-{width}" / "params.json").exists(), width
+    # A search point with the widths of a uniform run is that run, not trained again.
+    for run in ("retrain", "retrain-budget-0.25"):
+        reused = printed.count("the same widths as a run above")
+        assert (out / run / "params.json").exists() or reused >= 1, run
     # Each uniform run trained every slot at its width (the tables say so).
     uniform = json.loads((out / "uniform-4" / "params.json").read_text())
     assert set(uniform["slot_dims"].values()) == {4}

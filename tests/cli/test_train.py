@@ -76,7 +76,7 @@ def test_dims_drop_size_zero_slots_and_set_the_widths(data_dir, tmp_path, capsys
     [
         ({99: 4}, "unknown slot 99"),
         ({5: None}, "slot 5 missing"),
-        ({5: 6}, r"size of slot 5 must be one of the candidate sizes \[0, 4, 8, 16\]"),
+        ({5: 6}, r"size of slot 5 must be one of the candidate sizes \[0, 1, 2, 4, 8, 16\]"),
     ],
     ids=["unknown-slot", "missing-slot", "not-a-candidate"],
 )

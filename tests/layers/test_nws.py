@@ -668,3 +668,31 @@ def test_calling_a_built_layer_with_a_wrong_width_raises_value_error():
 def test_reports_before_the_layer_is_built_raise_value_error(method):
     with pytest.raises(ValueError, match=rf"`{method}\(\)` needs the layer's weights"):
         getattr(make_layer(), method)()
+
+
+def test_kept_is_zero_exactly_for_slots_at_size_zero_in_training_and_inference():
+    layer = make_layer()
+    x = np.ones((2, WIDTH), dtype=np.float32)
+    seen_zero = False
+    for _ in range(30):  # "user" draws its size 0 about a third of the time
+        y, kept = layer(x, training=True, return_kept=True)
+        choices = drawn_choices(layer, np.asarray(y)[0])
+        expected = [0.0 if c == 0 and CHOICES[i][0] == 0 else 1.0 for i, c in enumerate(choices)]
+        np.testing.assert_array_equal(np.asarray(kept), expected)
+        seen_zero |= expected[0] == 0.0
+    assert seen_zero
+    with layer.pinned({"user": 0, "item": 12}):
+        _, kept = layer(x, training=False, return_kept=True)
+        np.testing.assert_array_equal(np.asarray(kept), [0.0, 1.0, 1.0])
+    with layer.pinned(layer.largest_sizes()):
+        _, kept = layer(x, training=False, return_kept=True)
+        np.testing.assert_array_equal(np.asarray(kept), [1.0, 1.0, 1.0])
+
+
+def test_pinned_logits_name_the_slot_or_size_at_fault():
+    layer = built(make_layer())
+    with pytest.raises(LookupError, match="slots of layer.*'nope'"):
+        layer.pinned_logits({"nope": 4})
+    with pytest.raises(ValueError, match="slot item must be one of its candidates \\[4, 12\\]"):
+        layer.pinned_logits({"item": 8})
+    assert layer.largest_sizes() == {"user": 16, "item": 12, "ctx": 8}

@@ -5,7 +5,6 @@ import tensorflow as tf
 from nwsrec import registry
 from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
 from nwsrec.search.cost import embedding_parameters_of
-from nwsrec.search.select import pinned_sizes
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +44,7 @@ def test_nested_pinned_size_is_the_first_columns_of_the_block(data, sizes):
     model = _model(data, search=True, supernet_layout="nested")
     (layer,) = model.nws_layers()
     x = tf.constant(np.random.default_rng(0).normal(size=(5, 3 * 16)), tf.float32)
-    with pinned_sizes(layer, sizes):
+    with layer.pinned(sizes):
         y = model._separate_to_nested(layer(model._nested_to_separate(x, 3), training=False), 3)
     expected = x.numpy().copy()
     for i, slot in enumerate(["1", "2", "3"]):

@@ -75,9 +75,10 @@ def test_train_search_plan_with_epochs_and_early_stopping(converted, tmp_path, c
     args = ["--model", "ctr", "--data-dir", str(converted), "--no-progress"]
     assert main(["train", *args, "--model-dir", str(run), "--epochs", "4"]) == 0
     text = capsys.readouterr().out
-    assert "early stopping: best held-out log loss" in text
+    assert "early stopping: best held-out auc" in text
     state = json.loads((run / "early_stopping.json").read_text())
-    steps = [s for s, _ in state["evaluations"]]
+    assert state["metric"] == "auc"
+    steps = [e[0] for e in state["evaluations"]]
     # ~3600 training records (one in ten held out) / batch 256: ~14 steps per epoch.
     assert 12 <= steps[0] <= 16 and steps == [steps[0] * k for k in (1, 2, 3, 4)]
     auc = float(text.split("test AUC ")[1].split()[0])

@@ -22,7 +22,7 @@ def test_built_in_models_are_registered_with_their_data_dir(name):
         params["data_dir"]
         == {"synthetic": "runs/data/synthetic", "movielens": "runs/data/movielens-100k"}[name]
     )
-    assert params["candidate_sizes"] == [0, 4, 8, 16]
+    assert params["candidate_sizes"] == [0, 1, 2, 4, 8, 16]
 
 
 def _model(data, **overrides):
@@ -33,7 +33,7 @@ def _model(data, **overrides):
 
 def test_search_mode_has_one_nws_layer_over_tables_of_the_summed_widths(data):
     model = _model(data, search=True, supernet_layout="separate")
-    assert model.env.slot_to_dims == {1: [1, 28], 2: [1, 28], 3: [1, 28]}
+    assert model.env.slot_to_dims == {1: [1, 31], 2: [1, 31], 3: [1, 31]}
     (layer,) = model.nws_layers()
     assert layer.get_config()["slot_names"] == ["1", "2", "3"]
 

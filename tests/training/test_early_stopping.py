@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from nwsrec.runs import resolve_params
 from nwsrec.training.trainer import Trainer
@@ -62,12 +63,16 @@ def test_epochs_set_the_length_from_the_training_records(tiny_data, tmp_path):
     assert result.step == round(1.5 * 64)
 
 
-def test_early_stopping_restores_and_reports_the_best_evaluation(tiny_data, tmp_path):
+@pytest.mark.parametrize(("metric", "column"), [("auc", 1), ("log_loss", 2)])
+def test_early_stopping_restores_and_reports_the_best_evaluation(
+    tiny_data, tmp_path, metric, column
+):
     params = _params(
         tiny_data,
         train_steps=120,
         holdout_every=5,
         early_stopping_patience=2,
+        early_stopping_metric=metric,
         eval_every_steps=10,
         dense_learning_rate=0.05,  # overfits the 3.3k training records fast
         vec_learning_rate=0.5,
@@ -75,14 +80,16 @@ def test_early_stopping_restores_and_reports_the_best_evaluation(tiny_data, tmp_
     trainer = _trainer(params, tmp_path)
     result = trainer.train()
     report = result.early_stopping
-    losses = dict((int(s), v) for s, v in report["evaluations"])
-    best_step = min(losses, key=losses.get)
+    assert report["metric"] == metric
+    values = {int(e[0]): e[column] for e in report["evaluations"]}
+    pick = max if metric == "auc" else min
+    best_step = pick(values, key=lambda s: (values[s], -s if metric == "auc" else s))
     assert report["best_step"] == best_step == result.step
-    assert report["best_holdout_log_loss"] == losses[best_step]
-    # The restored weights are the best step's: the held-out loss comes back exactly.
+    assert report[f"best_holdout_{metric}"] == values[best_step]
+    # The restored weights are the best step's: the held-out metrics come back exactly.
     again = trainer.evaluate(params["train_file_pattern"], part="holdout")
-    assert abs(again.log_loss - losses[best_step]) < 1e-6
-    steps = sorted(losses)
+    assert abs(getattr(again, metric) - values[best_step]) < 1e-6
+    steps = sorted(values)
     if report["stopped_early"]:
         assert report["stopped_step"] == steps[-1] < 120
         assert len([s for s in steps if s > best_step]) == 2  # patience
@@ -91,3 +98,29 @@ def test_early_stopping_restores_and_reports_the_best_evaluation(tiny_data, tmp_
     # A rerun does not train past where the run stopped; it reports the same best.
     rerun = _trainer(params, tmp_path).train()
     assert rerun.early_stopping["best_step"] == best_step
+
+
+def test_a_search_is_stopped_on_its_full_width_evaluation(tiny_data, tmp_path):
+    """The supernet's held-out evaluation pins every NWS slot to its largest size."""
+    from nwsrec.tasks.ctr.params.params import CtrModel
+
+    params = _params(
+        tiny_data,
+        search=True,
+        train_steps=20,
+        holdout_every=5,
+        early_stopping_patience=3,
+        eval_every_steps=10,
+    )
+    trainer = Trainer(lambda: CtrModel(params), params, str(tmp_path), progress=False)
+    result = trainer.train()
+    layer = trainer.nws_layers[0]
+    with layer.pinned(layer.largest_sizes()):
+        full = trainer.evaluate(params["train_file_pattern"], part="holdout")
+    # The model holds the best evaluation's weights: its record is the full width's.
+    report = result.early_stopping
+    (best,) = [e for e in report["evaluations"] if e[0] == report["best_step"] == result.step]
+    assert abs(best[1] - full.auc) < 1e-9 and abs(best[2] - full.log_loss) < 1e-9
+    # The layer's own inference (the argmax of its untrained weights) is another model.
+    plain = trainer.evaluate(params["train_file_pattern"], part="holdout")
+    assert abs(plain.log_loss - full.log_loss) > 1e-6

@@ -55,8 +55,11 @@ def format_report(report: RunReport, title: str) -> str:
     stopping = report.early_stopping or {}
     if stopping.get("best_step") is not None:
         how = "stopped early" if stopping.get("stopped_early") else "trained"
+        metric = stopping.get("metric", "log_loss")
+        value = stopping.get(f"best_holdout_{metric}")
+        shown = "n/a" if value is None else f"{value:.4f}"
         lines.append(
-            f"  early stopping: best held-out log loss {stopping['best_holdout_log_loss']:.4f} "
+            f"  early stopping: best held-out {metric.replace('_', ' ')} {shown} "
             f"at step {stopping['best_step']} (restored); {how} at step "
             f"{stopping['stopped_step']}, {len(stopping['evaluations'])} evaluations"
         )

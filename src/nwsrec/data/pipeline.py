@@ -744,6 +744,8 @@ class InputFn:
         codecs = detect_all(files) if knobs.compression_type == "auto" else None
         if codecs is None:
             codecs = [knobs.compression_type] * len(files)
+        with self._lock:  # a corrupt record found while counting is named like one read
+            self.files_read.extend(f for f in files if f not in self.files_read)
         records = self._records(files, codecs, knobs).batch(65536)
         split = self.split
         if split is None:

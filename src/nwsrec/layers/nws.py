@@ -8,7 +8,8 @@ complete ``get_config``, and a fixed number of operations whatever the number of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -255,7 +256,23 @@ class MixedEmbedOpComb(keras.layers.Layer):
 
     # -------------------------------------------------------------------------- call
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
+    def call(self, inputs: Any, training: bool | None = None, return_kept: bool = False) -> Any:
+        """Masks the embedding by each slot's choice (see the class docstring).
+
+        Args:
+            inputs: ``[batch, sum_i m_i]`` (with a teacher: ``[embedding, teacher]``).
+            training: draw (True) or take the argmax (False).
+            return_kept: also return ``kept`` ``[S]`` (float32, no gradient): how much
+                of each slot this call keeps, ``1 - (factor of its size-0 choice)``: 0
+                for a slot whose size-0 choice was drawn or pinned, 1 for any other
+                choice, ``1 - p_i0`` in ``"mixed"`` mode. A model multiplies what else
+                belongs to the slot (its bias) by it, so that size 0 drops the slot
+                whole, in training as at inference. Not with a teacher.
+
+        Returns:
+            The masked embedding; ``(masked, kept)`` with ``return_kept``;
+            ``(masked, distillation_loss)`` with a teacher.
+        """
         if self.teacher_embedding_sizes_list is None:
             embedding, teacher = inputs, None
         else:
@@ -263,13 +280,22 @@ class MixedEmbedOpComb(keras.layers.Layer):
                 self._split_shapes(tuple(inputs.shape), "inputs.shape")  # raises
             self._split_shapes([tuple(t.shape) for t in inputs], "inputs.shape")
             embedding, teacher = inputs
+            if return_kept:
+                raise ValueError(
+                    "`return_kept` must be False when the layer has a teacher. "
+                    f"Received: return_kept={return_kept!r}"
+                )
         self._check_embedding_shape(tuple(embedding.shape), "inputs.shape")
 
         step = ops.convert_to_tensor(self.step)
-        factors = ops.reshape(self._choice_factors(step, bool(training)), (-1,))  # [S * M]
+        padded = self._choice_factors(step, bool(training))  # [S, M]
+        factors = ops.reshape(padded, (-1,))  # [S * M]
         masked = self._masked_multiply(embedding, factors)
         if training:
             self.step.assign_add(ops.ones((), dtype=self.step.dtype))
+        if return_kept:
+            zero = ops.where(self._zero_first[:, 0], ops.stop_gradient(padded[:, 0]), 0.0)
+            return masked, 1.0 - zero
         transform = self.teacher_embedding_transform
         if teacher is None or transform is None:
             return masked
@@ -436,6 +462,74 @@ class MixedEmbedOpComb(keras.layers.Layer):
                 p = np.concatenate([[-1.0], p[1:]])
             out[slot] = int(sizes[int(np.argmax(p))])
         return out
+
+    def largest_sizes(self) -> dict[str, int]:
+        """Return ``{slot_name: largest candidate}``: the full-width choice of every slot."""
+        return {
+            str(slot): int(max(sizes))
+            for slot, sizes in zip(self.slot_names, self.embedding_size_choices_list, strict=True)
+        }
+
+    def pinned_logits(self, sizes: Mapping[str, int]) -> np.ndarray:
+        """Architecture logits under which inference uses exactly ``sizes``.
+
+        Each slot named in ``sizes`` gets logit 0 at its size and ``-1e9`` at the other
+        choices, so the inference argmax (also under the warm-up rule, which blocks size
+        0 to ``-1e9`` as well: a tie that ``argmax`` resolves to the first choice) keeps
+        that size with factor 1. Slots not named keep their current logits.
+
+        Args:
+            sizes: ``{slot_name: size}``, each size one of the slot's candidates.
+
+        Returns:
+            The ``[total_num_choices]`` float32 logits to assign.
+
+        Raises:
+            LookupError: a slot the layer does not have.
+            ValueError: a size that is not one of the slot's candidates.
+        """
+        self._require_built("pinned_logits")
+        logits = np.array(ops.convert_to_numpy(self.arch_embedding_weights), dtype=np.float32)
+        offsets, start = {}, 0
+        for slot, candidates in zip(self.slot_names, self.embedding_size_choices_list, strict=True):
+            offsets[str(slot)] = (start, [int(c) for c in candidates])
+            start += len(candidates)
+        for slot, size in sizes.items():
+            if str(slot) not in offsets:
+                raise LookupError(
+                    f"`sizes` must name slots of layer {self.name!r} {sorted(offsets)}. "
+                    f"Received: {slot!r}"
+                )
+            begin, candidates = offsets[str(slot)]
+            if size not in candidates:
+                raise ValueError(
+                    f"the size of slot {slot} must be one of its candidates {candidates}. "
+                    f"Received: size={size!r}"
+                )
+            row = np.full(len(candidates), _BLOCKED_LOGIT, dtype=np.float32)
+            row[candidates.index(size)] = 0.0
+            logits[begin : begin + len(candidates)] = row
+        return logits
+
+    @contextlib.contextmanager
+    def pinned(self, sizes: Mapping[str, int]) -> Iterator[None]:
+        """Within the block, inference uses exactly ``sizes`` (see :meth:`pinned_logits`).
+
+        The architecture weights are put back on leaving the block, also on an error.
+
+        Example:
+            >>> with layer.pinned(layer.largest_sizes()):  # doctest: +SKIP
+            ...     logits = model(batch, training=False)
+        """
+        names = {str(s) for s in self.slot_names}
+        own = {str(s): int(c) for s, c in sizes.items() if str(s) in names}
+        variable = self.arch_embedding_weights
+        saved = np.array(ops.convert_to_numpy(variable))
+        variable.assign(self.pinned_logits(own))
+        try:
+            yield
+        finally:
+            variable.assign(saved)
 
     # ------------------------------------------------------------------ keras plumbing
 

@@ -80,10 +80,54 @@ from nwsrec.search import buckets as _buckets
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SEARCH_MODEL_DEFAULTS", "WidthSearchModel", "check_slot_dims", "embedding_parameters"]
+__all__ = [
+    "SEARCH_MODEL_DEFAULTS",
+    "TASK_DEFAULTS",
+    "WHOLE_RUN",
+    "WidthSearchModel",
+    "check_slot_dims",
+    "embedding_parameters",
+]
 
 SEARCH_MODEL_DEFAULTS: dict[str, Any] = SearchConfig.defaults()
 """The search model's knobs and their defaults (:class:`nwsrec.config.SearchConfig`)."""
+
+WHOLE_RUN = 1_000_000_000
+"""A step count no run reaches: a schedule (``warmup_steps``, ...) that spans the run."""
+
+TASK_DEFAULTS: dict[str, Any] = {
+    # Trained as long as the held-out ranking improves: up to `epochs` passes, one
+    # held-out evaluation per pass on one training record in ten, stopped after
+    # `early_stopping_patience` passes without a better held-out AUC, the best pass's
+    # weights kept. AUC, not log loss: the log loss turns up on over-confidence while the
+    # ranking goes on improving (on a real CTR set it stopped a model at a fifth of the
+    # steps its AUC paid for). The search's supernet stops alike, judged at full width.
+    "epochs": 50.0,
+    "early_stopping_patience": 3,
+    "early_stopping_metric": "auc",
+    "holdout_every": 10,
+    # The supernet: as long as a training run (it is stopped the same way), drawing one
+    # width per slot and step uniformly for the whole run, size 0 included: a slot at
+    # size 0 is dropped whole (bias too, `MixedEmbedOpComb(return_kept=True)`), so the
+    # network learns to do without each slot and the held-out cost of a drop is what a
+    # model without the slot loses, not the shock of an input it never saw at zero.
+    "search_steps": None,
+    "nws_mode": "sample",
+    "warmup_steps": 0,
+    "pretraining_steps": WHOLE_RUN,
+    "arch_warmup_steps": WHOLE_RUN,
+    "width_penalty": 0.0,
+    # Widths 1 and 2 are candidates: one width for every slot at 1 or 2 is often as good
+    # as any searched mixture at small budgets, and the search must be able to say so.
+    "candidate_sizes": [0, 1, 2, 4, 8, 16],
+    "hidden_units": [64],
+    "width_selection": "frontier",
+    "selection_loss": "recalibrated",
+    "selection_tolerance": 3e-4,
+    "seed": 0,
+}
+"""What the built-in tasks (``synthetic``, ``movielens``, ``criteo_synth``, ``ctr``) share:
+how long they train, how the search trains its supernet and picks a point."""
 
 
 def check_slot_dims(
@@ -387,6 +431,14 @@ class WidthSearchModel(Model):
             )
         return _buckets.parse_unit(str(unit))[0]
 
+    def bias_features(self) -> dict[int, str]:
+        """``{slot: the pooled feature of its bias table}`` (``Model.lookup``'s keys).
+
+        The held-out evaluator drops a slot's bias with the slot when every unit of the
+        slot is at size 0, as a retrain at width 0 has no bias table for it.
+        """
+        return {int(s.slot_id): s.feature_name for s in self.env.feature_slices() if s.is_bias}
+
     def slot_bias_rows(self) -> dict[int, int]:
         """``{slot: bias rows}``: every slot's bias table has one row per id of its vocab."""
         return {slot: int(self.vocab_size_dict[slot]) for slot in self._slot_ids}
@@ -524,9 +576,18 @@ class WidthSearchModel(Model):
             )
             if p.supernet_layout == "nested":
                 wide = self._nested_to_separate(x, len(names))
-                x = self._separate_to_nested(nws(wide, training=self.training), len(names))
+                masked, kept = nws(wide, training=self.training, return_kept=True)
+                x = self._separate_to_nested(masked, len(names))
             else:
-                x = nws(x, training=self.training)
+                x, kept = nws(x, training=self.training, return_kept=True)
+            # A slot at size 0 goes whole, bias included, as in a retrain at width 0 (a
+            # bucketed slot keeps its bias while any of its buckets is kept).
+            slot_kept: dict[int, tf.Tensor] = {}
+            for unit, slot in enumerate(unit_slots):
+                share = kept[unit]
+                slot_kept[slot] = tf.maximum(slot_kept[slot], share) if slot in slot_kept else share
+            # In search mode every slot adds one bias, in slot order.
+            biases = [b * slot_kept[s] for b, s in zip(biases, self._slot_ids, strict=True)]
             if len(set(unit_slots)) < len(unit_slots):  # sum each slot's buckets
                 block = self.search_block_width()
                 index, width = _buckets.fold_index([block] * len(names), unit_slots)

@@ -34,13 +34,17 @@ The file is what ``nwsrec train --dims`` and ``nwsrec plan --dims`` read
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nwsrec.checks import is_int
 from nwsrec.files import write_json_atomic
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "FRONTIER_PLOT",
@@ -64,27 +68,13 @@ FRONTIER_PLOT = "frontier.png"
 
 
 def frontier_entries(frontier: Any) -> list[dict[str, Any]]:
-    """The points of a :class:`nwsrec.search.select.Frontier`, by parameters ascending.
+    """The points of a :class:`nwsrec.search.frontier.Frontier`, by parameters ascending.
 
     Each: ``{"embedding_parameters", "fraction", "embedding_bytes", "holdout_loss",
-    "delta", "ci95", "move", "step_delta", "step_ci95", "sizes"}``.
+    "delta", "ci95", "move", "step_delta", "step_ci95", "sizes", "uniform", "vs_best",
+    "vs_uniform", "drops"}`` (:meth:`nwsrec.search.frontier.FrontierPoint.entry`).
     """
-    full = frontier.full_parameters
-    return [
-        {
-            "embedding_parameters": int(p.embedding_parameters),
-            "fraction": p.embedding_parameters / full,
-            "embedding_bytes": p.embedding_bytes,
-            "holdout_loss": float(p.holdout_loss),
-            "delta": float(p.delta),
-            "ci95": [float(p.ci95[0]), float(p.ci95[1])],
-            "move": p.move,
-            "step_delta": float(p.step_delta),
-            "step_ci95": [float(p.step_ci95[0]), float(p.step_ci95[1])],
-            "sizes": {str(u): int(c) for u, c in p.sizes.items()},
-        }
-        for p in frontier.sorted_points()
-    ]
+    return list(frontier.entries())
 
 
 def frontier_document(frontier: Any, default_point: int, rule: Mapping[str, Any]) -> dict:
@@ -305,27 +295,17 @@ def check_budget(budget: Any, max_bytes: Any) -> None:
 def choose_point(
     points: Sequence[Mapping[str, Any]], budget: float | None, max_bytes: int | None
 ) -> int:
-    """Index of the lowest-loss point with ``fraction <= budget`` and bytes <= max_bytes.
+    """Index of the point a budget takes (:func:`nwsrec.search.frontier.choose_within`):
+    the lowest-loss point with ``fraction <= budget`` and bytes <= max_bytes, unless the
+    best uniform width within the same limits is not beaten with 95% confidence.
 
     Raises:
         ValueError: no point fits (the message names the smallest point).
     """
+    from nwsrec.search.frontier import choose_within
+
     check_budget(budget, max_bytes)
-    fits = [
-        i
-        for i, p in enumerate(points)
-        if (budget is None or p["fraction"] <= float(budget) + 1e-12)
-        and (max_bytes is None or (p.get("embedding_bytes") or 0) <= max_bytes)
-    ]
-    if not fits:
-        smallest = min(points, key=lambda p: p["embedding_parameters"])
-        raise ValueError(
-            "the budget must admit a frontier point; the smallest has "
-            f"{smallest['fraction']:.4f} of full width's parameters and "
-            f"{smallest.get('embedding_bytes')} bytes. Received: budget={budget!r}, "
-            f"max_bytes={max_bytes!r}"
-        )
-    return min(fits, key=lambda i: (points[i]["holdout_loss"], i))
+    return choose_within(points, budget, max_bytes)
 
 
 def group_unit_sizes(sizes: Mapping[str, int]) -> dict[int, Any]:
@@ -362,6 +342,11 @@ def _frontier_dims(
                 f"embedding_parameters and sizes. Received: {str(point)[:120]}"
             )
     index = choose_point(points, budget, max_bytes)
+    from nwsrec.search.frontier import drop_warnings
+
+    with contextlib.suppress(KeyError, TypeError, ValueError):  # older files lack drops
+        for line in drop_warnings(points, index):
+            logger.warning("%s: %s", path, line)
     try:
         return group_unit_sizes(points[index]["sizes"])
     except (TypeError, ValueError):

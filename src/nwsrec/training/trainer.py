@@ -96,9 +96,10 @@ class TrainResult:
         loss: mean training loss over the last logged interval (NaN if no step ran).
         examples_per_sec: mean throughput of the steps this call ran.
         checkpoint: path prefix of the last checkpoint.
-        early_stopping: with ``early_stopping_patience``: ``{"best_step",
-            "best_holdout_log_loss", "stopped_step", "stopped_early", "evaluations":
-            [[step, held-out log loss], ...]}``; the model holds the best step's weights.
+        early_stopping: with ``early_stopping_patience``: ``{"metric", "best_step",
+            "best_holdout_auc", "best_holdout_log_loss", "stopped_step", "stopped_early",
+            "evaluations": [[step, held-out AUC, held-out log loss], ...]}``; the model
+            holds the best step's weights (best by ``early_stopping_metric``).
         steps_per_epoch: training steps per pass over the training records (with
             ``epochs`` or early stopping; else None).
     """
@@ -181,6 +182,18 @@ def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimiz
         "sgd": keras.optimizers.SGD,
     }
     return factories[name](learning_rate=float(learning_rate))
+
+
+def _best_evaluation(evaluations: list[list[float]], metric: str, min_delta: float = 0.0) -> int:
+    """Index of the best ``[step, auc, log_loss]`` by ``metric``: an evaluation replaces
+    the best so far only when it is better by more than ``min_delta`` (the weights saved
+    as the best are the same ones)."""
+    sign, column = (1.0, 1) if metric == "auc" else (-1.0, 2)
+    best = 0
+    for i in range(1, len(evaluations)):
+        if sign * evaluations[i][column] > sign * evaluations[best][column] + min_delta:
+            best = i
+    return best
 
 
 class Trainer:
@@ -554,27 +567,40 @@ class Trainer:
     def _early_stopping_eval(
         self, state: dict[str, Any], best: Any, pattern: str, step: int, total: int
     ) -> bool:
-        """One held-out evaluation; saves the best weights; True: stop now."""
+        """One held-out evaluation; saves the best weights; True: stop now.
+
+        A search model is judged at full width (every NWS slot pinned to its largest
+        candidate): that is the model every narrower choice is compared with, and the
+        layer's own inference (the argmax of still-untrained architecture weights) is
+        no width anyone asked for.
+        """
         if state["evaluations"] and state["evaluations"][-1][0] == step:
             return False
-        loss = self.evaluate(
-            pattern, max_batches=self.config.early_stopping_batches, part="holdout"
-        ).log_loss
-        previous = [e[1] for e in state["evaluations"]]
-        state["evaluations"].append([step, loss])
-        if not previous or loss < min(previous) - self.config.early_stopping_min_delta:
+        with contextlib.ExitStack() as stack:
+            for layer in self.nws_layers:
+                stack.enter_context(layer.pinned(layer.largest_sizes()))
+            result = self.evaluate(
+                pattern, max_batches=self.config.early_stopping_batches, part="holdout"
+            )
+        metric = self.config.early_stopping_metric
+        column = 1 if metric == "auc" else 2
+        min_delta = self.config.early_stopping_min_delta
+        state["evaluations"].append([step, result.auc, result.log_loss])
+        best_index = _best_evaluation(state["evaluations"], metric, min_delta)
+        if best_index == len(state["evaluations"]) - 1:
             best.save()
-        best_index = min(range(len(state["evaluations"])), key=lambda i: state["evaluations"][i][1])
         waited = len(state["evaluations"]) - 1 - best_index
         stop = waited >= self.config.early_stopping_patience and step < total
         state["stopped_early"] = stop
         state["stopped_step"] = step
         write_json_atomic(self._early_stopping_path(), state)
         logger.info(
-            "step %d: held-out log loss %.5f (best %.5f at step %d)%s",
+            "step %d: held-out AUC %.5f, log loss %.5f (best %s %.5f at step %d)%s",
             step,
-            loss,
-            state["evaluations"][best_index][1],
+            result.auc,
+            result.log_loss,
+            metric,
+            state["evaluations"][best_index][column],
             state["evaluations"][best_index][0],
             "; stopping early" if stop else "",
         )
@@ -584,10 +610,12 @@ class Trainer:
         """Restores the best held-out weights; returns the early-stopping report."""
         evaluations = state["evaluations"]
         report: dict[str, Any] = {
+            "metric": self.config.early_stopping_metric,
             "stopped_step": step,
             "stopped_early": bool(state.get("stopped_early")),
             "evaluations": evaluations,
             "best_step": None,
+            "best_holdout_auc": None,
             "best_holdout_log_loss": None,
         }
         path = best.latest
@@ -595,12 +623,15 @@ class Trainer:
             return report
         best.restore(path)
         best_step = self.step
-        losses = {int(s): v for s, v in evaluations}
+        by_step = {int(e[0]): e for e in evaluations}
         report["best_step"] = best_step
-        report["best_holdout_log_loss"] = losses.get(best_step)
+        if best_step in by_step:
+            report["best_holdout_auc"] = by_step[best_step][1]
+            report["best_holdout_log_loss"] = by_step[best_step][2]
         logger.info(
-            "restored the best weights: step %d, held-out log loss %s",
+            "restored the best weights: step %d, held-out AUC %s, log loss %s",
             best_step,
+            report["best_holdout_auc"],
             report["best_holdout_log_loss"],
         )
         return report
@@ -614,10 +645,11 @@ class Trainer:
         pattern = file_pattern or self.params["train_file_pattern"]
         input_fn = self.input_fn(pattern, repeat=False, part="train")
         count = getattr(input_fn, "count_records", None)
-        if count is not None:
-            steps = count() // self.batch_size
-        else:
-            steps = sum(1 for _ in input_fn(tf.distribute.InputContext()))
+        with _naming_errors(input_fn):  # a corrupt file is named, as in training
+            if count is not None:
+                steps = count() // self.batch_size
+            else:
+                steps = sum(1 for _ in input_fn(tf.distribute.InputContext()))
         if steps < 1:
             raise ValueError(
                 f"`train_file_pattern` must hold at least one batch of {self.batch_size} "
@@ -630,12 +662,14 @@ class Trainer:
 
     def _read_early_stopping(self, start: int) -> dict[str, Any]:
         """The early-stopping state of a resumed run (evaluations up to ``start``)."""
-        state: dict[str, Any] = {"evaluations": [], "stopped_early": False}
+        metric = self.config.early_stopping_metric
+        state: dict[str, Any] = {"metric": metric, "evaluations": [], "stopped_early": False}
         path = os.path.join(self.restore_dir, "early_stopping.json")
         if start and os.path.exists(path):
             with open(path) as f:
                 saved = json.load(f)
-            state["evaluations"] = [e for e in saved.get("evaluations", []) if e[0] <= start]
+            kept = [e for e in saved.get("evaluations", []) if e[0] <= start and len(e) == 3]
+            state["evaluations"] = kept
             state["stopped_early"] = bool(saved.get("stopped_early")) and (
                 saved.get("stopped_step") == start
             )
@@ -652,14 +686,22 @@ class Trainer:
             max_to_keep=1,
         )
 
-    def restore(self) -> int:
+    def restore(self, directory: str | None = None) -> int:
         """Restores the newest checkpoint of model_dir without an input position.
+
+        Args:
+            directory: another checkpoint directory to read (e.g. ``model_dir/best``,
+                the best held-out weights of an early-stopped run).
 
         Returns:
             The restored global step (0 when there is none).
         """
         checkpoint = TrainingCheckpoint(
-            self.model_dir, self.global_step, self.model, self.optimizers, iterator=None
+            directory or self.model_dir,
+            self.global_step,
+            self.model,
+            self.optimizers,
+            iterator=None,
         )
         path = checkpoint.latest
         if path is None:

@@ -4,10 +4,11 @@
    pure-noise slots; the truth is known);
 2. search the width of every slot (``nwsrec search --model synthetic``): the held-out
    loss against embedding parameters (the frontier, frontier.png) and its default point;
-3. retrain at the default point and at ``--budget`` (default 0.25) of full width's
-   parameters (``nwsrec train --dims ... [--budget F]``), size-0 slots dropped;
-4. train the simplest alternatives on the same data and seed: full width, and every
-   slot at each smaller uniform width;
+3. train the simplest alternatives on the same data and seed: every slot at each
+   uniform width, full width included;
+4. retrain at the default point and at ``--budget`` (default 0.25) of full width's
+   parameters (``nwsrec train --dims ... [--budget F]``), size-0 slots dropped; a point
+   with the same widths as a run above is that run, not trained twice;
 5. print the comparison (embedding parameters, their fraction of full width, bytes,
    test AUC and log loss), the frontier, the chosen sizes against the truth, and where
    the plots are.
@@ -38,9 +39,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--steps",
         type=int,
-        default=1500,
-        help="steps of the retrained and the full-width run (default 1500); the search "
-        "runs the synthetic task's multiple of it (3x)",
+        default=None,
+        help="train every run this many steps (default: the task's, up to 50 passes "
+        "stopped at the best held-out AUC)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data")
     parser.add_argument("--num-train", type=int, default=None, help="training examples")
@@ -106,53 +107,59 @@ def run(args: argparse.Namespace) -> int:
     # training steps); params set with --param stay as given.
     overrides = parse_param_overrides(args.param)
     cls, params = resolve_params("synthetic", overrides, data_dir=data_dir)
-    params = scale_steps(params, args.steps, keep=overrides)
+    if args.steps is not None:
+        params = scale_steps(params, args.steps, keep=overrides)
     progress = not args.no_progress
     print("[2/5] searching embedding widths (the held-out loss vs memory frontier)", flush=True)
     searched = run_search(cls, params, os.path.join(args.out, "search"), progress=progress)
-    print("[3/5] retraining at the frontier's default point and at the budget", flush=True)
-    rows: list[tuple[str, Any]] = []
-    rows.append(
+    from nwsrec.search.result import read_search_dims
+
+    result_path = str(searched.search_result_path)
+    slots = sorted(truth.slots)
+    trained: dict[tuple[tuple[int, int], ...], Any] = {}
+
+    def train(name: str, dims: Mapping[int, Any], model_dir: str) -> Any:
+        """Trains at ``dims``, or returns the run already trained at the same widths."""
+        key = tuple(sorted((int(s), int(d)) for s, d in dims.items()))
+        if key not in trained:
+            trained[key] = run_train(
+                cls, {**params, "slot_dims": dict(dims)}, model_dir, progress=progress
+            )
+        else:
+            print(f"      {name}: the same widths as a run above", flush=True)
+        return trained[key]
+
+    print("[3/5] training the uniform widths (every slot at one width) and full width", flush=True)
+    widths = sorted({int(c) for c in params["candidate_sizes"] if int(c) > 0})
+    uniform_rows = []
+    for width in widths:
+        name = f"full width ({width})" if width == widths[-1] else f"every slot {width}"
+        report = train(
+            name, dict.fromkeys(slots, width), os.path.join(args.out, f"uniform-{width}")
+        )
+        uniform_rows.append((name, report))
+    full = uniform_rows[-1][1]
+    print("[4/5] retraining at the frontier's default point and at the budget", flush=True)
+    rows: list[tuple[str, Any]] = [
         (
             "search, default point",
-            run_train(
-                cls,
-                params,
+            train(
+                "search, default point",
+                read_search_dims(result_path),
                 os.path.join(args.out, "retrain"),
-                dims_path=searched.search_result_path,
-                progress=progress,
             ),
-        )
-    )
-    rows.append(
+        ),
         (
             f"search, --budget {args.budget:g}",
-            run_train(
-                cls,
-                params,
+            train(
+                f"search, --budget {args.budget:g}",
+                read_search_dims(result_path, budget=args.budget),
                 os.path.join(args.out, f"retrain-budget-{args.budget:g}"),
-                dims_path=searched.search_result_path,
-                budget=args.budget,
-                progress=progress,
             ),
-        )
-    )
-    print("[4/5] training the uniform widths (every slot at one width)", flush=True)
-    slots = sorted(truth.slots)
-    widths = sorted({int(c) for c in params["candidate_sizes"] if int(c) > 0})
-    for width in widths[:-1]:
-        uniform = {**params, "slot_dims": dict.fromkeys(slots, width)}
-        rows.append(
-            (
-                f"every slot {width}",
-                run_train(
-                    cls, uniform, os.path.join(args.out, f"uniform-{width}"), progress=progress
-                ),
-            )
-        )
-    print("[5/5] training the full-width baseline", flush=True)
-    full = run_train(cls, params, os.path.join(args.out, "full"), progress=progress)
-    rows.append((f"full width ({widths[-1]})", full))
+        ),
+        *uniform_rows,
+    ]
+    print("[5/5] done", flush=True)
     print()
     print(comparison_table(rows, full))
     if searched.frontier is not None:

@@ -22,7 +22,7 @@ from typing import Any
 import tensorflow as tf
 
 from nwsrec.registry import register
-from nwsrec.search.model import WidthSearchModel
+from nwsrec.search.model import TASK_DEFAULTS, WidthSearchModel
 
 __all__ = ["CtrModel", "dense_width"]
 
@@ -73,43 +73,34 @@ class CtrModel(WidthSearchModel):
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        """Defaults for data nobody tuned them for (measured: bench/accuracy.py).
+        """:data:`nwsrec.search.model.TASK_DEFAULTS` for data nobody tuned them for.
 
-        Length: up to ``epochs`` passes over the training records, with early stopping
-        on the log loss of one training record in ten held out of training
-        (``holdout_every``), evaluated once per epoch; the best epoch's weights are
-        restored. The optimizers and learning rates were chosen on held-out training
-        records of MovieLens-100K and the synthetic task (never their test split;
+        Length: up to ``epochs`` passes over the training records, stopped on the
+        held-out AUC of one training record in ten (``holdout_every``), evaluated once
+        per pass; the best pass's weights are restored. The search picks widths on the
+        frontier (``--budget`` / ``--max-bytes`` pick another point of it). The
+        optimizers and learning rates were chosen on held-out training records of
+        MovieLens-100K and the synthetic task (never their test split;
         ``bench/ctr_tuning.py``): sparse Adagrad at 1.0 for the vectors and FTRL at 0.5
         for the biases. The loss is a batch mean, so a row's gradient is small and the
-        accumulators' start (0.1) dominates Adagrad's step for many updates: at 0.1 / 0.05
-        the synthetic task was still far from trained after 1500 steps (held-out AUC
-        0.664 vs 0.702). Lazy Adam (1e-3) learns fastest but overfits within two epochs
-        on the synthetic task (held-out log loss 0.640 at 750 steps, 0.766 at 1500).
+        accumulators' start (0.1) dominates Adagrad's step for many updates: at 0.1 /
+        0.05 the synthetic task was still far from trained after 1500 steps.
         """
         return {
             **super().default_params(),
+            **TASK_DEFAULTS,
             "data_dir": None,
             "batch_size": 256,
             "train_steps": 2000,
-            "epochs": 10.0,
-            "early_stopping_patience": 2,
-            "holdout_every": 10,
             "checkpoint_every_steps": 1000,
             "log_every_steps": 100,
-            "candidate_sizes": [0, 4, 8, 16],
-            "hidden_units": [64],
             "dense_learning_rate": 0.002,
             "vec_optimizer": "adagrad",
             "vec_learning_rate": 1.0,
             "bias_optimizer": "ftrl",
             "bias_learning_rate": 0.5,
             "arch_learning_rate": 0.01,
-            "search_steps": None,
-            "width_selection": "holdout",
-            "selection_tolerance": 3e-4,
             "dense_transform": "log1p",
-            "seed": 0,
         }
 
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nwsrec.registry import register
-from nwsrec.search.model import WidthSearchModel
+from nwsrec.search.model import TASK_DEFAULTS, WidthSearchModel
 
 __all__ = ["SyntheticModel"]
 
@@ -28,44 +28,30 @@ class SyntheticModel(WidthSearchModel):
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        """Tuned on the default synthetic data (see bench/search_quality.py).
+        """:data:`nwsrec.search.model.TASK_DEFAULTS` on the synthetic data.
 
-        The search is a one-shot "supernet" run: for all ``search_steps`` (3x the
-        training steps) every step draws one non-zero size per slot uniformly
-        (``nws_mode="sample"``, pre-training and warm-up over the whole search), so the
-        one network learns to work with every width of every slot. One training record
-        in ten is held out of it (``holdout_every``), on which the widths are chosen
-        (``width_selection="frontier"``, ``nwsrec.search.select``; size 0 is tried
-        there too): the frontier of held-out loss against embedding parameters, and
-        by default its smallest point whose loss is, with 95% confidence, within
-        ``selection_tolerance`` of full width's (``--budget`` picks another). The
-        previous per-slot rule is ``width_selection="holdout"``; measured against
-        the seed's decision (the argmax of the architecture weights, trained with a
-        width penalty) it gave 4.4x instead of 2.6x fewer embedding parameters with
-        no noise slot kept. Set ``width_selection="argmax"`` with a shorter ``pretraining_steps`` /
-        ``arch_warmup_steps`` for the seed's search.
+        The search is a one-shot "supernet" run: every step draws one non-zero size per
+        slot uniformly (``nws_mode="sample"``), so the one network learns to work with
+        every width of every slot; it is stopped, like a training run, at its best
+        held-out AUC at full width. One training record in ten is held out of it
+        (``holdout_every``), on which the widths are chosen (``width_selection=
+        "frontier"``, ``nwsrec.search.frontier``; size 0 is tried there too): the
+        frontier of held-out loss against embedding parameters, every uniform width a
+        point of it, and by default its smallest point whose loss is, with 95%
+        confidence, within ``selection_tolerance`` of the best point's (``--budget``
+        picks another). The learning rates are the ones measured on held-out training
+        records (``bench/ctr_tuning.py``).
         """
         return {
             **super().default_params(),
+            **TASK_DEFAULTS,
             "data_dir": "runs/data/synthetic",
             "batch_size": 512,
             "train_steps": 2000,
-            "search_steps": 6000,
             "checkpoint_every_steps": 1000,
             "log_every_steps": 100,
-            "candidate_sizes": [0, 4, 8, 16],
-            "hidden_units": [64],
             "dense_learning_rate": 0.003,
             "vec_learning_rate": 0.2,
             "bias_learning_rate": 0.05,
             "arch_learning_rate": 0.01,
-            "nws_mode": "sample",
-            "width_penalty": 0.0,
-            "warmup_steps": 6000,
-            "pretraining_steps": 6000,
-            "arch_warmup_steps": 6000,
-            "holdout_every": 10,
-            "width_selection": "frontier",
-            "selection_tolerance": 3e-4,
-            "seed": 0,
         }
