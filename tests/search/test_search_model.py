@@ -27,14 +27,14 @@ def test_nested_layout_is_one_block_of_full_width_separate_the_sum(data):
     nested = _model(data, search=True, supernet_layout="nested")
     separate = _model(data, search=True, supernet_layout="separate")
     assert nested.env.slot_to_dims == {1: [1, 16], 2: [1, 16], 3: [1, 16]}
-    assert separate.env.slot_to_dims == {1: [1, 28], 2: [1, 28], 3: [1, 28]}
-    # The same NWS layer (the segments of [0, 4, 8, 16]) in both.
-    assert nested.nws_layers()[0].total_embedding_size == 3 * 28
+    assert separate.env.slot_to_dims == {1: [1, 31], 2: [1, 31], 3: [1, 31]}
+    # The same NWS layer (the segments of [0, 1, 2, 4, 8, 16]) in both.
+    assert nested.nws_layers()[0].total_embedding_size == 3 * 31
     vectors = {
         name: sum(r.raw_bytes for r in model.table_memory_plan().tables if r.name.endswith("_1"))
         for name, model in (("nested", nested), ("separate", separate))
     }
-    assert vectors["separate"] == pytest.approx(1.75 * vectors["nested"])
+    assert vectors["separate"] == pytest.approx(31 / 16 * vectors["nested"])
     full = _model(data)  # fixed mode at full width: the nested supernet's tables
     assert nested.table_memory_plan().raw_bytes == full.table_memory_plan().raw_bytes
 

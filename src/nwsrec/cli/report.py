@@ -97,15 +97,24 @@ def format_frontier(document: Any, max_rows: int = 12) -> str:
             f"[{r['ci95'][0]:+.6f}, {r['ci95'][1]:+.6f}]  every slot at {r['width']}"
         )
     p = points[default]
+    simple = (
+        "; a mixture of widths is taken only when it beats the best uniform width within "
+        "the limit with 95% confidence"
+    )
     if rule["rule"] == "tolerance":
         why = (
-            f"the smallest point whose held-out loss is, with 95% confidence, at most "
-            f"{rule['tolerance']:g} above full width's"
+            "the smallest point whose held-out loss is within one standard error plus "
+            f"{rule['tolerance']:g} of the best point's"
         )
     elif rule["rule"] == "budget":
-        why = f"the lowest held-out loss within {rule['budget']:g} x full width's parameters"
+        why = (
+            f"the lowest held-out loss within {rule['budget']:g} x full width's parameters"
+            + simple
+        )
     else:
-        why = f"the lowest held-out loss within {rule['max_bytes']} bytes"
+        why = f"the lowest held-out loss within {rule['max_bytes']} bytes" + simple
+    if p.get("uniform") is not None:
+        why += f" (every slot at {p['uniform']})"
     lines.append(
         f"taken: point {default} ({p['fraction']:.4f} of full width, "
         f"{p['embedding_parameters']} parameters, delta {p['delta']:+.6f} "

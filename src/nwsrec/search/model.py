@@ -581,13 +581,13 @@ class WidthSearchModel(Model):
             else:
                 x, kept = nws(x, training=self.training, return_kept=True)
             # A slot at size 0 goes whole, bias included, as in a retrain at width 0 (a
-            # bucketed slot keeps its bias while any of its buckets is kept).
-            slot_kept: dict[int, tf.Tensor] = {}
-            for unit, slot in enumerate(unit_slots):
-                share = kept[unit]
-                slot_kept[slot] = tf.maximum(slot_kept[slot], share) if slot in slot_kept else share
-            # In search mode every slot adds one bias, in slot order.
-            biases = [b * slot_kept[s] for b, s in zip(biases, self._slot_ids, strict=True)]
+            # bucketed slot keeps its bias while any of its buckets is kept). In search
+            # mode every slot adds one bias, in slot order: one [B, S] product.
+            position = {slot: i for i, slot in enumerate(self._slot_ids)}
+            if len(set(unit_slots)) < len(unit_slots):
+                index = [position[slot] for slot in unit_slots]
+                kept = tf.math.unsorted_segment_max(kept, index, len(self._slot_ids))
+            biases = [tf.concat(biases, axis=1) * kept[None, :]]
             if len(set(unit_slots)) < len(unit_slots):  # sum each slot's buckets
                 block = self.search_block_width()
                 index, width = _buckets.fold_index([block] * len(names), unit_slots)
@@ -598,7 +598,7 @@ class WidthSearchModel(Model):
             return keras.Sequential([*layers, keras.layers.Dense(1)], name="dnn")
 
         logits = self.keras_layer("dnn", dnn)(self.dnn_inputs(x))[:, 0]
-        return logits + tf.add_n(biases)[:, 0]
+        return logits + tf.reduce_sum(tf.add_n(biases), axis=1)
 
     def _bucket_sizes(self, slot_id: int) -> list[int]:
         """The sizes of a bucketed slot, one per frequency bucket."""
