@@ -167,3 +167,19 @@ def test_export_holds_the_trained_widths_and_no_optimizer_state(run):
             timeout=120,
         )
         assert "serving_default" in shown.stdout and "predict_raw" in shown.stdout
+
+
+def test_predict_and_evaluate_trace_once_per_model_for_every_batch_size(run):
+    root, data, model_dir = run
+    from nwsrec.serving import evaluate_files, load_model, predict_files
+
+    loaded = load_model(str(model_dir))
+    pattern = str(data / "test-*")
+    first = predict_files(loaded, pattern, batch_size=128)  # 300 records: 128, 128, 44
+    again = predict_files(loaded, pattern, batch_size=7)
+    result = evaluate_files(loaded, pattern, batch_size=64)
+    assert loaded.score_function() is loaded.score_function()
+    assert loaded.score_function().tracing_count == 1
+    np.testing.assert_allclose(again.scores, first.scores, atol=1e-6)
+    assert result.num_examples == 300
+    assert result.log_loss == pytest.approx(log_loss(first.labels, first.scores), abs=1e-6)

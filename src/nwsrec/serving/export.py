@@ -140,7 +140,11 @@ def export_saved_model(
         logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
         return {"probabilities": tf.sigmoid(logits), "logits": logits}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    # autograph=False: the forward pass is plain Python over tensors (AutoGraph's source
+    # conversion was ~3/4 of the trace).
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name="examples")], autograph=False
+    )
     def serve_examples(examples: tf.Tensor) -> dict[str, tf.Tensor]:
         return outputs(tf.io.parse_example(examples, spec))
 
@@ -149,7 +153,7 @@ def export_saved_model(
     if raw_specs is not None:
         names = list(raw_specs)
 
-        @tf.function(input_signature=[raw_specs[n] for n in names])
+        @tf.function(input_signature=[raw_specs[n] for n in names], autograph=False)
         def serve_raw(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:
             features = {}
             for name, tensor in zip(names, tensors, strict=True):

@@ -21,7 +21,7 @@ import tensorflow as tf
 from nwsrec.data.files import detect_all, list_files
 from nwsrec.files import write_text_atomic
 from nwsrec.metrics import exact_auc, log_loss
-from nwsrec.serving.model_dir import LoadedModel
+from nwsrec.serving.model_dir import LoadedModel, ScoreFunction
 
 __all__ = ["EvaluateResult", "Predictions", "evaluate_files", "predict_files", "write_predictions"]
 
@@ -167,16 +167,10 @@ def predict_files(
     )
 
 
-def score_function(loaded: LoadedModel) -> Callable[[Any], tf.Tensor]:
-    """A ``tf.function``: a parsed batch -> click probabilities float32 ``[B]``."""
-
-    @tf.function(reduce_retracing=True)
-    def score(batch: Any) -> tf.Tensor:
-        features = loaded.prepare({k: v for k, v in batch.items() if k != "label"})
-        logits, _ = loaded.model.forward(features, training=False)
-        return tf.sigmoid(tf.cast(tf.reshape(logits, [-1]), tf.float32))
-
-    return score
+def score_function(loaded: LoadedModel) -> ScoreFunction:
+    """The model's one scoring function (:meth:`LoadedModel.score_function`): a parsed
+    batch -> click probabilities float32 ``[B]``, traced once per loaded model."""
+    return loaded.score_function()
 
 
 def evaluate_files(
