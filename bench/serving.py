@@ -359,13 +359,16 @@ class PredictSide:
         return predict_files(self.loaded, self.path, batch_size=PREDICT_BATCH).examples_per_sec
 
     def first_call(self) -> dict[str, float]:
-        """A fresh ``load_model`` and its first ``predict_files`` (which traces)."""
+        """A fresh ``load_model`` and its first ``predict_files`` (which traces), with
+        Grappler off as ``nwsrec predict`` runs it."""
         from nwsrec.serving import load_model, predict_files
+        from nwsrec.serving.predict import graph_rewrites_off
 
-        start = time.perf_counter()
-        loaded = load_model(self.loaded.model_dir)
-        load = time.perf_counter() - start
-        done = predict_files(loaded, self.path, batch_size=PREDICT_BATCH)
+        with graph_rewrites_off():  # as the command does
+            start = time.perf_counter()
+            loaded = load_model(self.loaded.model_dir)
+            load = time.perf_counter() - start
+            done = predict_files(loaded, self.path, batch_size=PREDICT_BATCH)
         return {"load_seconds": load, "rate": done.examples_per_sec, "seconds": done.seconds}
 
     def command(self, work: str) -> dict[str, float]:

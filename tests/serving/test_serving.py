@@ -204,3 +204,16 @@ def test_export_writes_warmup_requests_that_run_on_the_saved_model(run):
     by_examples = saved.signatures["serving_default"](examples=examples)["probabilities"]
     by_raw = saved.signatures["predict_raw"](**raw)["probabilities"]
     np.testing.assert_allclose(by_examples.numpy(), by_raw.numpy(), atol=1e-6)
+
+
+def test_predict_command_turns_graph_rewrites_off_only_while_it_runs(run, tmp_path):
+    root, data, model_dir = run
+    from nwsrec.serving.predict import graph_rewrites_off
+
+    before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    with graph_rewrites_off():
+        assert tf.config.optimizer.get_experimental_options()["disable_meta_optimizer"]
+    argv = ["predict", "--model-dir", str(model_dir), "--files", str(data / "test-*")]
+    assert main([*argv, "--out", str(tmp_path / "s.tsv")]) == 0
+    after = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    assert after == before
