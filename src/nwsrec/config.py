@@ -237,6 +237,9 @@ class PipelineConfig(Config):
         10000, "training input: records per window permuted in a seeded order (0: none)"
     )
     shuffle_files: bool = knob(True, "training input: read the files in a seeded order per pass")
+    shuffle_block: int = knob(
+        32, "training input: consecutive records kept together in the order (1: single records)"
+    )
     shuffle_seed: int | None = knob(
         None, "seed of the training input's order (None: the trainer's `seed`, else 0)"
     )
@@ -249,6 +252,7 @@ class PipelineConfig(Config):
     def __post_init__(self) -> None:
         _check_positive_int("cycle_length", self.cycle_length)
         _check_positive_int("shuffle_buffer", self.shuffle_buffer, minimum=0)
+        _check_positive_int("shuffle_block", self.shuffle_block)
         if not isinstance(self.shuffle_files, bool):
             raise _fail("shuffle_files", "a bool", self.shuffle_files)
         if self.shuffle_seed is not None and not is_int(self.shuffle_seed):

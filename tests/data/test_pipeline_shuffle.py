@@ -115,10 +115,21 @@ def test_record_split_holds_the_same_records_out_in_any_order(pattern):
 def test_bad_shuffle_knobs_name_the_key():
     with pytest.raises(ValueError, match="`shuffle_buffer` must be an integer >= 0"):
         PipelineConfig.from_params({"shuffle_buffer": -1})
+    with pytest.raises(ValueError, match="`shuffle_block` must be an integer >= 1"):
+        PipelineConfig.from_params({"shuffle_block": 0})
     with pytest.raises(ValueError, match="`shuffle_files` must be a bool"):
         PipelineConfig(shuffle_files="yes")
     with pytest.raises(ValueError, match="`shuffle_seed` must be None or an integer"):
         PipelineConfig(shuffle_seed=1.5)
+
+
+def test_batches_are_blocks_of_consecutive_records_and_block_one_mixes_records(pattern):
+    labels = _labels(_input_fn(pattern, shuffle_block=4, shuffle_buffer=120)(None), 30)
+    blocks = [labels[i : i + 4] for i in range(0, len(labels), 4)]
+    assert all(b == list(range(b[0], b[0] + 4)) for b in blocks)
+    single = _labels(_input_fn(pattern, shuffle_block=1, shuffle_buffer=120)(None), 30)
+    runs = sum(1 for a, b in zip(single, single[1:], strict=False) if b == a + 1)
+    assert sorted(single) == list(range(RECORDS)) and runs < 40
 
 
 def test_a_shuffled_input_without_a_full_batch_ends(pattern):

@@ -167,3 +167,53 @@ def test_export_holds_the_trained_widths_and_no_optimizer_state(run):
             timeout=120,
         )
         assert "serving_default" in shown.stdout and "predict_raw" in shown.stdout
+
+
+def test_predict_and_evaluate_trace_once_per_model_for_every_batch_size(run):
+    root, data, model_dir = run
+    from nwsrec.serving import evaluate_files, load_model, predict_files
+
+    loaded = load_model(str(model_dir))
+    pattern = str(data / "test-*")
+    first = predict_files(loaded, pattern, batch_size=128)  # 300 records: 128, 128, 44
+    again = predict_files(loaded, pattern, batch_size=7)
+    result = evaluate_files(loaded, pattern, batch_size=64)
+    assert loaded.score_function() is loaded.score_function()
+    assert loaded.score_function().tracing_count == 1
+    np.testing.assert_allclose(again.scores, first.scores, atol=1e-6)
+    assert result.num_examples == 300
+    assert result.log_loss == pytest.approx(log_loss(first.labels, first.scores), abs=1e-6)
+
+
+def test_export_writes_warmup_requests_that_run_on_the_saved_model(run):
+    root, data, model_dir = run
+    from nwsrec.serving import export_saved_model
+    from nwsrec.serving.warmup import read_warmup_requests, replay_warmup_requests
+
+    result = export_saved_model(str(model_dir), str(root / "warm"))
+    requests = read_warmup_requests(result.path)
+    assert result.warmup_requests == len(requests) == 4
+    assert [r.signature_name for r in requests] == ["serving_default", "predict_raw"] * 2
+    assert {r.model_name for r in requests} == {"warm"}
+    assert [len(r.inputs["examples"]) for r in requests[::2]] == [1, 64]
+    assert sorted(requests[1].inputs) == [f"slot_{s}_0" for s in (2, 3, 4, 5, 6)]
+    saved = tf.saved_model.load(result.path)
+    assert replay_warmup_requests(saved, result.path) > 0
+    examples = tf.constant(requests[2].inputs["examples"])
+    raw = {k: tf.constant(v) for k, v in requests[3].inputs.items()}
+    by_examples = saved.signatures["serving_default"](examples=examples)["probabilities"]
+    by_raw = saved.signatures["predict_raw"](**raw)["probabilities"]
+    np.testing.assert_allclose(by_examples.numpy(), by_raw.numpy(), atol=1e-6)
+
+
+def test_predict_command_turns_graph_rewrites_off_only_while_it_runs(run, tmp_path):
+    root, data, model_dir = run
+    from nwsrec.serving.predict import graph_rewrites_off
+
+    before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    with graph_rewrites_off():
+        assert tf.config.optimizer.get_experimental_options()["disable_meta_optimizer"]
+    argv = ["predict", "--model-dir", str(model_dir), "--files", str(data / "test-*")]
+    assert main([*argv, "--out", str(tmp_path / "s.tsv")]) == 0
+    after = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    assert after == before

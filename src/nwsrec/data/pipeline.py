@@ -13,13 +13,15 @@ pipeline ``p`` of ``n`` it builds::
       [shuffle: the shard's files in a seeded order, new each pass]
       -> interleave cycle_length files          (TFRecordDataset, compression per file;
                                                  cycle_length 1: one TFRecordDataset)
-      [shuffle: the passes as one record stream, cut into windows of shuffle_buffer
-       records, each permuted by a seeded stateless shuffle, re-batched]
+      [shuffle: each pass cut into blocks of shuffle_block records; the passes' blocks
+       as one stream, permuted window by window (shuffle_buffer records) in a seeded
+       stateless order, cut into batches: nwsrec.data.shuffle]
       -> batch(per-replica batch, drop_remainder=True)
          [with a ``RecordSplit``: batch, keep one part of each batch's records (by a
           hash of the record), re-batch]
       -> map(parse_example(feature_map) + post_process_example)   (one map, on the batch)
-      -> repeat (each pass drops its own remainder; shuffled: one endless stream)
+      -> repeat (each pass drops its own remainder; shuffled: one endless stream, each
+         pass dropping only its last partial block)
       -> prefetch
 
 ``split=RecordSplit(every=k, held_out=...)`` splits the records of the files in two: a
@@ -56,6 +58,8 @@ key                           default     meaning
 ``shuffle_buffer``            10000       shuffled input: records per permuted window
                                           (0 or 1: no record shuffle)
 ``shuffle_files``             True        shuffled input: files in a seeded order
+``shuffle_block``             32          shuffled input: consecutive records kept
+                                          together (1: single records)
 ``shuffle_seed``              None        seed of the order (None: ``seed``, else 0)
 ============================  ==========  ===============================================
 
@@ -63,7 +67,8 @@ Order. The training input (``shuffle=True``: what ``Model.create_input_fn`` asks
 ``repeat=True``) reads in a
 seeded order: each pass reads the files in an order drawn from (seed, pass number), and
 the record stream of all passes is permuted window by window (``shuffle_buffer``
-records, order drawn from (seed, window number)). Same seed, same batches; the
+records, in blocks of ``shuffle_block`` consecutive records, order drawn from (seed,
+window number); :mod:`nwsrec.data.shuffle`). Same seed, same batches; the
 ``tf.data`` iterator checkpoint (pass number, position, the window being filled)
 resumes exactly. Evaluation and held-out reads
 (``repeat=False``) keep the files' order. ``RecordSplit`` hashes each record, so the
@@ -131,6 +136,7 @@ from nwsrec.data.scan import (
     scan_file,
     scan_files,
 )
+from nwsrec.data.shuffle import BlockShuffle, block_size
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -257,6 +263,7 @@ class _Knobs:
     check_files: bool
     shuffle_buffer: int
     shuffle_files: bool
+    shuffle_block: int
     shuffle_seed: int
 
 
@@ -347,6 +354,7 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
         check_files=config.check_files,
         shuffle_buffer=config.shuffle_buffer,
         shuffle_files=config.shuffle_files,
+        shuffle_block=config.shuffle_block,
         shuffle_seed=_shuffle_seed(config.shuffle_seed, merged.get("seed")),
     )
 
@@ -518,22 +526,37 @@ class InputFn:
         """Endless passes over ``files`` in a seeded order, batched and parsed.
 
         Pass ``e`` reads the files in the order drawn from (``shuffle_seed``, ``e``)
-        (stateless, inside a ``flat_map`` over the pass numbers); the record stream then
-        goes through one seeded shuffle buffer of ``shuffle_buffer`` records (so a pass
-        boundary is blurred by at most the buffer). The iterator checkpoint holds the
-        pass number, the position in it and the buffer with its seed generator: a
-        resumed run reads the same batches. ``head``: the files left of a resumed first
+        (stateless, inside a ``flat_map`` over the pass numbers), cut into blocks of
+        ``shuffle_block`` records (the pass's last partial block dropped); the blocks of
+        all passes, one stream, are permuted window by window (``BlockShuffle``, so a
+        pass boundary is blurred by at most a window). The iterator checkpoint holds the
+        pass number, the position in it and the window being filled: a resumed run
+        reads the same batches. ``head``: the files left of a resumed first
         pass (``shard_skip_file_number``), read first as pass 0.
         """
+        shuffle = self._block_shuffle(knobs)
         first = 0
-        records = None
+        blocks = None
         if head is not None:
-            records = self._records(*head, knobs, tf.constant(0, tf.int64))
+            blocks = shuffle.blocks(self._records(*head, knobs, tf.constant(0, tf.int64)))
             first = 1
-        epochs = tf.data.Dataset.range(first, 1 << 62)
-        rest = epochs.flat_map(lambda e: self._records(files, compressions, knobs, e))
-        records = rest if records is None else records.concatenate(rest)
-        return self._parse(self._batch(records, knobs, shuffled=True), knobs)
+
+        def one_pass(epoch: tf.Tensor) -> tf.data.Dataset:
+            return shuffle.blocks(self._records(files, compressions, knobs, epoch))
+
+        rest = tf.data.Dataset.range(first, 1 << 62).flat_map(one_pass)
+        blocks = rest if blocks is None else blocks.concatenate(rest)
+        return self._parse(shuffle.batches(blocks), knobs)
+
+    def _block_shuffle(self, knobs: _Knobs) -> BlockShuffle:
+        """The seeded block order of the training input (``nwsrec.data.shuffle``)."""
+        return BlockShuffle(
+            batch_size=knobs.batch_size,
+            buffer=knobs.shuffle_buffer,
+            block=block_size(knobs.batch_size, knobs.shuffle_block),
+            seed=knobs.shuffle_seed,
+            keep=None if self.split is None else self.split.keep,
+        )
 
     def _has_a_batch(self, files: list[str], compressions: list[str], knobs: _Knobs) -> bool:
         """Whether one pass over ``files`` gives a full batch (True when not eager)."""
@@ -601,33 +624,8 @@ class InputFn:
             )
         return records
 
-    def _batch(
-        self, records: tf.data.Dataset, knobs: _Knobs, shuffled: bool = False
-    ) -> tf.data.Dataset:
-        """Batches of ``batch_size`` records (of the ``split`` part), remainder dropped.
-
-        ``shuffled`` (and ``shuffle_buffer > 1``): the stream is cut into windows of
-        ``shuffle_buffer`` records, each window permuted by a stateless shuffle seeded by
-        (``shuffle_seed``, window number), then re-batched. Vectorized (a gather per
-        window): a ``Dataset.shuffle`` buffer moves every record on its own and cost
-        ~30% of the pipeline's throughput (bench/input_pipeline.py); its state (the
-        window being filled, the window count) is part of the iterator checkpoint.
-        """
-        if shuffled and knobs.shuffle_buffer > 1:
-            split = self.split
-            base = tf.constant((knobs.shuffle_seed ^ 0x5BD1E995) % (1 << 31), tf.int64)
-
-            def permute(index: tf.Tensor, window: tf.Tensor) -> tf.Tensor:
-                if split is not None:
-                    window = tf.boolean_mask(window, split.keep(window))
-                order = tf.random.experimental.stateless_shuffle(
-                    tf.range(tf.shape(window, out_type=tf.int64)[0]),
-                    seed=tf.stack([base, index]),
-                )
-                return tf.gather(window, order)
-
-            windows = records.batch(knobs.shuffle_buffer).enumerate().map(permute)
-            return windows.rebatch(knobs.batch_size, drop_remainder=True)
+    def _batch(self, records: tf.data.Dataset, knobs: _Knobs) -> tf.data.Dataset:
+        """Batches of ``batch_size`` records (of the ``split`` part), remainder dropped."""
         if self.split is None:
             batches = records.batch(knobs.batch_size, drop_remainder=True)
         else:
@@ -722,7 +720,8 @@ class InputFn:
             dataset = self._shuffled_passes(head, kept_files, kept_codecs, knobs)
         elif self.shuffle:
             records = self._records(first_files, first_codecs, knobs, tf.constant(0, tf.int64))
-            dataset = self._parse(self._batch(records, knobs, shuffled=True), knobs)
+            shuffle = self._block_shuffle(knobs)
+            dataset = self._parse(shuffle.batches(shuffle.blocks(records)), knobs)
         else:
             dataset = self._one_pass(first_files, first_codecs, knobs)
             if self.repeat:

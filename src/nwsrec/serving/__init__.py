@@ -1,7 +1,8 @@
 """Serving: a trained model directory -> scores, metrics and a TensorFlow SavedModel.
 
 - :func:`load_model` (``model_dir``): rebuild a run's model from its ``params.json``
-  and the registry, and restore its newest checkpoint (weights only).
+  and the registry, and restore its newest checkpoint (weights only);
+  :class:`ScoreFunction`, its one scoring function (traced once, any batch size).
 - :func:`predict_files` / :func:`evaluate_files` (``predict``): one score per example
   of the files, in file order, every example (no dropped last batch); AUC, log loss and
   calibration (``nwsrec predict``, ``nwsrec evaluate``).
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nwsrec.serving.export import ExportResult, export_saved_model
-    from nwsrec.serving.model_dir import LoadedModel, load_model
+    from nwsrec.serving.model_dir import LoadedModel, ScoreFunction, load_model
     from nwsrec.serving.predict import (
         EvaluateResult,
         Predictions,
@@ -34,6 +35,7 @@ _EXPORTS = {
     "export_saved_model": "nwsrec.serving.export",
     "LoadedModel": "nwsrec.serving.model_dir",
     "load_model": "nwsrec.serving.model_dir",
+    "ScoreFunction": "nwsrec.serving.model_dir",
     "EvaluateResult": "nwsrec.serving.predict",
     "Predictions": "nwsrec.serving.predict",
     "evaluate_files": "nwsrec.serving.predict",
@@ -46,6 +48,7 @@ __all__ = [
     "ExportResult",
     "LoadedModel",
     "Predictions",
+    "ScoreFunction",
     "evaluate_files",
     "export_saved_model",
     "load_model",

@@ -7,12 +7,13 @@ kept whatever its size: ``scores[k]`` is the click probability of the ``k``-th r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,16 @@ import tensorflow as tf
 from nwsrec.data.files import detect_all, list_files
 from nwsrec.files import write_text_atomic
 from nwsrec.metrics import exact_auc, log_loss
-from nwsrec.serving.model_dir import LoadedModel
+from nwsrec.serving.model_dir import LoadedModel, ScoreFunction
 
-__all__ = ["EvaluateResult", "Predictions", "evaluate_files", "predict_files", "write_predictions"]
+__all__ = [
+    "EvaluateResult",
+    "Predictions",
+    "graph_rewrites_off",
+    "evaluate_files",
+    "predict_files",
+    "write_predictions",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -167,16 +175,28 @@ def predict_files(
     )
 
 
-def score_function(loaded: LoadedModel) -> Callable[[Any], tf.Tensor]:
-    """A ``tf.function``: a parsed batch -> click probabilities float32 ``[B]``."""
+@contextlib.contextmanager
+def graph_rewrites_off() -> Iterator[None]:
+    """TensorFlow's graph rewrites (Grappler) off inside the block, restored after it.
 
-    @tf.function(reduce_retracing=True)
-    def score(batch: Any) -> tf.Tensor:
-        features = loaded.prepare({k: v for k, v in batch.items() if k != "label"})
-        logits, _ = loaded.model.forward(features, training=False)
-        return tf.sigmoid(tf.cast(tf.reshape(logits, [-1]), tf.float32))
+    For a command that scores once (``nwsrec predict``, ``nwsrec evaluate``): Grappler's
+    rewrite of the scoring graph (~1,300 ops for the 32-slot synthetic model) made its
+    first call ~1 s slower and steady scoring no faster (bench/serving.py's "whole
+    command" row). The setting is process-wide while the block runs; a function first
+    called inside the block is instantiated without the rewrites (call it there only).
+    """
+    before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
 
-    return score
+
+def score_function(loaded: LoadedModel) -> ScoreFunction:
+    """The model's one scoring function (:meth:`LoadedModel.score_function`): a parsed
+    batch -> click probabilities float32 ``[B]``, traced once per loaded model."""
+    return loaded.score_function()
 
 
 def evaluate_files(

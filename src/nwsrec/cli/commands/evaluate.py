@@ -38,16 +38,17 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluates and prints the metrics; returns the exit status."""
     from nwsrec.serving.model_dir import load_model
-    from nwsrec.serving.predict import evaluate_files
+    from nwsrec.serving.predict import evaluate_files, graph_rewrites_off
 
-    loaded = load_model(args.model_dir)
-    pattern = args.files or loaded.params.get("eval_file_pattern")
-    if not pattern:
-        raise ValueError(
-            "`--files` must be given: the run's params have no eval_file_pattern. "
-            "Received: --files None"
-        )
-    result = evaluate_files(loaded, pattern, batch_size=args.batch_size)
+    with graph_rewrites_off():  # one scoring pass: see its docstring
+        loaded = load_model(args.model_dir)
+        pattern = args.files or loaded.params.get("eval_file_pattern")
+        if not pattern:
+            raise ValueError(
+                "`--files` must be given: the run's params have no eval_file_pattern. "
+                "Received: --files None"
+            )
+        result = evaluate_files(loaded, pattern, batch_size=args.batch_size)
     if args.json:
         print(json.dumps(result.as_dict(), sort_keys=True))
         return 0

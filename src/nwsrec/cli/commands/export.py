@@ -6,7 +6,9 @@ takes serialized tf.Example strings ("examples") and returns "probabilities" (an
 "logits"); predict_raw takes one int64 [B, L] tensor per slot (slot_<S>_0, ids padded
 with -1). Only the trained widths are saved (a width-0 slot is absent), no optimizer
 state; an id outside a table reads its out-of-vocabulary (last) row. Loading needs
-TensorFlow only: tf.saved_model.load(DIR/<version>).
+TensorFlow only: tf.saved_model.load(DIR/<version>). assets.extra/
+tf_serving_warmup_requests holds warm-up requests (PredictionLog records) that TF
+Serving runs on load, so the first real request is not the slow one.
 
 Example:
   nwsrec export --model-dir runs/synthetic/train --out exported/synthetic
@@ -46,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     widths = ", ".join(f"{s}: {'+'.join(map(str, d))}" for s, d in result.slot_dims.items())
     print(f"exported {args.model_dir} (step {result.step}) -> {result.path}")
     print(f"  signatures    {', '.join(result.signatures)}")
+    print(
+        f"  warm-up       {result.warmup_requests} requests in "
+        "assets.extra/tf_serving_warmup_requests (run by TF Serving on load)"
+    )
     print(f"  table dims    {widths} (slot: dims of its tables; absent: width 0)")
     print(
         f"  size on disk  {result.bytes_on_disk:,} bytes ({result.bytes_on_disk / 2**20:.2f} MiB)"
