@@ -373,15 +373,9 @@ def _frontier_on_holdout(
     )
     candidates = layer_candidates(trainer.nws_layers)
     full = embedding_parameters_of(unit_rows, bias_rows, full_sizes(candidates))
-    # Re-grown points at the usual budgets and at each uniform width's parameters (the
-    # equal-memory comparisons), and at the one asked for.
+    # Re-grown points at the usual budgets and at the one asked for (the uniform widths
+    # are points of their own).
     budgets = [fraction * full for fraction in REGROW_FRACTIONS]
-    widths = sorted({c for cs in candidates.values() for c in cs if c > 0})
-    for width in widths[:-1]:
-        if all(width in cs for cs in candidates.values()):
-            budgets.append(
-                embedding_parameters_of(unit_rows, bias_rows, dict.fromkeys(candidates, width))
-            )
     if budget is not None:
         budgets.append(budget * full)
     budgets = sorted(set(budgets), reverse=True)

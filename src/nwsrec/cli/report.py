@@ -108,8 +108,7 @@ def format_frontier(document: Any, max_rows: int = 12) -> str:
         )
     elif rule["rule"] == "budget":
         why = (
-            f"the lowest held-out loss within {rule['budget']:g} x full width's parameters"
-            + simple
+            f"the lowest held-out loss within {rule['budget']:g} x full width's parameters" + simple
         )
     else:
         why = f"the lowest held-out loss within {rule['max_bytes']} bytes" + simple

@@ -448,34 +448,46 @@ class FrontierSearch:
                 self._on_progress(step + 1, total)
 
     def _regrow(self, budget: float, path_length: int) -> None:
-        """Grows the best path point within ``budget`` while a move fits and helps."""
+        """Grows the best path point within ``budget`` while a move fits and helps.
+
+        Lazy like the path: every unit's gain (loss drop per parameter added) is measured
+        once; then the unit on top of a heap of last gains is measured again at the
+        current sizes and taken if it still beats the next (stale) gain.
+        """
         fits = [i for i in range(path_length) if self._points[i].embedding_parameters <= budget]
         if not fits:
             return
         start = min(fits, key=lambda i: (self._points[i].holdout_loss, i))
         grown, grown_losses = dict(self._points[start].sizes), self._losses[start]
-        moves = []
-        while True:
+        order = {u: i for i, u in enumerate(self.units)}
+
+        def gain_of(unit: str) -> tuple[float, int, np.ndarray] | None:
+            larger = _next_larger(self.cands[unit], grown[unit])
+            if larger is None or self.params({**grown, unit: larger}) > budget:
+                return None
             base_params, base_mean = self.params(grown), float(np.mean(grown_losses))
-            best = None
-            for unit in self.units:
-                larger = _next_larger(self.cands[unit], grown[unit])
-                if larger is None:
-                    continue
-                moved = {**grown, unit: larger}
-                if self.params(moved) > budget:
-                    continue
-                losses = self._measure(moved)
-                gain = (base_mean - float(np.mean(losses))) / max(
-                    self.params(moved) - base_params, 1
-                )
-                if gain > 0 and (best is None or gain > best[0]):
-                    best = (gain, unit, larger, losses)
-            if best is None:
-                break
-            _, unit, larger, losses = best
+            losses = self._measure({**grown, unit: larger})
+            added = max(self.params({**grown, unit: larger}) - base_params, 1)
+            return (base_mean - float(np.mean(losses))) / added, larger, losses
+
+        heap: list[tuple[float, int, str]] = []
+        for unit in self.units:
+            measured = gain_of(unit)
+            if measured is not None and measured[0] > 0:
+                heapq.heappush(heap, (-measured[0], order[unit], unit))
+        moves = []
+        while heap:
+            _, _, unit = heapq.heappop(heap)
+            measured = gain_of(unit)
+            if measured is None or measured[0] <= 0:
+                continue
+            if heap and (-measured[0], order[unit]) > heap[0][:2]:
+                heapq.heappush(heap, (-measured[0], order[unit], unit))  # no longer the best
+                continue
+            gain, larger, losses = measured
             moves.append(f"{unit}: {grown[unit]} -> {larger}")
             grown, grown_losses = {**grown, unit: larger}, losses
+            heapq.heappush(heap, (-gain, order[unit], unit))  # its next size, re-measured
         if moves and all(p.sizes != grown for p in self._points):
             move = "regrow " + ", ".join(moves)
             self._add(grown, grown_losses, move, self._losses[start], self._drops[start])
