@@ -15,11 +15,10 @@ pipeline (``make_input_fn``, its iterator checkpointed).
 - PS ``search`` (chief, 2 workers, 2 ps): run, every task ended, a new cluster resumes
   from the chief's checkpoint into fresh ps tasks; then PS ``train --dims`` of its result.
 
-Two findings are pinned as expected failures: after the MWMS restart the run no longer
-follows an uninterrupted one (the weights at the checkpoint agree to 1e-7, the next steps
-do not; likely cause: the non-chief restores the chief's input-iterator state, whose
-prefetched batches come from the chief's file shard), and under MWMS the chief evaluates
-only its own shard of the test files.
+Both MWMS findings of the first version of these tests are fixed and checked here: a
+restarted MWMS run follows an uninterrupted one step by step (each worker restores its own
+input position, not the chief's), and a cluster's evaluation covers every test example
+once, equal to a one-process ``nwsrec evaluate`` of the same checkpoint.
 
 Each process has a timeout and is killed in a ``finally``. Marked ``cluster``
 (``-m "not cluster"`` leaves them out).
@@ -134,6 +133,19 @@ def _wait_for_file(path: str, tasks: list[Task], timeout_s: float) -> None:
         time.sleep(0.05)
 
 
+def _evaluate_alone(model_dir: str, out_dir: str) -> dict:
+    """``nwsrec evaluate --json`` of the newest checkpoint of ``model_dir``, one process."""
+    tasks = _start(out_dir, None, ["evaluate", "--model-dir", model_dir, "--json"], ())
+    try:
+        wait_all(tasks, timeout_s=TIMEOUT_S)
+    finally:
+        end(tasks)
+    with open(tasks[0].log_path, encoding="utf-8") as f:
+        lines = [line for line in f.read().splitlines() if line.startswith("{")]
+    assert lines, log_tail(tasks[0].log_path)
+    return json.loads(lines[-1])
+
+
 def _checkpoint_values(prefix: str) -> dict[str, np.ndarray]:
     """Every float variable of a checkpoint (not the input iterator's state)."""
     import tensorflow as tf
@@ -214,7 +226,9 @@ def mwms_train(data_dir, tmp_path_factory):
             wait_all(tasks, timeout_s=TIMEOUT_S)
         finally:
             end(tasks)
+    evaluated = _evaluate_alone(model_dir, os.path.join(root, "evaluate"))
     return {
+        "evaluated": evaluated,
         "model_dir": model_dir,
         "single_dir": single_dir,
         "resumed_from": resumed_from,
@@ -275,11 +289,6 @@ def test_mwms_losses_equal_a_one_process_run_step_by_step(mwms_train):
         assert cluster[step] == pytest.approx(single[step], rel=1e-5), step
 
 
-@pytest.mark.xfail(
-    strict=False,  # the cause is not pinned down yet (input position or optimizer state)
-    reason="found by this test: after an MWMS restart the steps differ from an uninterrupted "
-    "run (step K+1 loss 0.6754 vs 0.6737 in one run) although the weights at K agree to 1e-7",
-)
 def test_a_restarted_mwms_run_continues_on_the_batches_of_an_uninterrupted_run(mwms_train):
     steps = mwms_train["steps"]
     cluster = _checkpoint_values(os.path.join(mwms_train["model_dir"], f"ckpt-{steps}"))
@@ -294,16 +303,24 @@ def test_a_restarted_mwms_run_continues_on_the_batches_of_an_uninterrupted_run(m
         assert resumed[step] == pytest.approx(uninterrupted[step], rel=1e-5), step
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this test: under MWMS each worker evaluates its own shard of the test "
-    "files, so the chief reports AUC/log loss on half of them (256 of 512 examples)",
-)
-def test_mwms_evaluation_covers_the_whole_test_split(mwms_train):
-    chief = mwms_train["workers"][0]["reports"][0]
-    single = mwms_train["single"]["reports"][0]
-    assert chief["num_examples"] == single["num_examples"] == 512
-    assert chief["log_loss"] == pytest.approx(single["log_loss"], rel=1e-4)
+def test_mwms_evaluation_covers_every_test_example_once_on_every_worker(mwms_train):
+    # The cluster's report (every worker: the shards' labels and logits are gathered)
+    # against a one-process `nwsrec evaluate` of the chief's final checkpoint.
+    alone = mwms_train["evaluated"]
+    assert alone["step"] == mwms_train["steps"] and alone["num_examples"] == 512
+    for record in mwms_train["workers"]:
+        report = record["reports"][0]
+        assert report["step"] == mwms_train["steps"]
+        assert report["num_examples"] == 512
+        assert report["log_loss"] == pytest.approx(alone["log_loss"], abs=1e-6)
+        assert report["auc"] == pytest.approx(alone["auc"], abs=1e-6)
+
+
+def test_mwms_workers_evaluate_their_own_shard_of_the_test_files(mwms_train):
+    shares = [set(record["evaluated_files"][-1]) for record in mwms_train["workers"]]
+    assert shares[0] and shares[1] and shares[0].isdisjoint(shares[1])
+    assert all(os.path.basename(p).startswith("test-") for p in shares[0] | shares[1])
+    assert len(shares[0] | shares[1]) == 4
 
 
 # ------------------------------------------------------------------------ MWMS search

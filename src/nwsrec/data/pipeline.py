@@ -401,6 +401,8 @@ class InputFn:
             :class:`FileProblem` (one per file, across every call).
         files_read: every file a built dataset reads, in the order first seen.
         split: the part of the records it reads (:class:`RecordSplit`), None for all.
+        drop_remainder: each pass drops its last, partial batch (True, the default);
+            False keeps it (an evaluation of every record; unshuffled input only).
     """
 
     def __init__(
@@ -436,11 +438,25 @@ class InputFn:
         if split is not None and not isinstance(split, RecordSplit):
             raise ValueError(f"`split` must be a RecordSplit or None. Received: split={split!r}")
         self.split = split
+        self.drop_remainder = True
         self.corrupt_files: list[FileProblem] = []
         self.files_read: list[str] = []
         self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
         self._lock = threading.Lock()
         _resolve_knobs(self.params, None, partial=True)  # bad knobs fail now
+
+    def keeping_remainder(self) -> InputFn:
+        """Keeps each pass's last partial batch (an evaluation of every record); returns self.
+
+        Example:
+            >>> fn = make_input_fn("d/*.tfrecord", feature_map={"slot_1_0":
+            ...     tf.io.VarLenFeature(tf.int64)}, slot_to_dims={1: [4]},
+            ...     params={"batch_size": 8}, repeat=False)
+            >>> fn.keeping_remainder().drop_remainder
+            False
+        """
+        self.drop_remainder = False
+        return self
 
     @property
     def num_corrupt_files(self) -> int:
@@ -629,7 +645,7 @@ class InputFn:
             windows = records.batch(knobs.shuffle_buffer).enumerate().map(permute)
             return windows.rebatch(knobs.batch_size, drop_remainder=True)
         if self.split is None:
-            batches = records.batch(knobs.batch_size, drop_remainder=True)
+            batches = records.batch(knobs.batch_size, drop_remainder=self.drop_remainder)
         else:
             # Split whole batches and re-batch: a per-record filter costs ~15x the read
             # (a function call per record; bench/input_pipeline.py).
@@ -637,7 +653,7 @@ class InputFn:
             batches = (
                 records.batch(knobs.batch_size)
                 .map(lambda r: tf.boolean_mask(r, split.keep(r)))
-                .rebatch(knobs.batch_size, drop_remainder=True)
+                .rebatch(knobs.batch_size, drop_remainder=self.drop_remainder)
             )
         return batches
 
