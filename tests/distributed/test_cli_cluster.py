@@ -331,18 +331,24 @@ def mwms_search(data_dir, tmp_path_factory):
     root = str(tmp_path_factory.mktemp("mwms-search"))
     model_dir = os.path.join(root, "model")
     base = ["search", *COMMON, *SEARCH, "--data-dir", data_dir, "--model-dir", model_dir]
+    straight_dir = os.path.join(root, "straight")
     runs = []
-    for name, steps in (("first", 4), ("second", 8)):
+    for name, steps, directory in (
+        ("first", 4, model_dir),
+        ("second", 8, model_dir),
+        ("uninterrupted", 8, straight_dir),
+    ):
         tasks: list[Task] = []
         with make_cluster({"worker": 2}) as cluster:
             try:
                 argv = [*base, "--steps", str(steps), "--strategy", "mwms"]
+                argv[argv.index("--model-dir") + 1] = directory
                 tasks = _start(os.path.join(root, name), cluster, argv, ("worker",))
                 wait_all(tasks, timeout_s=TIMEOUT_S)
             finally:
                 end(tasks)
         runs.append([_record(os.path.join(root, name), f"worker-{i}") for i in (0, 1)])
-    return {"model_dir": model_dir, "runs": runs}
+    return {"model_dir": model_dir, "straight_dir": straight_dir, "runs": runs[:2]}
 
 
 def test_mwms_search_restarted_resumes_on_both_workers(mwms_search):
@@ -355,6 +361,18 @@ def test_mwms_search_restarted_resumes_on_both_workers(mwms_search):
     with open(os.path.join(mwms_search["model_dir"], "search_result.json")) as f:
         written = json.load(f)
     assert written["step"] == 8
+
+
+def test_a_restarted_mwms_search_equals_an_uninterrupted_one(mwms_search):
+    resumed = _checkpoint_values(os.path.join(mwms_search["model_dir"], "ckpt-8"))
+    straight = _checkpoint_values(os.path.join(mwms_search["straight_dir"], "ckpt-8"))
+    assert resumed.keys() == straight.keys() and len(resumed) > 10
+    for name, value in resumed.items():
+        np.testing.assert_allclose(value, straight[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    losses = _train_losses(mwms_search["model_dir"])
+    uninterrupted = _train_losses(mwms_search["straight_dir"])
+    for step in range(5, 9):
+        assert losses[step] == pytest.approx(uninterrupted[step], rel=1e-5), step
 
 
 def test_mwms_search_chooses_the_same_widths_on_every_worker(mwms_search):
@@ -414,6 +432,7 @@ def ps_runs(data_dir, tmp_path_factory):
         out[name] = _record(os.path.join(root, name), "chief-0")
     out["model_dir"] = model_dir
     out["dims"] = dims
+    out["evaluated"] = _evaluate_alone(train_dir, os.path.join(root, "evaluate"))
     return out
 
 
@@ -439,3 +458,15 @@ def test_ps_train_with_dims_trains_the_searched_widths(ps_runs):
     assert trained == {s: v for s, v in chosen.items() if v}
     rows = 50  # vocab per slot; each kept slot: a bias column and its width
     assert report["embedding_parameters"] == sum(rows * (1 + v) for v in chosen.values() if v)
+
+
+def test_ps_evaluation_covers_every_test_file_once_as_one_process_does(ps_runs):
+    alone = ps_runs["evaluated"]
+    report = ps_runs["train"]["reports"][0]
+    assert alone["step"] == report["step"] == 4
+    assert report["num_examples"] == alone["num_examples"] == 512
+    assert report["log_loss"] == pytest.approx(alone["log_loss"], abs=1e-6)
+    assert report["auc"] == pytest.approx(alone["auc"], abs=1e-6)
+    files = ps_runs["train"]["evaluated_files"][-1]
+    assert len(files) == len(set(files)) == 4
+    assert all(os.path.basename(p).startswith("test-") for p in files)
