@@ -120,6 +120,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
+from tensorflow.python.data.ops import dataset_ops, iterator_ops
 
 from nwsrec.checks import is_int
 from nwsrec.config import PipelineConfig
@@ -128,6 +129,7 @@ from nwsrec.data.scan import (
     DataFileError,
     FileProblem,
     file_key,
+    present_features,
     scan_file,
     scan_files,
 )
@@ -238,6 +240,38 @@ def post_process_example(
     return out
 
 
+def _require_features(
+    serialized: tf.Tensor, features: dict[str, Any], names: Sequence[str]
+) -> dict[str, Any]:
+    """``features``, failing the batch when a record lacks one of the ``names`` features.
+
+    A missing ``VarLenFeature`` parses as an empty id list. Only a batch with an empty id
+    list in some slot reads the records' feature names (:func:`present_features`); the
+    others pay one ``bincount`` per slot. The error (an ``InvalidArgumentError``) is named
+    by file and record by :meth:`InputFn.diagnose`.
+    """
+    rows = tf.shape(serialized)[0]
+    some_empty = tf.constant(False)
+    for name in names:
+        row_ids = tf.cast(features[name].indices[:, 0], tf.int32)
+        counts = tf.math.bincount(row_ids, minlength=rows, maxlength=rows)
+        some_empty = tf.logical_or(some_empty, tf.reduce_any(tf.equal(counts, 0)))
+
+    def all_present() -> tf.Tensor:
+        return tf.reduce_all(present_features(serialized, names))
+
+    complete = tf.cond(some_empty, all_present, lambda: tf.constant(True))
+    check = tf.debugging.Assert(
+        complete, ["a record lacks a slot's feature (missing_features='error')"]
+    )
+    out = dict(features)
+    with tf.control_dependencies([check]):
+        for name in names:
+            ids = out[name]
+            out[name] = tf.SparseTensor(ids.indices, tf.identity(ids.values), ids.dense_shape)
+    return out
+
+
 # --------------------------------------------------------------------------- knobs
 
 
@@ -258,6 +292,7 @@ class _Knobs:
     shuffle_buffer: int
     shuffle_files: bool
     shuffle_seed: int
+    missing_features: str
 
 
 def _skip_count(value: Any, pipeline_id: int, num_pipelines: int) -> int:
@@ -348,6 +383,7 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
         shuffle_buffer=config.shuffle_buffer,
         shuffle_files=config.shuffle_files,
         shuffle_seed=_shuffle_seed(config.shuffle_seed, merged.get("seed")),
+        missing_features=config.missing_features,
     )
 
 
@@ -443,7 +479,11 @@ class InputFn:
         self.files_read: list[str] = []
         self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
         self._lock = threading.Lock()
-        _resolve_knobs(self.params, None, partial=True)  # bad knobs fail now
+        knobs = _resolve_knobs(self.params, None, partial=True)  # bad knobs fail now
+        # The slot features every record must hold (missing_features="error").
+        self._required: tuple[str, ...] = ()
+        if knobs.missing_features == "error":
+            self._required = tuple(f"slot_{s}_0" for s in sorted(self.slot_to_dims))
 
     def keeping_remainder(self) -> InputFn:
         """Keeps each pass's last partial batch (an evaluation of every record); returns self.
@@ -471,7 +511,9 @@ class InputFn:
         with self._lock:
             if key in self._scans:
                 return self._scans[key]
-        problem = scan_file(path, self.feature_map if with_features else None, compression)
+        problem = scan_file(
+            path, self.feature_map if with_features else None, compression, self._required
+        )
         with self._lock:
             self._scans[key] = problem
         return problem
@@ -507,9 +549,12 @@ class InputFn:
     def _parse_fn(self, knobs: _Knobs) -> Callable[[tf.Tensor], dict[str, Any]]:
         feature_map, slot_to_dims = self.feature_map, self.slot_to_dims
         vocab = knobs.vocab_size_per_slot
+        required = self._required
 
         def parse(serialized: tf.Tensor) -> dict[str, Any]:
             features = tf.io.parse_example(serialized, feature_map)
+            if required:
+                features = _require_features(serialized, features, required)
             return post_process_example(features, slot_to_dims, vocab)
 
         return parse
@@ -744,7 +789,7 @@ class InputFn:
             if self.repeat:
                 again = self._one_pass(kept_files, kept_codecs, knobs)
                 dataset = again.repeat() if not knobs.skip else dataset.concatenate(again.repeat())
-        return dataset.prefetch(AUTOTUNE)
+        return _NamingErrors(dataset.prefetch(AUTOTUNE), self.diagnose)
 
     def count_records(self, arg: Any = None) -> int:
         """Records one pass of this input pipeline reads (its shard, its ``split`` part).
@@ -815,6 +860,46 @@ class InputFn:
             if problem is not None:
                 return DataFileError(problem, self._pattern_text())
         return error
+
+
+class _NamingIterator(iterator_ops.OwnedIterator):
+    """An eager iterator that re-raises a data error as the :class:`DataFileError` naming
+    its file (``diagnose``: only on the error path; the happy path is TF's own)."""
+
+    def __init__(self, dataset: tf.data.Dataset, diagnose: Callable[[BaseException], Any]):
+        self._diagnose = diagnose
+        super().__init__(dataset)
+
+    def _next_internal(self) -> Any:
+        try:
+            return super()._next_internal()
+        except tf.errors.OutOfRangeError:
+            raise
+        except (tf.errors.OpError, UnicodeDecodeError) as err:
+            named = self._diagnose(err)
+            if named is err:
+                raise
+            raise named from err
+
+
+class _NamingErrors(dataset_ops.UnaryUnchangedStructureDataset):
+    """The dataset of an :class:`InputFn`: the same dataset (the same variant tensor, no
+    op added), whose eager iterators name the file of a corrupt or incomplete record.
+
+    Iterated in a ``tf.function`` (or through a ``tf.distribute`` strategy) it is the
+    plain dataset: wrap such a loop in :meth:`InputFn.naming_errors`.
+    """
+
+    def __init__(
+        self, input_dataset: tf.data.Dataset, diagnose: Callable[[BaseException], Any]
+    ) -> None:
+        self._diagnose = diagnose
+        super().__init__(input_dataset, input_dataset._variant_tensor)
+
+    def __iter__(self) -> Any:
+        if tf.executing_eagerly():
+            return _NamingIterator(self, self._diagnose)
+        return super().__iter__()
 
 
 def make_input_fn(

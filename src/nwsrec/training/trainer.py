@@ -61,9 +61,11 @@ import tensorflow as tf
 
 from nwsrec.checks import check_int
 from nwsrec.config import TrainerConfig
+from nwsrec.data.files import list_files
 from nwsrec.data.pipeline import InputFn, RecordSplit
-from nwsrec.data.scan import find_id_out_of_range
+from nwsrec.data.scan import check_vocab_slots, find_id_out_of_range
 from nwsrec.embedding import EmbeddingTable
+from nwsrec.features import read_vocab_file
 from nwsrec.files import write_json_atomic
 from nwsrec.interrupts import RunInterrupted, StopOnSignals
 from nwsrec.metrics import exact_auc, log_loss
@@ -307,6 +309,7 @@ class Trainer:
                 "`train_file_pattern` must be set in the params. Received: "
                 f"train_file_pattern={pattern!r}"
             )
+        self._check_vocab_slots(pattern)
         input_fn = self.input_fn(pattern, repeat=False)
         dataset = input_fn(tf.distribute.InputContext())
         with _naming_bad_ids(input_fn, self.model):
@@ -316,6 +319,20 @@ class Trainer:
         raise ValueError(
             f"`train_file_pattern` must match files with at least one full batch of "
             f"{self.batch_size} examples. Received: train_file_pattern={pattern!r}"
+        )
+
+    def _check_vocab_slots(self, pattern: str) -> None:
+        """The vocab file must list the slots of the training data (its first record)."""
+        vocab_path = self.params.get("vocab_file_path")
+        if not vocab_path:
+            return
+        try:
+            files = list_files(pattern)
+        except ValueError:
+            return  # no file: the input function says so
+        slots = read_vocab_file(vocab_path)
+        check_vocab_slots(
+            list(slots), vocab_path, files[0], self.params.get("compression_type", "auto")
         )
 
     def _loss_terms(self) -> Any:
