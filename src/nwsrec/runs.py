@@ -51,7 +51,7 @@ from nwsrec.search.select import (
     search_frontier,
     select_widths,
 )
-from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
+from nwsrec.training.rundir import ModelDirLock
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
 
@@ -284,11 +284,7 @@ def _train_and_evaluate(
         progress=progress,
         restore_dir=restore_dir,
     )
-    # Before anything is written: the dir's checkpoints must mean what this run means.
-    manifest = run_manifest(params, trainer.tables, trainer.model)
-    own = restore_dir is None or os.path.abspath(restore_dir) == os.path.abspath(model_dir)
-    check_manifest(model_dir if own else str(restore_dir), manifest, write=own)
-    result = trainer.train()
+    result = trainer.train()  # refuses a dir of another model or meaning (manifest.json)
     evaluation = trainer.evaluate()
     mapped = getattr(trainer.model, "out_of_range_count", 0)
     if mapped:
@@ -407,8 +403,11 @@ def _holding_model_dir(run: Callable[..., RunReport]) -> Callable[..., RunReport
 
     @functools.wraps(run)
     def locked(cls: type, params: Mapping[str, Any], model_dir: str, **kwargs: Any) -> RunReport:
-        with ModelDirLock(model_dir):
+        lock = ModelDirLock(model_dir).acquire()
+        try:
             return run(cls, params, model_dir, **kwargs)
+        finally:
+            lock.release(every_holder=True)  # the run is over: its trainers' holds too
 
     return locked
 

@@ -52,6 +52,7 @@ import math
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,6 +80,7 @@ from nwsrec.training.ps_loop import (
     per_worker_iterator,
     run_steps,
 )
+from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
 from nwsrec.training.summaries import ProgressBar, RunSummaries, write_params_json, write_scalars
 
 logger = logging.getLogger(__name__)
@@ -176,6 +178,15 @@ def _naming_bad_ids(input_fn: Any, model: Any) -> Any:
         ) from None
 
 
+def _hold_model_dir(owner: Any, model_dir: str) -> ModelDirLock | None:
+    """The model dir's lock, held until ``owner`` is closed or collected (local dirs)."""
+    if "://" in os.fspath(model_dir):
+        return None  # an object store: no flock there
+    lock = ModelDirLock(model_dir).acquire()
+    weakref.finalize(owner, lock.release)
+    return lock
+
+
 def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
     """A Keras optimizer by name (one of :data:`nwsrec.config.OPTIMIZERS`)."""
     factories = {
@@ -222,6 +233,7 @@ class Trainer:
         self.params = dict(params)
         self.model_dir = model_dir
         self.restore_dir = model_dir if restore_dir is None else restore_dir
+        self._dir_lock = _hold_model_dir(self, model_dir)
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         self.progress = progress
         self.batch_size = int(self.params["batch_size"])
@@ -417,6 +429,24 @@ class Trainer:
             num_replicas_in_sync=self.strategy.num_replicas_in_sync,
         )
 
+    def _check_manifest(self) -> None:
+        """Refuses checkpoints of another model, layout or meaning (``manifest.json``),
+        before anything is written; writes this run's manifest into its own dir."""
+        manifest = run_manifest(self.params, self.tables, self.model)
+        own = os.path.abspath(self.restore_dir) == os.path.abspath(self.model_dir)
+        check_manifest(self.restore_dir, manifest, write=own)
+
+    def close(self) -> None:
+        """Gives back the model dir's lock (also done when the trainer is collected)."""
+        if self._dir_lock is not None:
+            self._dir_lock.release()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _worker_checkpointing(self, checkpointable_iterator: bool) -> dict[str, Any]:
         """Under multi-worker MWMS: every worker's own input position and the barrier.
 
@@ -535,6 +565,7 @@ class Trainer:
                 "reading the files from their beginning",
                 type(self.strategy).__name__,
             )
+        self._check_manifest()
         self._checkpoint = TrainingCheckpoint(
             self.model_dir,
             self.global_step,
