@@ -14,6 +14,8 @@ import pytest
 from cluster import end, make_cluster, read_result, start_task, wait_all
 from dist_model import write_data
 
+pytestmark = pytest.mark.cluster
+
 NUM_FILES = 4
 WORKERS = ("worker-0", "worker-1")
 
