@@ -411,6 +411,16 @@ class Trainer:
         dataset_fn = self.input_fn(file_pattern, repeat=True, part="train")
         self._train_input_fn = dataset_fn
         if self.coordinator is not None:
+            skip = self._batches_trained_per_worker()
+            if skip:
+                # A per-worker iterator cannot be checkpointed: a resumed run skips the
+                # batches its workers trained on (exact with one worker).
+                logger.info("resuming: each worker skips its first %d batches", skip)
+                read = dataset_fn
+
+                def dataset_fn(context: Any) -> Any:
+                    return read(context).skip(skip)
+
             return per_worker_iterator(self.coordinator, self.strategy, dataset_fn)
         worker = multi_worker_task(self.strategy)
         if worker is not None and self.strategy.num_replicas_in_sync == worker.num_workers:
@@ -420,6 +430,12 @@ class Trainer:
             # continues where it stopped instead of re-reading its files from the start.
             return iter(dataset_fn(self._worker_input_context(worker)))
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def _batches_trained_per_worker(self) -> int:
+        """The step of the newest checkpoint in ``restore_dir`` over the ps workers."""
+        path = tf.train.latest_checkpoint(self.restore_dir)
+        match = re.search(r"ckpt-(\d+)$", path or "")
+        return int(match.group(1)) // num_workers(self.strategy) if match else 0
 
     def _worker_input_context(self, worker: Any) -> Any:
         """The ``InputContext`` of this worker's input pipeline (its file shard)."""
@@ -559,7 +575,7 @@ class Trainer:
 
         iterator = self._train_iterator(pattern)
         checkpointable_iterator = isinstance(iterator, tf.__internal__.tracking.Trackable)
-        if not checkpointable_iterator:
+        if not checkpointable_iterator and self.coordinator is None:
             logger.warning(
                 "the input iterator of %s cannot be checkpointed: a resumed run restarts "
                 "reading the files from their beginning",
