@@ -57,6 +57,9 @@ key                           default     meaning
                                           (0 or 1: no record shuffle)
 ``shuffle_files``             True        shuffled input: files in a seeded order
 ``shuffle_seed``              None        seed of the order (None: ``seed``, else 0)
+``missing_features``          "error"     a record without a slot's feature: "error"
+                                          (names file, record, feature) or "empty"
+                                          (read as an empty id list)
 ============================  ==========  ===============================================
 
 Order. The training input (``shuffle=True``: what ``Model.create_input_fn`` asks for with
@@ -79,15 +82,22 @@ one ``TFRecordDataset`` (~0.5 us less per record than ``interleave``).
 Errors. Errors found when ``input_fn`` is called name the pattern and the file: no file
 matches, fewer files than pipelines, a skip count past the end of a shard, a file found
 bad by a pre-scan. Errors raised *inside* the running ``tf.data`` iterator (a corrupt
-record, a record that is not a ``tf.train.Example``, a missing or mistyped feature) come
-from TensorFlow without a file name; :meth:`InputFn.diagnose` turns such an error into a
-:class:`DataFileError` naming the file, record and feature (it re-reads the files this
-input function read, only on the error path); :meth:`InputFn.naming_errors` wraps a
-loop to do so::
+record, a record that is not a ``tf.train.Example``, a missing or mistyped feature, a
+record without a slot's feature) come from TensorFlow without a file name;
+:meth:`InputFn.diagnose` turns such an error into a :class:`DataFileError` naming the
+file, record and feature (it re-reads the files this input function read, only on the
+error path). The dataset an ``InputFn`` returns does so itself when iterated eagerly
+(``for batch in input_fn(context)``: the same dataset, its iterator catches the error);
+a loop in a ``tf.function`` or through a strategy is wrapped in
+:meth:`InputFn.naming_errors`::
 
     input_fn = model.create_input_fn(pattern)
     with input_fn.naming_errors():
         for batch in strategy.distribute_datasets_from_function(input_fn): ...
+
+A record without the feature of a slot is an error by default (``missing_features``):
+a batch where some record has no id in some slot reads the records' feature names
+(``nwsrec.data.scan.present_features``) to tell a missing feature from an empty list.
 
 Example:
     >>> import tempfile
