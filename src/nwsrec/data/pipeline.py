@@ -257,28 +257,27 @@ def _require_features(
 
     A missing ``VarLenFeature`` parses as an empty id list. Only a batch with an empty id
     list in some slot reads the records' feature names (:func:`present_features`); the
-    others pay one ``bincount`` per slot. The error (an ``InvalidArgumentError``) is named
-    by file and record by :meth:`InputFn.diagnose`.
+    others pay one ``bincount`` over the (slot, record) pairs of their ids. The error (an
+    ``InvalidArgumentError``) is named by file and record by :meth:`InputFn.diagnose`.
     """
-    rows = tf.shape(serialized)[0]
-    some_empty = tf.constant(False)
-    for name in names:
-        row_ids = tf.cast(features[name].indices[:, 0], tf.int32)
-        counts = tf.math.bincount(row_ids, minlength=rows, maxlength=rows)
-        some_empty = tf.logical_or(some_empty, tf.reduce_any(tf.equal(counts, 0)))
-
-    def all_present() -> tf.Tensor:
-        return tf.reduce_all(present_features(serialized, names))
-
-    complete = tf.cond(some_empty, all_present, lambda: tf.constant(True))
+    rows = tf.shape(serialized, out_type=tf.int64)[0]
+    # (slot, record) of every id, ascending (parse_example sorts each slot's ids by record).
+    pairs = tf.concat([features[n].indices[:, 0] + i * rows for i, n in enumerate(names)], 0)
+    distinct = tf.math.count_nonzero(pairs[1:] != pairs[:-1]) + tf.minimum(
+        tf.size(pairs, tf.int64), 1
+    )
+    complete = tf.cond(
+        distinct < rows * len(names),
+        lambda: tf.reduce_all(present_features(serialized, names)),
+        lambda: tf.constant(True),
+    )
     check = tf.debugging.Assert(
         complete, ["a record lacks a slot's feature (missing_features='error')"]
     )
     out = dict(features)
-    with tf.control_dependencies([check]):
-        for name in names:
-            ids = out[name]
-            out[name] = tf.SparseTensor(ids.indices, tf.identity(ids.values), ids.dense_shape)
+    with tf.control_dependencies([check]):  # one output depends on it: the check runs
+        ids = out[names[0]]
+        out[names[0]] = tf.SparseTensor(ids.indices, tf.identity(ids.values), ids.dense_shape)
     return out
 
 
