@@ -428,7 +428,14 @@ class Trainer:
             # distribute_datasets_from_function would give it), whose iterator can be
             # checkpointed, unlike a multi-worker distributed iterator: a resumed worker
             # continues where it stopped instead of re-reading its files from the start.
-            return iter(dataset_fn(self._worker_input_context(worker)))
+            dataset = dataset_fn(self._worker_input_context(worker))
+            options = tf.data.Options()
+            # A stateful op of a model's own input (a py_function) must not make the
+            # checkpoint fail: its state is not saved (TF logs a warning), the rest is.
+            options.experimental_external_state_policy = (
+                tf.data.experimental.ExternalStatePolicy.WARN
+            )
+            return iter(dataset.with_options(options))
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
 
     def _batches_trained_per_worker(self) -> int:
