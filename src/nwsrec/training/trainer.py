@@ -440,7 +440,10 @@ class Trainer:
 
     def _batches_trained_per_worker(self) -> int:
         """The step of the newest checkpoint in ``restore_dir`` over the ps workers."""
-        path = tf.train.latest_checkpoint(self.restore_dir)
+        try:
+            path = tf.train.latest_checkpoint(self.restore_dir)
+        except Exception:  # a damaged index: the restore repairs it and says so
+            path = None
         match = re.search(r"ckpt-(\d+)$", path or "")
         return int(match.group(1)) // num_workers(self.strategy) if match else 0
 
