@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-quick bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/nwsrec demo
 
+# Everything (CI runs it): the quick set first, then the slow one (real clusters and
+# processes killed by signals), then the doctests.
 test: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -m "not cluster and not slow"
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -m "cluster or slow"
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/nwsrec
+
+# The quick set and the doctests: what to run while working.
+test-quick: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -m "not cluster and not slow"
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/nwsrec
 
 bench: $(STAMP)

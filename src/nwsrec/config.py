@@ -248,6 +248,11 @@ class PipelineConfig(Config):
         "ids outside [0, vocab size): 'error' (names file, record, slot, id) or 'oov' "
         "(mapped to an extra OOV row per table, counted)",
     )
+    missing_features: str = knob(
+        "error",
+        "a record without a slot's feature: 'error' (names file, record, slot) or 'empty' "
+        "(read as an empty id list)",
+    )
 
     def __post_init__(self) -> None:
         _check_positive_int("cycle_length", self.cycle_length)
@@ -271,6 +276,7 @@ class PipelineConfig(Config):
         if vocab is not None and (not is_int(vocab) or vocab < 1):
             raise _fail("vocab_size_per_slot", "None or an integer >= 1", vocab)
         _check_choice("out_of_range_ids", self.out_of_range_ids, ("error", "oov"))
+        _check_choice("missing_features", self.missing_features, ("error", "empty"))
         for flag in ("deterministic", "skip_corrupt_files", "check_files"):
             if not isinstance(getattr(self, flag), bool):
                 raise _fail(flag, "a bool", getattr(self, flag))

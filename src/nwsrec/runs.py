@@ -50,7 +50,7 @@ from nwsrec.search.result import (
     write_search_result,
 )
 from nwsrec.search.select import neighbour_losses, search_frontier, select_widths
-from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
+from nwsrec.training.rundir import ModelDirLock
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
 
@@ -287,11 +287,7 @@ def _train_and_evaluate(
         progress=progress,
         restore_dir=restore_dir,
     )
-    # Before anything is written: the dir's checkpoints must mean what this run means.
-    manifest = run_manifest(params, trainer.tables, trainer.model)
-    own = restore_dir is None or os.path.abspath(restore_dir) == os.path.abspath(model_dir)
-    check_manifest(model_dir if own else str(restore_dir), manifest, write=own)
-    result = trainer.train()
+    result = trainer.train()  # refuses a dir of another model or meaning (manifest.json)
     # A search is reported at full width (the layer's own inference would be the argmax
     # of its architecture weights, which the built-in searches never train).
     with contextlib.ExitStack() as stack:
@@ -452,8 +448,11 @@ def _holding_model_dir(run: Callable[..., RunReport]) -> Callable[..., RunReport
 
     @functools.wraps(run)
     def locked(cls: type, params: Mapping[str, Any], model_dir: str, **kwargs: Any) -> RunReport:
-        with ModelDirLock(model_dir):
+        lock = ModelDirLock(model_dir).acquire()
+        try:
             return run(cls, params, model_dir, **kwargs)
+        finally:
+            lock.release(every_holder=True)  # the run is over: its trainers' holds too
 
     return locked
 

@@ -432,15 +432,17 @@ DATA_ERRORS = [
 @pytest.mark.parametrize(
     "case, kind, record, raised, words", DATA_ERRORS, ids=[c[0] for c in DATA_ERRORS]
 )
-def test_diagnose_names_the_file_record_and_problem(
+def test_the_dataset_iterated_alone_names_the_file_record_and_problem(
     tmp_path, good_files, case, kind, record, raised, words
 ):
+    # As a user of Model.create_input_fn iterates it: no trainer, no naming_errors().
     bad = _make_bad(tmp_path, case)
     input_fn = _input_fn(str(tmp_path / "*.tfrecord"), batch_size=2)
-    with pytest.raises(raised) as info:
+    with pytest.raises(DataFileError) as info:
         _labels(input_fn(None))
-    error = input_fn.diagnose(info.value)
-    assert isinstance(error, DataFileError)
+    error = info.value
+    assert isinstance(error.__cause__, raised)  # TensorFlow's own error, as the cause
+    assert input_fn.diagnose(error.__cause__).problem == error.problem
     assert (error.problem.path, error.problem.kind, error.problem.record) == (bad, kind, record)
     message = str(error)
     assert f"{bad}: record {record}" in message

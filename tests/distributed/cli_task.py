@@ -1,11 +1,11 @@
 """One task of a CLI test cluster: ``python cli_task.py RECORD.json nwsrec-args...``.
 
 Runs ``nwsrec.cli.main.main(args)``, the ``nwsrec`` command itself, under the task's
-``TF_CONFIG``; it only watches: every ``Trainer.train`` call's start and end step, and the
-report of ``run_search`` / ``run_train`` (the chosen widths, the evaluated examples) and
-the search result (``write_search_result``'s dict) are
-written to ``RECORD.json`` when the command returns, also for a worker that is not the
-chief (which prints nothing and whose model dir is deleted). The patches are installed
+``TF_CONFIG``; it only watches: every ``Trainer.train`` call's start and end step, the
+files each ``Trainer.evaluate`` read, the report of ``run_search`` / ``run_train`` (the
+chosen widths, the evaluated examples) and the search result (``write_search_result``'s
+dict) are written to ``RECORD.json`` when the command returns, also for a worker that is
+not the chief (which prints nothing and whose model dir is deleted). The patches are installed
 inside ``run_task``'s train function, after the strategy exists, so nothing touches
 TensorFlow earlier than the command does.
 """
@@ -35,6 +35,21 @@ def main(record_path: str, argv: list[str]) -> int:
                 return result
 
             Trainer.train = train
+            original_input_fn, original_evaluate = Trainer.input_fn, Trainer.evaluate
+            made: list = []
+
+            def input_fn(self, *args, **kwargs):
+                made.append(original_input_fn(self, *args, **kwargs))
+                return made[-1]
+
+            def evaluate(self, *args, **kwargs):
+                made.clear()
+                result = original_evaluate(self, *args, **kwargs)
+                files = {p for fn in made for p in getattr(fn, "files_read", [])}
+                record.setdefault("evaluated_files", []).append(sorted(files))
+                return result
+
+            Trainer.input_fn, Trainer.evaluate = input_fn, evaluate
             original_write = runs.write_search_result
 
             def write_search_result(path, found):
@@ -51,6 +66,7 @@ def main(record_path: str, argv: list[str]) -> int:
                     "slot_dims": {str(k): v for k, v in report.slot_dims.items()},
                     "num_examples": report.num_examples,
                     "log_loss": report.log_loss,
+                    "auc": report.auc,
                     "embedding_parameters": report.embedding_parameters,
                 }
             )

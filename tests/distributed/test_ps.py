@@ -18,6 +18,8 @@ from dist_worker import train_task
 
 from nwsrec.training.distributed import create_distributed_run
 
+pytestmark = pytest.mark.cluster
+
 STEPS = 8
 
 

@@ -183,3 +183,96 @@ def test_fuzz_csv_parser_gives_a_parse_or_a_clear_error(tmp_path_factory, raw):
         assert "\n" not in str(err)
         return
     assert result.num_rows >= 0
+
+
+# ------------------------------------------------------------- damaged and incomplete data
+
+
+def _rewrite_record(path, index, change):
+    """Rewrites the TFRecord file ``path`` with record ``index`` passed through ``change``
+    (a ``tf.train.Example`` -> bytes); the other records stay byte for byte."""
+    import tensorflow as tf
+
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(path))]
+    example = tf.train.Example.FromString(records[index])
+    records[index] = change(example)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(record)
+
+
+def _drop_feature(name):
+    def change(example):
+        del example.features.feature[name]
+        return example.SerializeToString()
+
+    return change
+
+
+def _copy(data_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    return data
+
+
+def test_a_record_missing_a_slots_feature_is_a_one_line_error(data_dir, tmp_path, capsys):
+    data = _copy(data_dir, tmp_path)
+    bad = sorted(data.glob("train-*"))[1]
+    _rewrite_record(bad, 5, _drop_feature("slot_3_0"))
+    assert main(train_argv(data, tmp_path / "run", 40)) == 2
+    one_line_error(
+        capsys.readouterr().err, bad.name, "record 5", "'slot_3_0' is missing", "missing_features"
+    )
+
+
+def test_an_explicit_option_reads_a_missing_feature_as_empty(data_dir, tmp_path):
+    data = _copy(data_dir, tmp_path)
+    _rewrite_record(sorted(data.glob("train-*"))[1], 5, _drop_feature("slot_3_0"))
+    argv = train_argv(data, tmp_path / "run", 40, "--param", "missing_features=empty")
+    assert main(argv) == 0
+
+
+def test_a_present_empty_id_list_is_not_a_missing_feature(data_dir, tmp_path):
+    data = _copy(data_dir, tmp_path)
+
+    def empty(example):
+        del example.features.feature["slot_3_0"].int64_list.value[:]
+        return example.SerializeToString()
+
+    _rewrite_record(sorted(data.glob("train-*"))[1], 5, empty)
+    assert main(train_argv(data, tmp_path / "run", 40)) == 0
+
+
+@pytest.mark.parametrize(
+    ("vocab", "needle"),
+    [
+        (b"slot\tcount\n1\t50\n2\t50\n3\t50\n4\t50\n5\t50\n", "lacks slots [6]"),
+        (b"slot\tcount\n1\t50\n2\t50\n3\t50\n4\t50\n5\t50\n6\t50\n7\t50\n", "lists slots [7]"),
+    ],
+    ids=["lacks-a-slot", "lists-an-extra-slot"],
+)
+def test_a_vocab_that_disagrees_with_the_datas_slots_is_a_one_line_error(
+    data_dir, tmp_path, capsys, vocab, needle
+):
+    data = _with_vocab(data_dir, tmp_path, vocab)
+    assert main(train_argv(data, tmp_path / "run", 10)) == 2
+    one_line_error(capsys.readouterr().err, "vocab.tsv", needle, "train-")
+    assert not (tmp_path / "run" / "ckpt-10.index").exists()
+
+
+def test_the_input_function_alone_names_the_file_of_a_corrupt_record(data_dir, tmp_path):
+    # A user of Model.create_input_fn iterates its dataset without the trainer.
+    from nwsrec.data.scan import DataFileError
+    from nwsrec.runs import resolve_params
+
+    data = _copy(data_dir, tmp_path)
+    bad = sorted(data.glob("train-*"))[1]
+    raw = bytearray(bad.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # a flipped byte in the middle of the file: a bad CRC
+    bad.write_bytes(bytes(raw))
+    cls, params = resolve_params("synthetic", data_dir=str(data), batch_size=64)
+    model = cls(params)
+    input_fn = model.create_input_fn(params["train_file_pattern"], repeat=False)
+    with pytest.raises(DataFileError, match=rf"{bad}: record \d+ is corrupt"):
+        for _ in input_fn(None):
+            pass

@@ -21,7 +21,7 @@ from faultkit import (  # noqa: F401 (data_dir: a fixture)
 )
 
 from nwsrec.cli.main import main
-from nwsrec.training.rundir import ModelDirBusyError, ModelDirLock
+from nwsrec.training.rundir import ModelDirLock
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +85,84 @@ def test_a_busy_dir_is_refused_and_a_killed_holder_leaves_no_stale_lock(data_dir
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(timeout=10)
         with ModelDirLock(str(run)):  # the OS released it with the process
-            with pytest.raises(ModelDirBusyError):
-                ModelDirLock(str(run)).__enter__()  # one holder at a time, also in-process
+            assert _locks_from_another_process(run) == "busy"
+            with ModelDirLock(str(run)):  # in-process holders share it
+                pass
+            assert _locks_from_another_process(run) == "busy"  # still held by the outer one
+        assert _locks_from_another_process(run) == "locked"
     finally:
         if holder.poll() is None:
             os.kill(holder.pid, signal.SIGKILL)
         holder.wait(timeout=10)
+
+
+def _locks_from_another_process(run) -> str:
+    """``"locked"`` or ``"busy"``: what ``ModelDirLock(run)`` does in a new process."""
+    code = (
+        "import sys\n"
+        "from nwsrec.training.rundir import ModelDirBusyError, ModelDirLock\n"
+        "try:\n"
+        "    ModelDirLock(sys.argv[1]).acquire()\n"
+        "except ModelDirBusyError:\n"
+        "    print('busy')\n"
+        "else:\n"
+        "    print('locked')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _library_trainer(data_dir, model_dir, **overrides):
+    """A ``Trainer`` built as a library user builds it (no ``nwsrec.runs``)."""
+    from nwsrec.runs import resolve_params
+    from nwsrec.training.trainer import Trainer
+
+    cls, params = resolve_params("synthetic", data_dir=str(data_dir), batch_size=64)
+    params = {**params, "hidden_units": [8], "checkpoint_every_steps": 10, **overrides}
+    return Trainer(lambda: cls(params), params, str(model_dir), progress=False)
+
+
+def test_a_library_trainer_holds_the_model_dir_until_closed(data_dir, tmp_path):
+    run = tmp_path / "library"
+    trainer = _library_trainer(data_dir, run)
+    assert _locks_from_another_process(run) == "busy"
+    trainer.close()
+    assert _locks_from_another_process(run) == "locked"
+
+
+def test_a_library_trainer_refuses_a_dir_of_other_params_before_writing(
+    full_width, data_dir, capsys
+):
+    before = digest(full_width)
+    with _library_trainer(data_dir, full_width, hidden_units=[4], train_steps=30) as trainer:
+        with pytest.raises(ValueError, match="manifest.json.*hidden_units: \\[8\\] in the dir"):
+            trainer.train()
+    assert digest(full_width) == before
+
+
+def test_a_newer_nwsrec_resumes_an_older_dir_whose_tables_and_params_match(
+    full_width, data_dir, tmp_path, caplog
+):
+    import shutil
+
+    run = tmp_path / "older"
+    shutil.copytree(full_width, run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["nwsrec_version"] = "0.0.1"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert main(train_argv(data_dir, run, 30)) == 0
+    assert "written by nwsrec 0.0.1; resuming it with nwsrec" in caplog.text
+    assert os.path.exists(run / "ckpt-30.index")
+    # What changes a checkpoint's meaning is still refused, whatever the version.
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["nwsrec_version"] != "0.0.1"  # the newer version wrote it
+    manifest["nwsrec_version"] = "0.0.1"
+    manifest["layout"]["table_1_1"] = [50, 32]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert main(train_argv(data_dir, run, 40)) == 2
 
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(full_width, tmp_path):

@@ -61,6 +61,9 @@ key                           default     meaning
 ``shuffle_block``             32          shuffled input: consecutive records kept
                                           together (1: single records)
 ``shuffle_seed``              None        seed of the order (None: ``seed``, else 0)
+``missing_features``          "error"     a record without a slot's feature: "error"
+                                          (names file, record, feature) or "empty"
+                                          (read as an empty id list)
 ============================  ==========  ===============================================
 
 Order. The training input (``shuffle=True``: what ``Model.create_input_fn`` asks for with
@@ -84,15 +87,22 @@ one ``TFRecordDataset`` (~0.5 us less per record than ``interleave``).
 Errors. Errors found when ``input_fn`` is called name the pattern and the file: no file
 matches, fewer files than pipelines, a skip count past the end of a shard, a file found
 bad by a pre-scan. Errors raised *inside* the running ``tf.data`` iterator (a corrupt
-record, a record that is not a ``tf.train.Example``, a missing or mistyped feature) come
-from TensorFlow without a file name; :meth:`InputFn.diagnose` turns such an error into a
-:class:`DataFileError` naming the file, record and feature (it re-reads the files this
-input function read, only on the error path); :meth:`InputFn.naming_errors` wraps a
-loop to do so::
+record, a record that is not a ``tf.train.Example``, a missing or mistyped feature, a
+record without a slot's feature) come from TensorFlow without a file name;
+:meth:`InputFn.diagnose` turns such an error into a :class:`DataFileError` naming the
+file, record and feature (it re-reads the files this input function read, only on the
+error path). The dataset an ``InputFn`` returns does so itself when iterated eagerly
+(``for batch in input_fn(context)``: the same dataset, its iterator catches the error);
+a loop in a ``tf.function`` or through a strategy is wrapped in
+:meth:`InputFn.naming_errors`::
 
     input_fn = model.create_input_fn(pattern)
     with input_fn.naming_errors():
         for batch in strategy.distribute_datasets_from_function(input_fn): ...
+
+A record without the feature of a slot is an error by default (``missing_features``):
+a batch where some record has no id in some slot reads the records' feature names
+(``nwsrec.data.scan.present_features``) to tell a missing feature from an empty list.
 
 Example:
     >>> import tempfile
@@ -125,6 +135,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
+from tensorflow.python.data.ops import dataset_ops, iterator_ops
 
 from nwsrec.checks import is_int
 from nwsrec.config import PipelineConfig
@@ -133,6 +144,7 @@ from nwsrec.data.scan import (
     DataFileError,
     FileProblem,
     file_key,
+    present_features,
     scan_file,
     scan_files,
 )
@@ -244,6 +256,37 @@ def post_process_example(
     return out
 
 
+def _require_features(
+    serialized: tf.Tensor, features: dict[str, Any], names: Sequence[str]
+) -> dict[str, Any]:
+    """``features``, failing the batch when a record lacks one of the ``names`` features.
+
+    A missing ``VarLenFeature`` parses as an empty id list. Only a batch with an empty id
+    list in some slot reads the records' feature names (:func:`present_features`); the
+    others pay one ``bincount`` over the (slot, record) pairs of their ids. The error (an
+    ``InvalidArgumentError``) is named by file and record by :meth:`InputFn.diagnose`.
+    """
+    rows = tf.shape(serialized, out_type=tf.int64)[0]
+    # (slot, record) of every id, ascending (parse_example sorts each slot's ids by record).
+    pairs = tf.concat([features[n].indices[:, 0] + i * rows for i, n in enumerate(names)], 0)
+    distinct = tf.math.count_nonzero(pairs[1:] != pairs[:-1]) + tf.minimum(
+        tf.size(pairs, tf.int64), 1
+    )
+    complete = tf.cond(
+        distinct < rows * len(names),
+        lambda: tf.reduce_all(present_features(serialized, names)),
+        lambda: tf.constant(True),
+    )
+    check = tf.debugging.Assert(
+        complete, ["a record lacks a slot's feature (missing_features='error')"]
+    )
+    out = dict(features)
+    with tf.control_dependencies([check]):  # one output depends on it: the check runs
+        ids = out[names[0]]
+        out[names[0]] = tf.SparseTensor(ids.indices, tf.identity(ids.values), ids.dense_shape)
+    return out
+
+
 # --------------------------------------------------------------------------- knobs
 
 
@@ -265,6 +308,7 @@ class _Knobs:
     shuffle_files: bool
     shuffle_block: int
     shuffle_seed: int
+    missing_features: str
 
 
 def _skip_count(value: Any, pipeline_id: int, num_pipelines: int) -> int:
@@ -356,6 +400,7 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
         shuffle_files=config.shuffle_files,
         shuffle_block=config.shuffle_block,
         shuffle_seed=_shuffle_seed(config.shuffle_seed, merged.get("seed")),
+        missing_features=config.missing_features,
     )
 
 
@@ -409,6 +454,8 @@ class InputFn:
             :class:`FileProblem` (one per file, across every call).
         files_read: every file a built dataset reads, in the order first seen.
         split: the part of the records it reads (:class:`RecordSplit`), None for all.
+        drop_remainder: each pass drops its last, partial batch (True, the default);
+            False keeps it (an evaluation of every record; unshuffled input only).
     """
 
     def __init__(
@@ -444,11 +491,29 @@ class InputFn:
         if split is not None and not isinstance(split, RecordSplit):
             raise ValueError(f"`split` must be a RecordSplit or None. Received: split={split!r}")
         self.split = split
+        self.drop_remainder = True
         self.corrupt_files: list[FileProblem] = []
         self.files_read: list[str] = []
         self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
         self._lock = threading.Lock()
-        _resolve_knobs(self.params, None, partial=True)  # bad knobs fail now
+        knobs = _resolve_knobs(self.params, None, partial=True)  # bad knobs fail now
+        # The slot features every record must hold (missing_features="error").
+        self._required: tuple[str, ...] = ()
+        if knobs.missing_features == "error":
+            self._required = tuple(f"slot_{s}_0" for s in sorted(self.slot_to_dims))
+
+    def keeping_remainder(self) -> InputFn:
+        """Keeps each pass's last partial batch (an evaluation of every record); returns self.
+
+        Example:
+            >>> fn = make_input_fn("d/*.tfrecord", feature_map={"slot_1_0":
+            ...     tf.io.VarLenFeature(tf.int64)}, slot_to_dims={1: [4]},
+            ...     params={"batch_size": 8}, repeat=False)
+            >>> fn.keeping_remainder().drop_remainder
+            False
+        """
+        self.drop_remainder = False
+        return self
 
     @property
     def num_corrupt_files(self) -> int:
@@ -463,7 +528,9 @@ class InputFn:
         with self._lock:
             if key in self._scans:
                 return self._scans[key]
-        problem = scan_file(path, self.feature_map if with_features else None, compression)
+        problem = scan_file(
+            path, self.feature_map if with_features else None, compression, self._required
+        )
         with self._lock:
             self._scans[key] = problem
         return problem
@@ -499,9 +566,12 @@ class InputFn:
     def _parse_fn(self, knobs: _Knobs) -> Callable[[tf.Tensor], dict[str, Any]]:
         feature_map, slot_to_dims = self.feature_map, self.slot_to_dims
         vocab = knobs.vocab_size_per_slot
+        required = self._required
 
         def parse(serialized: tf.Tensor) -> dict[str, Any]:
             features = tf.io.parse_example(serialized, feature_map)
+            if required:
+                features = _require_features(serialized, features, required)
             return post_process_example(features, slot_to_dims, vocab)
 
         return parse
@@ -627,7 +697,7 @@ class InputFn:
     def _batch(self, records: tf.data.Dataset, knobs: _Knobs) -> tf.data.Dataset:
         """Batches of ``batch_size`` records (of the ``split`` part), remainder dropped."""
         if self.split is None:
-            batches = records.batch(knobs.batch_size, drop_remainder=True)
+            batches = records.batch(knobs.batch_size, drop_remainder=self.drop_remainder)
         else:
             # Split whole batches and re-batch: a per-record filter costs ~15x the read
             # (a function call per record; bench/input_pipeline.py).
@@ -635,7 +705,7 @@ class InputFn:
             batches = (
                 records.batch(knobs.batch_size)
                 .map(lambda r: tf.boolean_mask(r, split.keep(r)))
-                .rebatch(knobs.batch_size, drop_remainder=True)
+                .rebatch(knobs.batch_size, drop_remainder=self.drop_remainder)
             )
         return batches
 
@@ -727,7 +797,7 @@ class InputFn:
             if self.repeat:
                 again = self._one_pass(kept_files, kept_codecs, knobs)
                 dataset = again.repeat() if not knobs.skip else dataset.concatenate(again.repeat())
-        return dataset.prefetch(AUTOTUNE)
+        return _NamingErrors(dataset.prefetch(AUTOTUNE), self.diagnose)
 
     def count_records(self, arg: Any = None) -> int:
         """Records one pass of this input pipeline reads (its shard, its ``split`` part).
@@ -800,6 +870,46 @@ class InputFn:
             if problem is not None:
                 return DataFileError(problem, self._pattern_text())
         return error
+
+
+class _NamingIterator(iterator_ops.OwnedIterator):
+    """An eager iterator that re-raises a data error as the :class:`DataFileError` naming
+    its file (``diagnose``: only on the error path; the happy path is TF's own)."""
+
+    def __init__(self, dataset: tf.data.Dataset, diagnose: Callable[[BaseException], Any]):
+        self._diagnose = diagnose
+        super().__init__(dataset)
+
+    def _next_internal(self) -> Any:
+        try:
+            return super()._next_internal()
+        except tf.errors.OutOfRangeError:
+            raise
+        except (tf.errors.OpError, UnicodeDecodeError) as err:
+            named = self._diagnose(err)
+            if named is err:
+                raise
+            raise named from err
+
+
+class _NamingErrors(dataset_ops.UnaryUnchangedStructureDataset):
+    """The dataset of an :class:`InputFn`: the same dataset (the same variant tensor, no
+    op added), whose eager iterators name the file of a corrupt or incomplete record.
+
+    Iterated in a ``tf.function`` (or through a ``tf.distribute`` strategy) it is the
+    plain dataset: wrap such a loop in :meth:`InputFn.naming_errors`.
+    """
+
+    def __init__(
+        self, input_dataset: tf.data.Dataset, diagnose: Callable[[BaseException], Any]
+    ) -> None:
+        self._diagnose = diagnose
+        super().__init__(input_dataset, input_dataset._variant_tensor)
+
+    def __iter__(self) -> Any:
+        if tf.executing_eagerly():
+            return _NamingIterator(self, self._diagnose)
+        return super().__iter__()
 
 
 def make_input_fn(

@@ -27,8 +27,12 @@ __all__ = [
     "DataFileError",
     "FileProblem",
     "check_files",
+    "check_vocab_slots",
     "file_key",
     "find_id_out_of_range",
+    "missing_features",
+    "present_features",
+    "record_slots",
     "scan_file",
     "scan_files",
     "tf_message",
@@ -103,6 +107,50 @@ def tf_message(error: BaseException) -> str:
     return " ".join(text.split())[:400].rstrip(". ")
 
 
+def present_features(records: tf.Tensor, names: Sequence[str]) -> tf.Tensor:
+    """Whether each serialized ``tf.train.Example`` holds each feature: bool ``[B, N]``.
+
+    ``tf.io.parse_example`` reads a missing ``VarLenFeature`` as an empty list, the same as
+    a present empty one; this reads the records' feature names (three ``decode_proto``
+    ops over the batch), so it tells them apart.
+
+    Example:
+        >>> record = tf.train.Example(features=tf.train.Features(feature={
+        ...     "a": tf.train.Feature(int64_list=tf.train.Int64List(value=[]))}))
+        >>> present_features(tf.constant([record.SerializeToString()]), ["a", "b"]).numpy()
+        array([[ True, False]])
+    """
+    records = tf.reshape(records, [-1])
+    # Example's field 1 (its Features) may come in several chunks that a parser merges
+    # (nwsrec's writer writes one per feature): read every chunk, as the repeated field 1
+    # of a Features message (the same wire type), then each chunk's entries and keys.
+    _, (chunks,) = tf.io.decode_proto(
+        records, "tensorflow.Features", ["feature"], [tf.string]
+    )  # [B, C]
+    _, (entries,) = tf.io.decode_proto(
+        chunks, "tensorflow.Features", ["feature"], [tf.string]
+    )  # [B, C, K]
+    _, (keys,) = tf.io.decode_proto(
+        entries, "tensorflow.Features.FeatureEntry", ["key"], [tf.string]
+    )  # [B, C, K, 1]
+    keys = tf.reshape(
+        tf.pad(keys, [[0, 0], [0, 0], [0, 0], [0, 1]])[..., 0], [tf.shape(records)[0], -1]
+    )
+    wanted = tf.constant(list(names), tf.string)
+    return tf.reduce_any(tf.equal(keys[:, :, tf.newaxis], wanted[tf.newaxis, tf.newaxis]), axis=1)
+
+
+def missing_features(records: tf.Tensor, names: Sequence[str]) -> tuple[int, str] | None:
+    """The first (record index, feature name) of a batch that lacks one of ``names``."""
+    if not names:
+        return None
+    absent = tf.where(tf.logical_not(present_features(records, names))).numpy()
+    if not absent.size:
+        return None
+    record, feature = (int(x) for x in absent[0])
+    return record, list(names)[feature]
+
+
 def file_key(path: str) -> tuple[str, int, int]:
     """``(path, size, mtime)``: a scan of a file is valid while this is unchanged."""
     stat = tf.io.gfile.stat(path)
@@ -132,22 +180,31 @@ def _count_until_error(path: str, compression: str, start: int) -> int:
     return index
 
 
-def _parses_cleanly(path: str, spec: Mapping[str, Any], compression: str) -> bool:
-    """Whether every record of the file reads and parses: one C++ pass, no Python per batch."""
+def _parses_cleanly(
+    path: str, spec: Mapping[str, Any], compression: str, required: Sequence[str] = ()
+) -> bool:
+    """Whether every record of the file reads and parses (and holds every ``required``
+    feature): one C++ pass, no Python per batch."""
 
     def parsed_size(records: tf.Tensor) -> tf.Tensor:
         first = tf.nest.flatten(tf.io.parse_example(records, dict(spec)), expand_composites=True)
-        return tf.cast(tf.size(first[0]), tf.int64)  # depends on the parse: it is not pruned
+        size = tf.cast(tf.size(first[0]), tf.int64)  # depends on the parse: it is not pruned
+        if required:
+            complete = tf.reduce_all(present_features(records, required))
+            size = tf.where(complete, size, tf.constant(-(1 << 62), tf.int64))
+        return size
 
     dataset = tf.data.TFRecordDataset(path, compression_type=compression).batch(_SCAN_BATCH)
     try:
-        dataset.map(parsed_size).reduce(tf.constant(0, tf.int64), lambda a, b: a + b)
+        total = dataset.map(parsed_size).reduce(tf.constant(0, tf.int64), lambda a, b: a + b)
     except (tf.errors.OpError, UnicodeDecodeError):
         return False
-    return True
+    return int(total) >= 0
 
 
-def _locate_problem(path: str, spec: Mapping[str, Any], compression: str) -> FileProblem | None:
+def _locate_problem(
+    path: str, spec: Mapping[str, Any], compression: str, required: Sequence[str] = ()
+) -> FileProblem | None:
     """Read the file batch by batch in Python to find its first bad record and say why."""
     read = 0
     try:
@@ -171,18 +228,38 @@ def _locate_problem(path: str, spec: Mapping[str, Any], compression: str) -> Fil
         except (tf.errors.OpError, UnicodeDecodeError):
             offset, kind, detail = _bad_record_in(records.numpy().tolist(), spec)
             return FileProblem(path, kind, read + offset, detail)
+        missing = missing_features(records, required)
+        if missing is not None:
+            offset, name = missing
+            return FileProblem(
+                path,
+                "feature",
+                read + offset,
+                f"feature {name!r} is missing (set --param missing_features=empty to read a "
+                "missing feature as an empty id list)",
+            )
         read += int(records.shape[0])
 
 
-def scan_file(path: str, spec: Mapping[str, Any] | None, compression: str) -> FileProblem | None:
-    """Read (and parse with ``spec``, or check the wire format) every record of one file."""
+def scan_file(
+    path: str,
+    spec: Mapping[str, Any] | None,
+    compression: str,
+    required: Sequence[str] = (),
+) -> FileProblem | None:
+    """Read (and parse with ``spec``, or check the wire format) every record of one file.
+
+    ``required``: features every record must hold (a missing ``VarLenFeature`` parses as
+    an empty list; see :func:`present_features`).
+    """
     check_spec = dict(spec) if spec else _WIRE_CHECK_SPEC
+    required = tuple(required) if spec else ()
     try:
-        if _parses_cleanly(path, check_spec, compression):
+        if _parses_cleanly(path, check_spec, compression, required):
             return None
     except tf.errors.OpError as err:  # e.g. the file vanished
         return FileProblem(path, "unreadable", None, tf_message(err))
-    return _locate_problem(path, check_spec, compression)
+    return _locate_problem(path, check_spec, compression, required)
 
 
 def scan_files(
@@ -273,3 +350,63 @@ def find_id_out_of_range(
                 return path, read + int(ids.indices.numpy()[first, 0]), int(values[first])
             read += int(records.shape[0])
     return None
+
+
+_SLOT_FEATURE = re.compile(r"^slot_(\d+)_0$")
+
+
+def record_slots(path: str, compression_type: str | None = "auto") -> set[int] | None:
+    """The slots of the first record of a file (its ``slot_{s}_0`` features); None when
+    the file holds no record.
+
+    Example:
+        >>> import tempfile
+        >>> path = tempfile.mkdtemp() + "/a.tfrecord"
+        >>> record = tf.train.Example(features=tf.train.Features(feature={
+        ...     "slot_4_0": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}))
+        >>> with tf.io.TFRecordWriter(path) as writer:
+        ...     writer.write(record.SerializeToString())
+        >>> record_slots(path)
+        {4}
+    """
+    compression = normalize_compression(compression_type)
+    if compression == "auto":
+        compression = detect_compression(path)
+    for record in tf.data.TFRecordDataset(path, compression_type=compression).take(1):
+        example = tf.train.Example.FromString(record.numpy())
+        names = example.features.feature.keys()
+        return {int(m.group(1)) for m in map(_SLOT_FEATURE.match, names) if m}
+    return None
+
+
+def check_vocab_slots(
+    vocab_slots: Sequence[int],
+    vocab_path: str,
+    data_path: str,
+    compression_type: str | None = "auto",
+) -> None:
+    """Raises when the vocab file's slots are not the slots of the data's first record.
+
+    A slot the vocab lists and the data lacks would train a table on empty id lists; a
+    slot the data holds and the vocab lacks would never be read. Costs one record.
+
+    Raises:
+        ValueError: one line naming both files and the slots that differ.
+    """
+    data = record_slots(data_path, compression_type)
+    if data is None:
+        return
+    vocab = set(vocab_slots)
+    extra, lacking = sorted(vocab - data), sorted(data - vocab)
+    if not extra and not lacking:
+        return
+    parts = []
+    if extra:
+        parts.append(f"it lists slots {extra} that the data lacks")
+    if lacking:
+        parts.append(f"it lacks slots {lacking} that the data holds")
+    raise ValueError(
+        f"`vocab_file_path` must list the slots of the data. Received: {vocab_path}: "
+        f"{' and '.join(parts)} ({data_path}: record 0 has slots {sorted(data)}); fix the "
+        "vocab file or --data-dir"
+    )

@@ -585,8 +585,8 @@ class WidthSearchModel(Model):
             # mode every slot adds one bias, in slot order: one [B, S] product.
             position = {slot: i for i, slot in enumerate(self._slot_ids)}
             if len(set(unit_slots)) < len(unit_slots):
-                index = [position[slot] for slot in unit_slots]
-                kept = tf.math.unsorted_segment_max(kept, index, len(self._slot_ids))
+                of_slot = [position[slot] for slot in unit_slots]
+                kept = tf.math.unsorted_segment_max(kept, of_slot, len(self._slot_ids))
             biases = [tf.concat(biases, axis=1) * kept[None, :]]
             if len(set(unit_slots)) < len(unit_slots):  # sum each slot's buckets
                 block = self.search_block_width()

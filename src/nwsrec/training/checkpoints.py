@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,10 @@ class TrainingCheckpoint:
         restore_directory: where :meth:`restore_latest` looks (default ``directory``): a
             non-chief task of a multi-worker run writes into a temporary directory and
             restores from the chief's.
+        input_directory: where this task keeps its own input position (a non-chief worker
+            of a multi-worker run); None keeps the iterator in the checkpoint itself.
+        barrier: called by every task before the checkpoint of a step is written (a
+            collective across the workers), after this task's input position is.
 
     Example:
         >>> ckpt = TrainingCheckpoint("/tmp/run", step, model, {"dense": opt})  # doctest: +SKIP
@@ -115,6 +119,8 @@ class TrainingCheckpoint:
         iterator: Any = None,
         max_to_keep: int = 3,
         restore_directory: str | None = None,
+        input_directory: str | None = None,
+        barrier: Callable[[], Any] | None = None,
     ) -> None:
         import tensorflow as tf
 
@@ -132,7 +138,20 @@ class TrainingCheckpoint:
             "tables": trackable_tables(model.tables),
             "optimizers": dict(optimizers),
         }
-        if iterator is not None:
+        self._barrier = barrier
+        self._inputs: Any = None
+        self._input_iterator = None
+        if iterator is not None and input_directory is not None:
+            # One more than the chief keeps: this task's position of step N is written
+            # before the chief's checkpoint N, so the chief's newest is always here.
+            self._input_iterator = iterator
+            self._inputs = tf.train.CheckpointManager(
+                tf.train.Checkpoint(iterator=iterator),
+                input_directory,
+                max_to_keep=max_to_keep + 1,
+                step_counter=global_step,
+            )
+        elif iterator is not None:
             objects["iterator"] = iterator
         self._objects = objects
         self.checkpoint = tf.train.Checkpoint(**objects)
@@ -270,7 +289,28 @@ class TrainingCheckpoint:
         if damaged:
             logger.warning("resuming from %s at step %d", restored, step)
         logger.info("restored %s at step %d", restored, step)
+        self._restore_input(step)
         return step
+
+    def _restore_input(self, step: int) -> None:
+        """Restores this task's own input position of ``step`` (``input_directory``)."""
+        import tensorflow as tf
+
+        if self._inputs is None:
+            return
+        path = os.path.join(self._inputs.directory, f"ckpt-{step}")
+        if not tf.io.gfile.exists(path + ".index"):
+            logger.warning(
+                "no input position of step %d in %s: this worker reads its files from "
+                "their beginning",
+                step,
+                self._inputs.directory,
+            )
+            return
+        status = tf.train.Checkpoint(iterator=self._input_iterator).read(path)
+        status.expect_partial()  # its save_counter is not restored
+        status.assert_existing_objects_matched()
+        logger.info("restored this worker's input position %s", path)
 
     def _set_aside(self, paths: list[str]) -> None:
         """Moves damaged checkpoints into ``damaged/`` and drops them from the index."""
@@ -296,8 +336,18 @@ class TrainingCheckpoint:
         restore_in_parts(self._objects, path, check=False)
 
     def save(self) -> str:
-        """Writes a checkpoint at the current global step and returns its path prefix."""
-        path = self.manager.save(checkpoint_number=int(self.global_step.numpy()))
+        """Writes a checkpoint at the current global step and returns its path prefix.
+
+        A non-chief worker's own input position is written first, then every task meets
+        at the ``barrier``: the chief's checkpoint of a step never exists without the
+        other workers' input positions of that step.
+        """
+        step = int(self.global_step.numpy())
+        if self._inputs is not None:
+            self._inputs.save(checkpoint_number=step)
+        if self._barrier is not None:
+            self._barrier()
+        path = self.manager.save(checkpoint_number=step)
         logger.info("saved %s", path)
         return path
 

@@ -53,6 +53,8 @@ __all__ = [
     "ClusterTask",
     "DistributedRun",
     "create_distributed_run",
+    "WorkerTask",
+    "multi_worker_task",
     "parse_tf_config",
     "resolve_strategy_name",
     "run_task",
@@ -444,6 +446,61 @@ def create_distributed_run(
     coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
     logger.info("ParameterServerStrategy: %d ps, tables in %d shards", task.num_ps, shards)
     return DistributedRun("ps", strategy, task, coordinator=coordinator)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerTask:
+    """One worker of a multi-worker ``MultiWorkerMirroredStrategy`` run.
+
+    Args:
+        task_type: ``chief`` or ``worker``.
+        task_id: its index in its job.
+        index: its input pipeline (the chief 0, then the workers in order): the file shard
+            ``distribute_datasets_from_function`` gives it.
+        num_workers: the workers of the cluster (chief included).
+        is_chief: it writes the run's checkpoints.
+    """
+
+    task_type: str
+    task_id: int
+    index: int
+    num_workers: int
+    is_chief: bool
+
+    @property
+    def name(self) -> str:
+        """``<task_type>-<task_id>``."""
+        return f"{self.task_type}-{self.task_id}"
+
+
+def multi_worker_task(strategy: Any) -> WorkerTask | None:
+    """This task of a multi-worker ``MultiWorkerMirroredStrategy`` run; None for one
+    worker or another strategy.
+
+    Under it every worker trains on its own file shard, so each has its own input
+    position and its own share of an evaluation.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> multi_worker_task(tf.distribute.get_strategy()) is None
+        True
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+    resolver = strategy.cluster_resolver
+    if resolver is None or not resolver.task_type:
+        return None
+    spec = resolver.cluster_spec().as_dict()
+    has_chief = bool(spec.get("chief"))
+    workers = len(spec.get("chief", ())) + len(spec.get("worker", ()))
+    if workers < 2:
+        return None
+    task_type, task_id = str(resolver.task_type), int(resolver.task_id or 0)
+    index = 0 if task_type == "chief" else task_id + int(has_chief)
+    is_chief = task_type == "chief" or (not has_chief and task_id == 0)
+    return WorkerTask(task_type, task_id, index, workers, is_chief)
 
 
 def run_task(

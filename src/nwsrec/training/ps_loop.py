@@ -14,7 +14,8 @@ and waits for them (``coordinator.join``) before it logs or checkpoints::
 Training is asynchronous across workers (each applies its own gradients); with one worker
 the steps run in order, as in a single process. Each worker reads every file (the
 strategy gives each worker ``InputContext(1 pipeline, id 0)``). The per-worker iterators
-cannot be checkpointed: a resumed run restarts reading its files from the beginning.
+cannot be checkpointed: a resumed run's workers skip the batches trained before
+(``Trainer`` skips ``step // workers`` batches of each worker's input).
 
 Example:
     >>> coordinator = ClusterCoordinator(strategy)  # doctest: +SKIP

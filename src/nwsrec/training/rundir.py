@@ -1,17 +1,22 @@
 """A model dir that knows what it holds, and is used by one run at a time.
 
 - :class:`ModelDirLock`: an exclusive ``fcntl.flock`` on ``{model_dir}/.nwsrec.lock``
-  for the whole run. A second run into the same dir refuses, naming the process that
-  holds it; the operating system releases the lock when the holder dies (``kill -9``
-  included), so a killed run leaves no stale lock. Once held, the leftovers of a killed
+  for the whole run. A run of another process into the same dir refuses, naming the
+  process that holds it; the operating system releases the lock when the holder dies
+  (``kill -9`` included), so a killed run leaves no stale lock. Within one process the
+  lock is shared: ``nwsrec.runs`` holds it for a whole run and the ``Trainer`` it builds
+  takes it again (each ``Trainer`` holds its model dir from its construction to
+  :meth:`Trainer.close`, so a library user gets the lock too). Once held, the leftovers of a killed
   run are removed: TensorFlow's ``ckpt-N_temp`` directories, its ``checkpoint.tmp<hex>``
   index files and nwsrec's own ``*.tmp-<pid>`` files (:data:`nwsrec.files.TMP_MARKER`).
 - :func:`run_manifest` / :func:`check_manifest`: ``{model_dir}/manifest.json`` records
-  what the checkpoints mean: the model class and name, the nwsrec version, the layout
-  of the tables (rows and dim of every table) and the params that change what a weight
-  means (:data:`MEANING_KEYS`: candidate sizes and their order, widths, slots, hidden
-  units, ...). A run whose manifest differs from the dir's is refused before anything
-  is written, naming every key that differs.
+  what the checkpoints mean: the model class and name, the layout of the tables (rows
+  and dim of every table) and the params that change what a weight means
+  (:data:`MEANING_KEYS`: candidate sizes and their order, widths, slots, hidden units,
+  ...), and the nwsrec version that last wrote it. A run whose manifest differs from the
+  dir's is refused before anything is written, naming every key that differs; the
+  version is not such a key: another nwsrec version resumes a dir whose tables and
+  params match, and logs that it does.
 - :func:`checkpoint_steps`: the steps of the checkpoints on disk.
 
 No TensorFlow here.
@@ -33,6 +38,7 @@ import re
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -52,6 +58,7 @@ __all__ = [
     "LOCK_FILE",
     "MANIFEST_FILE",
     "MEANING_KEYS",
+    "UNCOMPARED_KEYS",
     "ModelDirBusyError",
     "ModelDirLock",
     "ModelDirMismatchError",
@@ -138,12 +145,23 @@ def clean_leftovers(model_dir: str) -> list[str]:
     return removed
 
 
+# This process's held locks: real path of the lock file -> [descriptor, holders, taking];
+# ``taking`` counts the flocks taken, so a holder released with every other one (by
+# ``release(every_holder=True)``) does not release a later taking.
+_HELD: dict[str, list[int]] = {}
+_TAKINGS = [0]
+_HELD_LOCK = threading.Lock()
+
+
 class ModelDirLock:
     """Holds ``{model_dir}/.nwsrec.lock`` exclusively for a run (see the module docstring).
 
+    Exclusive between processes; within one process every holder of the same dir shares
+    the one ``flock`` (the first takes it, the last releases it).
+
     Args:
         model_dir: the run's directory (created if missing).
-        clean: remove a killed run's leftovers once the lock is held.
+        clean: remove a killed run's leftovers once the lock is held (by its first holder).
 
     Raises:
         ModelDirBusyError: on enter, when another live process holds the lock.
@@ -154,10 +172,53 @@ class ModelDirLock:
         self.model_dir = os.fspath(model_dir)
         self.path = os.path.join(self.model_dir, LOCK_FILE)
         self.clean = clean
-        self._fd: int | None = None
+        self._key: str | None = None
+        self._taking = -1
 
-    def __enter__(self) -> ModelDirLock:
+    def acquire(self) -> ModelDirLock:
+        """Takes the lock (see the class docstring); returns self."""
         os.makedirs(self.model_dir, exist_ok=True)
+        key = os.path.realpath(self.path)
+        with _HELD_LOCK:
+            if self._key is not None:
+                return self
+            if key in _HELD:
+                _HELD[key][1] += 1
+                self._key, self._taking = key, _HELD[key][2]
+                return self
+            fd = self._lock_file()
+            _TAKINGS[0] += 1
+            _HELD[key] = [fd, 1, _TAKINGS[0]]
+            self._key, self._taking = key, _TAKINGS[0]
+        if self.clean:
+            clean_leftovers(self.model_dir)
+        return self
+
+    def release(self, every_holder: bool = False) -> None:
+        """Gives the lock back (the OS releases it when the last holder in the process does).
+
+        Args:
+            every_holder: release it for every holder in this process (a run that is over
+                gives its dir back, whatever objects built for it are still alive).
+        """
+        with _HELD_LOCK:
+            key, self._key = self._key, None
+            held = _HELD.get(key or "")
+            if held is None or held[2] != self._taking:
+                return  # released with every holder before
+            held[1] = 0 if every_holder else held[1] - 1
+            if held[1] == 0:
+                del _HELD[key or ""]
+                with contextlib.suppress(OSError):
+                    os.ftruncate(held[0], 0)
+                os.close(held[0])  # closing the descriptor releases the flock
+
+    @property
+    def held(self) -> bool:
+        """Whether this holder holds the lock."""
+        return self._key is not None
+
+    def _lock_file(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if fcntl is not None:
             try:
@@ -170,16 +231,16 @@ class ModelDirLock:
                     f"model_dir={self.model_dir!r}, held by {holder or 'another process'}; "
                     "wait for it to end or use another --model-dir"
                 ) from None
-        self._fd = fd
         info = (
             f"pid {os.getpid()} on {socket.gethostname()} since "
             f"{time.strftime('%Y-%m-%d %H:%M:%S')} ({' '.join(sys.argv[:1] + sys.argv[1:3])})"
         )
         os.ftruncate(fd, 0)
         os.pwrite(fd, (info + "\n").encode(), 0)
-        if self.clean:
-            clean_leftovers(self.model_dir)
-        return self
+        return fd
+
+    def __enter__(self) -> ModelDirLock:
+        return self.acquire()
 
     def __exit__(
         self,
@@ -187,11 +248,7 @@ class ModelDirLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
+        self.release()
 
 
 def run_manifest(
@@ -227,9 +284,15 @@ def run_manifest(
     return json.loads(json.dumps(jsonable(out), sort_keys=True))
 
 
+#: Manifest keys recorded but not compared: they do not change what a checkpoint means.
+UNCOMPARED_KEYS = ("nwsrec_version",)
+
+
 def _flatten(manifest: Mapping[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in manifest.items():
+        if key in UNCOMPARED_KEYS:
+            continue
         if key in ("params", "layout") and isinstance(value, Mapping):
             prefix = "" if key == "params" else "layout of "
             flat.update({f"{prefix}{k}": v for k, v in value.items()})
@@ -294,6 +357,14 @@ def check_manifest(model_dir: str, manifest: Mapping[str, Any], *, write: bool =
                     f"model_dir={model_dir!r}, whose {os.path.basename(source)} differs in "
                     f"{len(diffs)} key(s): {'; '.join(diffs)}. Use another --model-dir, or "
                     "rerun with the dir's settings"
+                )
+            written_by = old.get("nwsrec_version")
+            if written_by != manifest.get("nwsrec_version"):
+                logger.warning(
+                    "%s was written by %s; resuming it with nwsrec %s: its tables and params match",
+                    model_dir,
+                    f"nwsrec {written_by}" if written_by else "an nwsrec without manifest.json",
+                    manifest.get("nwsrec_version"),
                 )
     if write:
         write_json_atomic(path, manifest)

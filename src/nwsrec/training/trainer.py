@@ -52,6 +52,7 @@ import math
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,14 +62,17 @@ import tensorflow as tf
 
 from nwsrec.checks import check_int
 from nwsrec.config import TrainerConfig
-from nwsrec.data.pipeline import RecordSplit
-from nwsrec.data.scan import find_id_out_of_range
+from nwsrec.data.files import list_files
+from nwsrec.data.pipeline import InputFn, RecordSplit
+from nwsrec.data.scan import check_vocab_slots, find_id_out_of_range
 from nwsrec.embedding import EmbeddingTable
+from nwsrec.features import read_vocab_file
 from nwsrec.files import write_json_atomic
 from nwsrec.interrupts import RunInterrupted, StopOnSignals
 from nwsrec.metrics import exact_auc, log_loss
 from nwsrec.training.checkpoints import TrainingCheckpoint
 from nwsrec.training.collectives import all_reduce_indexed_slices
+from nwsrec.training.distributed import multi_worker_task
 from nwsrec.training.gradients import GradientRouting, as_indexed_slices, raw_variable
 from nwsrec.training.ps_loop import (
     is_parameter_server_strategy,
@@ -76,6 +80,7 @@ from nwsrec.training.ps_loop import (
     per_worker_iterator,
     run_steps,
 )
+from nwsrec.training.rundir import ModelDirLock, check_manifest, run_manifest
 from nwsrec.training.summaries import ProgressBar, RunSummaries, write_params_json, write_scalars
 
 logger = logging.getLogger(__name__)
@@ -120,7 +125,7 @@ class EvalResult:
     Args:
         auc: exact AUC of the logits.
         log_loss: mean log loss of ``sigmoid(logits)``.
-        num_examples: examples evaluated (full batches only).
+        num_examples: examples evaluated (every example of the files).
         step: the global step of the evaluated weights.
     """
 
@@ -172,6 +177,15 @@ def _naming_bad_ids(input_fn: Any, model: Any) -> Any:
             f"size{' in ' + vocab if vocab else ''}). Received: id={bad}; fix the data or the "
             "vocab file, or set --param out_of_range_ids=oov to map such ids to an OOV row"
         ) from None
+
+
+def _hold_model_dir(owner: Any, model_dir: str) -> ModelDirLock | None:
+    """The model dir's lock, held until ``owner`` is closed or collected (local dirs)."""
+    if "://" in os.fspath(model_dir):
+        return None  # an object store: no flock there
+    lock = ModelDirLock(model_dir).acquire()
+    weakref.finalize(owner, lock.release)
+    return lock
 
 
 def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -232,6 +246,7 @@ class Trainer:
         self.params = dict(params)
         self.model_dir = model_dir
         self.restore_dir = model_dir if restore_dir is None else restore_dir
+        self._dir_lock = _hold_model_dir(self, model_dir)
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         self.progress = progress
         self.batch_size = int(self.params["batch_size"])
@@ -289,6 +304,7 @@ class Trainer:
             )
         self._train_loop = tf.function(self._train_loop_fn)
         self._eval_step = tf.function(self._eval_step_fn)
+        self._barrier = tf.function(self._barrier_fn)
         self.local_eval_step = tf.function(self._local_eval_step_fn)
         self._checkpoint: TrainingCheckpoint | None = None
         self._train_input_fn: Any = None
@@ -318,6 +334,7 @@ class Trainer:
                 "`train_file_pattern` must be set in the params. Received: "
                 f"train_file_pattern={pattern!r}"
             )
+        self._check_vocab_slots(pattern)
         input_fn = self.input_fn(pattern, repeat=False)
         dataset = input_fn(tf.distribute.InputContext())
         with _naming_bad_ids(input_fn, self.model):
@@ -327,6 +344,20 @@ class Trainer:
         raise ValueError(
             f"`train_file_pattern` must match files with at least one full batch of "
             f"{self.batch_size} examples. Received: train_file_pattern={pattern!r}"
+        )
+
+    def _check_vocab_slots(self, pattern: str) -> None:
+        """The vocab file must list the slots of the training data (its first record)."""
+        vocab_path = self.params.get("vocab_file_path")
+        if not vocab_path:
+            return
+        try:
+            files = list_files(pattern)
+        except ValueError:
+            return  # no file: the input function says so
+        slots = read_vocab_file(vocab_path)
+        check_vocab_slots(
+            list(slots), vocab_path, files[0], self.params.get("compression_type", "auto")
         )
 
     def _loss_terms(self) -> Any:
@@ -393,8 +424,110 @@ class Trainer:
         dataset_fn = self.input_fn(file_pattern, repeat=True, part="train")
         self._train_input_fn = dataset_fn
         if self.coordinator is not None:
+            skip = self._batches_trained_per_worker()
+            if skip:
+                # A per-worker iterator cannot be checkpointed: a resumed run skips the
+                # batches its workers trained on (exact with one worker).
+                logger.info("resuming: each worker skips its first %d batches", skip)
+                read = dataset_fn
+
+                def dataset_fn(context: Any) -> Any:
+                    return read(context).skip(skip)
+
             return per_worker_iterator(self.coordinator, self.strategy, dataset_fn)
+        worker = multi_worker_task(self.strategy)
+        if worker is not None and self.strategy.num_replicas_in_sync == worker.num_workers:
+            # One replica per worker: this worker's own dataset (its file shard, as
+            # distribute_datasets_from_function would give it), whose iterator can be
+            # checkpointed, unlike a multi-worker distributed iterator: a resumed worker
+            # continues where it stopped instead of re-reading its files from the start.
+            dataset = dataset_fn(self._worker_input_context(worker))
+            options = tf.data.Options()
+            # A stateful op of a model's own input (a py_function) must not make the
+            # checkpoint fail: its state is not saved (TF logs a warning), the rest is.
+            options.experimental_external_state_policy = (
+                tf.data.experimental.ExternalStatePolicy.WARN
+            )
+            return iter(dataset.with_options(options))
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def _batches_trained_per_worker(self) -> int:
+        """The step of the newest checkpoint in ``restore_dir`` over the ps workers."""
+        try:
+            path = tf.train.latest_checkpoint(self.restore_dir)
+        except Exception:  # a damaged index: the restore repairs it and says so
+            path = None
+        match = re.search(r"ckpt-(\d+)$", path or "")
+        return int(match.group(1)) // num_workers(self.strategy) if match else 0
+
+    def _worker_input_context(self, worker: Any) -> Any:
+        """The ``InputContext`` of this worker's input pipeline (its file shard)."""
+        return tf.distribute.InputContext(
+            num_input_pipelines=worker.num_workers,
+            input_pipeline_id=worker.index,
+            num_replicas_in_sync=self.strategy.num_replicas_in_sync,
+        )
+
+    def _check_manifest(self) -> None:
+        """Refuses checkpoints of another model, layout or meaning (``manifest.json``),
+        before anything is written; writes this run's manifest into its own dir."""
+        manifest = run_manifest(self.params, self.tables, self.model)
+        own = os.path.abspath(self.restore_dir) == os.path.abspath(self.model_dir)
+        check_manifest(self.restore_dir, manifest, write=own)
+
+    def close(self) -> None:
+        """Gives back the model dir's lock (also done when the trainer is collected)."""
+        if self._dir_lock is not None:
+            self._dir_lock.release()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _worker_checkpointing(self, checkpointable_iterator: bool) -> dict[str, Any]:
+        """Under multi-worker MWMS: every worker's own input position and the barrier.
+
+        Each worker reads its own file shard, so a non-chief worker keeps its iterator
+        state in ``{restore_dir}/inputs/<task>-<index>`` (the chief's is in the chief's
+        checkpoint), written before the chief's checkpoint of the same step.
+        """
+        worker = multi_worker_task(self.strategy)
+        if worker is None:
+            return {}
+        out: dict[str, Any] = {"barrier": self._barrier}
+        if checkpointable_iterator and not worker.is_chief:
+            out["input_directory"] = os.path.join(self.restore_dir, "inputs", worker.name)
+        return out
+
+    def _gather_from_workers(
+        self, labels: list[np.ndarray], logits: list[np.ndarray]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Every worker's evaluated labels and logits, on every worker (one all-gather;
+        each worker's share may have another length)."""
+        mine = np.zeros([0, 2], np.float32)
+        if labels:
+            mine = np.stack(
+                [np.concatenate(labels).reshape(-1), np.concatenate(logits).reshape(-1)], axis=1
+            ).astype(np.float32)
+        shares = [tf.constant(mine), tf.zeros([0, 2], tf.float32)]
+        given: list[int] = []
+
+        def share(_: Any) -> Any:  # this worker's examples on its first replica only
+            given.append(1)
+            return tf.identity(shares[min(len(given) - 1, 1)])
+
+        per_replica = self.strategy.experimental_distribute_values_from_function(share)
+        every = self.strategy.gather(per_replica, axis=0).numpy()
+        if not every.size:
+            return [], []
+        return [every[:, 0]], [every[:, 1]]
+
+    def _barrier_fn(self) -> Any:
+        """A collective every worker must reach (a sum of one value per replica)."""
+        per_replica = self.strategy.run(lambda: tf.constant(1.0))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def _run_steps(self, iterator: Any, steps: int) -> float:
         """Runs ``steps`` training steps; returns their mean loss."""
@@ -465,12 +598,13 @@ class Trainer:
 
         iterator = self._train_iterator(pattern)
         checkpointable_iterator = isinstance(iterator, tf.__internal__.tracking.Trackable)
-        if not checkpointable_iterator:
+        if not checkpointable_iterator and self.coordinator is None:
             logger.warning(
                 "the input iterator of %s cannot be checkpointed: a resumed run restarts "
                 "reading the files from their beginning",
                 type(self.strategy).__name__,
             )
+        self._check_manifest()
         self._checkpoint = TrainingCheckpoint(
             self.model_dir,
             self.global_step,
@@ -479,6 +613,7 @@ class Trainer:
             iterator=iterator if checkpointable_iterator else None,
             max_to_keep=self.config.keep_checkpoints,
             restore_directory=self.restore_dir,
+            **self._worker_checkpointing(checkpointable_iterator),
         )
         start = self._checkpoint.restore_latest()
         if start > total:
@@ -714,7 +849,11 @@ class Trainer:
     ) -> EvalResult:
         """Evaluates the current weights on a held-out split: exact AUC and log loss.
 
-        Every full batch of the files is read once (the pipeline drops the remainder).
+        Every example of the files is read once (with nwsrec's input pipeline, the last
+        partial batch too). Under a multi-worker ``MultiWorkerMirroredStrategy`` each
+        worker reads its own shard of the files and the AUC and log loss are computed
+        over the labels and logits of every worker (all-gathered), the same on every
+        worker; under ``ParameterServerStrategy`` the chief reads every file.
 
         Args:
             file_pattern: held-out files; default ``params["eval_file_pattern"]``.
@@ -732,15 +871,22 @@ class Trainer:
                 "`eval_file_pattern` must be set in the params. Received: "
                 f"eval_file_pattern={pattern!r}"
             )
+        eval_input_fn = self.input_fn(pattern, repeat=False, part=part)
+        if isinstance(eval_input_fn, InputFn):
+            eval_input_fn.keeping_remainder()  # every example, the last partial batch too
+        worker = multi_worker_task(self.strategy)
         if self.coordinator is not None:
-            # ParameterServerStrategy: the chief evaluates inline, reading the weights
-            # from the ps tasks (strategy.run only runs in scheduled functions).
-
-            eval_input_fn = self.input_fn(pattern, repeat=False, part=part)
+            # ParameterServerStrategy: the chief evaluates inline, reading every file once
+            # and the weights from the ps tasks (strategy.run only runs in scheduled
+            # functions).
             dataset = eval_input_fn(tf.distribute.InputContext())
             step_fn, results = self.local_eval_step, lambda t: [t]
+        elif worker is not None:
+            # Multi-worker MWMS: each worker evaluates its own file shard with its copy of
+            # the (identical) weights; the shards' labels and logits are gathered below.
+            dataset = eval_input_fn(self._worker_input_context(worker))
+            step_fn, results = self.local_eval_step, lambda t: [t]
         else:
-            eval_input_fn = self.input_fn(pattern, repeat=False, part=part)
             dataset = self.strategy.distribute_datasets_from_function(eval_input_fn)
             step_fn, results = self._eval_step, self.strategy.experimental_local_results
         labels, logits = [], []
@@ -751,17 +897,18 @@ class Trainer:
                 batch_labels, batch_logits = step_fn(batch)
                 labels += [t.numpy() for t in results(batch_labels)]
                 logits += [t.numpy() for t in results(batch_logits)]
+        if worker is not None:
+            labels, logits = self._gather_from_workers(labels, logits)
         if not labels and part != "all":
             raise ValueError(
                 f"the {part} part of `train_file_pattern` (one record in `holdout_every`="
-                f"{self.holdout_every} held out) must hold at least one full batch of "
-                f"{self.batch_size} examples; lower `holdout_every` or `batch_size`. "
-                f"Received: train_file_pattern={pattern!r}"
+                f"{self.holdout_every} held out) must hold at least one example. Lower "
+                f"`holdout_every`. Received: train_file_pattern={pattern!r}"
             )
         if not labels:
             raise ValueError(
-                f"`eval_file_pattern` must hold at least one full batch of {self.batch_size} "
-                f"examples. Received: eval_file_pattern={pattern!r}"
+                "`eval_file_pattern` must hold at least one example. Received: "
+                f"eval_file_pattern={pattern!r}"
             )
         y = np.concatenate(labels).astype(np.float64)
         z = np.concatenate(logits).astype(np.float64)
