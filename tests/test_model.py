@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nwsrec.embedding import EmbeddingTable
+from nwsrec.embedding import EmbeddingTable, TableView
 from nwsrec.features import FeatureColumnV1, FeatureSlot, TableMemoryPlan
 from nwsrec.layers import MixedEmbedOpComb
 from nwsrec.model import Model
@@ -415,7 +415,7 @@ def test_tables_one_per_slice_with_vocab_rows_and_slice_dim(tmp_path):
     assert model.tables["table_2_0"] is tables["table_2_0"]  # built once
     slices = {s.table_name: s for s in model.env.feature_slices()}
     for name, table in tables.items():
-        assert isinstance(table, EmbeddingTable)
+        assert isinstance(table, TableView) and isinstance(table.group, EmbeddingTable)
         assert table.optimizer is slices[name].optimizer  # the slice's own optimizer
         assert (table.vocab_size, table.dim) == (
             model.vocab_size_dict[slices[name].slot_id],

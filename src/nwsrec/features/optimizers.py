@@ -78,7 +78,9 @@ class AdagradRowwise:
     """
 
     def __init__(
-        self, learning_rate: float | Callable[[], Any] = 0.001, initial_accumulator_value: float = 0.1
+        self,
+        learning_rate: float | Callable[[], Any] = 0.001,
+        initial_accumulator_value: float = 0.1,
     ) -> None:
         if not (
             isinstance(initial_accumulator_value, int | float)
