@@ -96,7 +96,8 @@ def restore_in_parts(objects: Mapping[str, Any], path: str, *, check: bool = Tru
             _restore_group_from_tables(table, path)
             continue
         if name not in saved and saved and check:
-            raise ValueError(
+            # AssertionError, as tf.train's "unmatched object" of the same case.
+            raise AssertionError(
                 f"`tables` must be saved in the checkpoint's layout. Received: {path!r} holds "
                 f"tables {_names(saved)} and this model expects {_names(tables)} (a run with "
                 "another table_groups setting or other table optimizers); resume with the "
