@@ -125,7 +125,9 @@ def test_group_lookup_and_training_equal_one_table_per_slice():
         with tf.GradientTape() as tape:
             pooled = collection.lookup(prepared)
             loss = tf.add_n([tf.reduce_sum(pooled[n] * upstream[n]) for n in BATCH])
-        for group, grad in zip(collection.groups.values(), tape.gradient(loss, variables)):
+        for group, grad in zip(
+            collection.groups.values(), tape.gradient(loss, variables), strict=True
+        ):
             group.apply_gradient(grad, check_ids=False)
         return pooled
 
@@ -135,7 +137,9 @@ def test_group_lookup_and_training_equal_one_table_per_slice():
         with tf.GradientTape() as tape:
             pooled = {n: separate[n].lookup(_ids(rows)) for n, rows in BATCH.items()}
             loss = tf.add_n([tf.reduce_sum(pooled[n] * upstream[n]) for n in BATCH])
-        for table, grad in zip(tables, tape.gradient(loss, [t.variable for t in tables])):
+        for table, grad in zip(
+            tables, tape.gradient(loss, [t.variable for t in tables]), strict=True
+        ):
             table.apply_gradient(grad)
         return pooled
 
@@ -167,7 +171,9 @@ def test_a_step_gathers_and_scatters_once_per_group_not_per_table():
             with tf.GradientTape() as tape:
                 pooled = collection.lookup(prepared)
                 loss = tf.add_n([tf.reduce_sum(p) for p in pooled.values()])
-            for group, grad in zip(collection.groups.values(), tape.gradient(loss, variables)):
+            for group, grad in zip(
+                collection.groups.values(), tape.gradient(loss, variables), strict=True
+            ):
                 group.apply_gradient(grad, check_ids=False)
 
         return [_op_count(step, op) for op in ("ResourceGather", "Unique", "ResourceScatterUpdate")]

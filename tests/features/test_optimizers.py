@@ -11,8 +11,8 @@ import tensorflow as tf
 from nwsrec.features import (
     OPTIMIZER_SLOT_NAMES,
     ROWWISE_SLOT_NAMES,
-    AdagradRowwise,
     SUPPORTED_OPTIMIZERS,
+    AdagradRowwise,
     EmbeddingOptimizer,
     SlotDefaults,
     default_bias_initializer,

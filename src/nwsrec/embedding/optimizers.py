@@ -135,7 +135,7 @@ class SparseOptimizer(abc.ABC):
             cls.slot_names = OPTIMIZER_SLOT_NAMES[config_class]
 
     def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
-        self.config = config
+        self.config: Any = config  # a TPU optimizer object or AdagradRowwise
         self.table_name = table_name
         self._check_common()
 
@@ -297,6 +297,7 @@ class SparseAdam(SparseOptimizer):
 
     def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
         super().__init__(config, table_name)
+        config = self.config
         if not config.lazy_adam:
             raise ValueError(
                 f"`lazy_adam` of the optimizer of table '{table_name}' must be True: "
@@ -334,6 +335,7 @@ class SparseFTRL(SparseOptimizer):
 
     def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
         super().__init__(config, table_name)
+        config = self.config
         for option in (
             "l1_regularization_strength",
             "l2_regularization_strength",

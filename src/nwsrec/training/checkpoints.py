@@ -52,7 +52,7 @@ def trackable_tables(tables: dict[str, Any]) -> dict[str, Any]:
     """
     import tensorflow as tf
 
-    out = {}
+    out: dict[str, Any] = {}
     for name, table in tables.items():
         group = getattr(table, "group", None)
         if group is not None:
