@@ -49,6 +49,7 @@ import tensorflow as tf
 
 from nwsrec.checks import is_int
 from nwsrec.features import (
+    AdagradRowwise,
     Env,
     FeatureColumnV1,
     TableMemoryPlan,
@@ -538,7 +539,8 @@ class Model:
             slot's vocab size and the slice's dim).
 
         Raises:
-            ValueError: if the env is not finalized, or a slot's vocab size is 0.
+            ValueError: if the env is not finalized, a slot's vocab size is 0, or a slice
+                trains with :class:`~nwsrec.features.AdagradRowwise` (no TPU counterpart).
             LookupError: naming the slot, if a slot is missing from the vocab file.
         """
         if not self.env.is_finalized():
@@ -550,6 +552,13 @@ class Model:
         feature_to_config: dict[str, Any] = {}
         table_to_config: dict[str, Any] = {}
         for feature_slice in self.env.feature_slices():
+            if isinstance(feature_slice.optimizer, AdagradRowwise):
+                raise ValueError(
+                    f"`optimizer` of table {feature_slice.table_name} must be a "
+                    "tf.tpu.experimental.embedding optimizer to build a TPU TableConfig: TPU "
+                    "embedding has no row-wise Adagrad. Received: "
+                    f"optimizer={feature_slice.optimizer!r}"
+                )
             table = embedding.TableConfig(
                 vocabulary_size=self.table_rows(feature_slice.slot_id, feature_slice.index),
                 dim=feature_slice.dim,
