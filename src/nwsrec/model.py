@@ -49,7 +49,6 @@ import tensorflow as tf
 
 from nwsrec.checks import is_int
 from nwsrec.features import (
-    AdagradRowwise,
     Env,
     FeatureColumnV1,
     TableMemoryPlan,
@@ -59,6 +58,7 @@ from nwsrec.features import (
     read_vocab_file,
     row_state_floats,
 )
+from nwsrec.features.pooling import sum_pooling
 from nwsrec.machine import check_tables_fit, format_bytes
 
 if TYPE_CHECKING:
@@ -548,29 +548,13 @@ class Model:
                 "`env` must be finalized (init_slot_to_dims) before configs are built. "
                 "Received: env in discovery"
             )
-        embedding = tf.tpu.experimental.embedding
-        feature_to_config: dict[str, Any] = {}
-        table_to_config: dict[str, Any] = {}
-        for feature_slice in self.env.feature_slices():
-            if isinstance(feature_slice.optimizer, AdagradRowwise):
-                raise ValueError(
-                    f"`optimizer` of table {feature_slice.table_name} must be a "
-                    "tf.tpu.experimental.embedding optimizer to build a TPU TableConfig: TPU "
-                    "embedding has no row-wise Adagrad. Received: "
-                    f"optimizer={feature_slice.optimizer!r}"
-                )
-            table = embedding.TableConfig(
-                vocabulary_size=self.table_rows(feature_slice.slot_id, feature_slice.index),
-                dim=feature_slice.dim,
-                initializer=feature_slice.initializer,
-                optimizer=feature_slice.optimizer,
-                combiner="sum",
-                name=feature_slice.table_name,
-            )
-            table_to_config[feature_slice.table_name] = table
-            feature_to_config[feature_slice.feature_name] = embedding.FeatureConfig(
-                table=table, name=feature_slice.feature_name
-            )
+        from nwsrec.embedding.tpu import tpu_embedding_configs
+
+        slices = self.env.feature_slices()
+        specs = self.table_specs()
+        feature_to_config, table_to_config = tpu_embedding_configs(
+            specs, [s.feature_name for s in slices]
+        )
         self.table_memory_plan()
         return feature_to_config, table_to_config
 
@@ -658,6 +642,7 @@ class Model:
         return plan
 
     # ---------------------------------------------------------------------- pooling
+    # The seed's helper, kept for models written against it (nwsrec.features.pooling).
 
     def sum_pooling(
         self,
@@ -691,30 +676,7 @@ class Model:
             ValueError: if ``features`` is empty.
             LookupError: if a key of ``features`` is not in ``fc_dict``.
         """
-        features = list(features)
-        if not features:
-            raise ValueError("`features` must name at least one column. Received: features=[]")
-        embeddings = []
-        for key in features:
-            if key not in fc_dict:
-                raise LookupError(
-                    f"`features` must name keys of `fc_dict`. Received: key={key!r}, "
-                    f"fc_dict keys={list(fc_dict)[:20]}"
-                )
-            embedding = fc_dict[key].add_vector(dim)
-            if add_into_embeddings:
-                total_embeddings.append((embedding, dim))
-            embeddings.append(embedding)
-            if key not in input_map:
-                input_map[key] = embedding
-            else:
-                count = 1
-                while f"{key}_{count}" in input_map:
-                    count += 1
-                input_map[f"{key}_{count}"] = embedding
-        if len(embeddings) == 1:
-            return embeddings[0]
-        return tf.add_n(embeddings)
+        return sum_pooling(fc_dict, input_map, features, dim, total_embeddings, add_into_embeddings)
 
     # --------------------------------------------------------------------- internals
 
