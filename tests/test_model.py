@@ -634,20 +634,23 @@ def test_check_memory_false_builds_what_the_check_would_refuse(tmp_path, monkeyp
     assert tuple(tables["table_1_1"].variable.shape) == (100, 4)
 
 
-def test_a_slot_s_tables_check_its_ids_once_per_batch(tmp_path):
-    model = PlanModel(_params(tmp_path))  # slot 1: bias + vector, slots 2 and 3: one table
+def test_ids_are_range_checked_once_per_table_group_naming_the_table(tmp_path):
+    model = RowwiseModel(_params(tmp_path))  # 2 slots x (bias + vector): 4 tables, 2 groups
 
     @tf.function
     def lookup(features):
         return model.lookup(features)
 
-    features = {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1]]), "slot_3_0": _sparse([[1]])}
+    features = {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1], [49]])}
     graph = lookup.get_concrete_function(features).graph
-    checks = [op for op in graph.get_operations() if op.type == "All"]
-    assert len(model.tables) == 4 and len(checks) == 3  # one range check per slot
-    bad = {**features, "slot_1_0": _sparse([[100]])}  # slot 1 has 100 rows
-    with pytest.raises(tf.errors.InvalidArgumentError, match="must lie in \\[0, 100\\)"):
-        model.lookup(bad)
+    checks = [op for op in graph.get_operations() if op.type in ("All", "Any")]
+    assert len(model.tables) == 4 and len(model.table_groups) == 2 and len(checks) == 2
+    # Slot 2 has 50 rows: 50 is a row of its group (150 rows) but not of its table.
+    bad = {**features, "slot_2_0": _sparse([[1], [50]])}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"table_2_\d must lie in \[0, 50\)"):
+        lookup(bad)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"table_1_\d must lie in \[0, 100\)"):
+        model.lookup({**features, "slot_1_0": _sparse([[-1]])})
 
 
 class RowwiseModel(Model):

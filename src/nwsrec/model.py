@@ -343,7 +343,8 @@ class Model:
             table = tables[feature_slice.table_name]
             key = (id(ids), table.vocab_size)
             if key not in prepared:  # `ids` stays alive in `features`: its id is not reused
-                prepared[key] = table.prepare(ids)
+                # Range-checked by the lookup: once per table group, not per slot.
+                prepared[key] = collection.prepare(table.name, ids, check=False)
             by_table[table.name] = prepared[key]
         # One gather per table group (tables of one width and optimizer share a variable).
         pooled = collection.lookup(by_table)

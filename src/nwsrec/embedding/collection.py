@@ -44,6 +44,7 @@ from nwsrec.embedding.specs import GroupPlan, TableSpec, plan_groups
 from nwsrec.embedding.table import (
     EmbeddingTable,
     LookupIds,
+    checked_ids,
     prepare_ids,
     resolve_initializer,
     sum_pool,
@@ -132,25 +133,59 @@ class TableGroup(EmbeddingTable):
         if len(order) == 1:
             k = order[0]
             prepared = ids[k]
-            values = tf.cast(prepared.values, tf.int64)
+            values = prepared.values
+            if not prepared.checked:
+                values = checked_ids(values, self.members[k].rows, self.members[k].name)
             if self.offsets[k]:
-                values = values + self.offsets[k]
+                values = tf.cast(values, tf.int64) + self.offsets[k]
             pooled = sum_pool(gather_rows(self.variable, values), prepared.examples, prepared.batch)
             return {k: tf.ensure_shape(pooled, [prepared.static_batch, self.dim])}
-        batch = tf.cast(ids[order[0]].batch, tf.int64)
-        values, segments = [], []
-        for position, k in enumerate(order):
-            member_values = tf.cast(ids[k].values, tf.int64)
-            values.append(member_values + self.offsets[k] if self.offsets[k] else member_values)
-            examples = ids[k].examples
-            segments.append(examples + position * batch if position else examples)
-        rows = gather_rows(self.variable, tf.concat(values, 0))
-        pooled = sum_pool(rows, tf.concat(segments, 0), len(order) * batch)
-        parts = tf.unstack(tf.reshape(pooled, [len(order), -1, self.dim]), num=len(order))
-        return {
-            k: tf.ensure_shape(parts[position], [ids[k].static_batch, self.dim])
-            for position, k in enumerate(order)
-        }
+        # Per member one Size op; the rest is per group: which member each id belongs to,
+        # one range check against each id's own table, the row offsets, one gather and
+        # one segment sum into [members x B, dim].
+        first = ids[order[0]]
+        batch = tf.cast(first.batch, tf.int64)
+        values = tf.concat([tf.cast(ids[k].values, tf.int64) for k in order], 0)
+        examples = tf.concat([ids[k].examples for k in order], 0)
+        sizes = tf.stack([tf.size(ids[k].values, out_type=tf.int64) for k in order])
+        member = tf.repeat(tf.range(len(order), dtype=tf.int64), sizes)
+        if not all(ids[k].checked for k in order):
+            values = self._checked_members(values, member, order)
+        if any(self.offsets[k] for k in order):
+            offsets = tf.constant([self.offsets[k] for k in order], tf.int64)
+            values = values + tf.gather(offsets, member)
+        rows = gather_rows(self.variable, values)
+        pooled = sum_pool(rows, examples + member * batch, len(order) * batch)
+        static = first.static_batch
+        parts = tf.unstack(
+            tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
+            num=len(order),
+        )
+        return {k: parts[position] for position, k in enumerate(order)}
+
+    def _checked_members(self, values: tf.Tensor, member: tf.Tensor, order: list[int]) -> tf.Tensor:
+        """``values`` after one run-time check that each id lies in its own table's rows;
+        the error names the first table with an id outside (as ``checked_ids`` does)."""
+        bounds = tf.constant([self.members[k].rows for k in order], tf.uint64)
+        bad = tf.cast(values, tf.uint64) >= tf.gather(bounds, member)
+        messages = tf.constant(
+            [
+                # No quotes: graph-mode errors escape them.
+                f"`ids` of table {self.members[k].name} must lie in [0, {self.members[k].rows}) "
+                "(vocab_size of the table). Received: ids ="
+                for k in order
+            ]
+        )
+        check = tf.debugging.Assert(
+            tf.logical_not(tf.reduce_any(bad)),
+            [
+                tf.gather(messages, tf.gather(member, tf.argmax(tf.cast(bad, tf.int32)))),
+                tf.boolean_mask(values, bad),
+            ],
+            summarize=8,
+        )
+        with tf.control_dependencies([check]):
+            return tf.identity(values)
 
     def _initial_value(self) -> tf.Tensor:
         parts = []
@@ -292,9 +327,15 @@ class TableCollection:
                 self._where[spec.name] = (group.name, index)
         self._serving: dict[str, tf.Variable] | None = None
 
-    def prepare(self, name: str, ids: tf.SparseTensor | tf.RaggedTensor) -> LookupIds:
-        """``ids`` checked against table ``name``'s rows (share it among tables of that size)."""
-        return prepare_ids(ids, self.tables[name].vocab_size, name)
+    def prepare(
+        self, name: str, ids: tf.SparseTensor | tf.RaggedTensor, check: bool = True
+    ) -> LookupIds:
+        """``ids`` for table ``name``'s rows (share it among tables of that size).
+
+        ``check=False`` leaves the range check to :meth:`lookup`, which checks the ids of
+        all the tables of a group at once.
+        """
+        return prepare_ids(ids, self.tables[name].vocab_size, name, check=check)
 
     def lookup(self, ids: Mapping[str, LookupIds]) -> dict[str, tf.Tensor]:
         """Sum-pooled embeddings of the named tables for one batch: one gather per group.
@@ -305,14 +346,13 @@ class TableCollection:
         Returns:
             table name -> ``[B, dim]``.
         """
+        out: dict[str, tf.Tensor] = {}
         if self._serving is not None:
-            return {
-                name: tf.ensure_shape(
-                    sum_pool(tf.gather(self._serving[name], p.values), p.examples, p.batch),
-                    [p.static_batch, self.tables[name].dim],
-                )
-                for name, p in ids.items()
-            }
+            for name, p in ids.items():
+                values = p.values if p.checked else checked_ids(p.values, p.vocab_size, name)
+                pooled = sum_pool(tf.gather(self._serving[name], values), p.examples, p.batch)
+                out[name] = tf.ensure_shape(pooled, [p.static_batch, self.tables[name].dim])
+            return out
         by_group: dict[str, dict[int, LookupIds]] = {}
         for name, prepared in ids.items():
             where = self._where.get(name)
@@ -322,7 +362,6 @@ class TableCollection:
                     f"tables={list(self.tables)[:20]}"
                 )
             by_group.setdefault(where[0], {})[where[1]] = prepared
-        out: dict[str, tf.Tensor] = {}
         for group_name, members in by_group.items():
             group = self.groups[group_name]
             for index, pooled in group.lookup_members(members).items():

@@ -110,7 +110,10 @@ class LookupIds(NamedTuple):
     static_batch: int | None
     """The batch size where the shape says it, else None."""
     vocab_size: int
-    """The rows the ids were checked against."""
+    """The rows the ids must lie in (checked against when :attr:`checked`)."""
+    checked: bool = True
+    """Whether ``values`` carry the run-time range check; a table group checks unchecked
+    ids of all its tables at once (:meth:`nwsrec.embedding.TableGroup.lookup_members`)."""
 
 
 class EmbeddingTable(tf.Module):
@@ -271,6 +274,8 @@ class EmbeddingTable(tf.Module):
                 f"`ids` of table '{self.name}' must be prepared for {self._vocab_size} rows. "
                 f"Received: LookupIds checked against vocab_size={ids.vocab_size}"
             )
+        elif not ids.checked:
+            ids = ids._replace(values=self._checked_ids(ids.values), checked=True)
         pooled = sum_pool(gather_rows(self._variable, ids.values), ids.examples, ids.batch)
         return tf.ensure_shape(pooled, [ids.static_batch, self._dim])
 
@@ -416,13 +421,17 @@ def checked_ids(ids: tf.Tensor, vocab_size: int, name: str) -> tf.Tensor:
         return tf.identity(ids)
 
 
-def prepare_ids(ids: tf.SparseTensor | tf.RaggedTensor, vocab_size: int, name: str) -> LookupIds:
+def prepare_ids(
+    ids: tf.SparseTensor | tf.RaggedTensor, vocab_size: int, name: str, check: bool = True
+) -> LookupIds:
     """``ids`` unpacked and range-checked against ``vocab_size`` rows (of table ``name``).
 
     Args:
         ids: int32/int64 ids ``[B, None]``, a ``tf.SparseTensor`` or ``tf.RaggedTensor``.
         vocab_size: the rows the ids must lie in.
         name: the table named in the errors.
+        check: add the run-time range check now; False leaves it to the lookup (a table
+            group checks the ids of all its tables in one set of ops).
 
     Returns:
         A :class:`LookupIds`.
@@ -457,11 +466,12 @@ def prepare_ids(ids: tf.SparseTensor | tf.RaggedTensor, vocab_size: int, name: s
             f"Received: ids.dtype={values.dtype.name}"
         )
     return LookupIds(
-        values=checked_ids(values, vocab_size, name),
+        values=checked_ids(values, vocab_size, name) if check else values,
         examples=tf.cast(rows, tf.int64),
         batch=batch,
         static_batch=ids.shape[0],
         vocab_size=vocab_size,
+        checked=check,
     )
 
 
