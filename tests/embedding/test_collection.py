@@ -281,3 +281,40 @@ def test_split_for_serving_gives_each_table_a_variable_with_its_rows():
         np.testing.assert_allclose(after[name].numpy(), before[name].numpy(), rtol=1e-6)
     shapes = sorted(tuple(v.shape) for v in serve.get_concrete_function().variables)
     assert shapes == sorted((v.vocab_size, v.dim) for v in collection.tables.values())
+
+
+def test_a_group_is_filled_table_by_table_in_place_without_a_group_sized_copy(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux's HWM reset")
+    script = textwrap.dedent(
+        """
+        import nwsrec  # the system allocator, before TensorFlow allocates
+        import tensorflow as tf
+        from nwsrec.embedding import TableCollection, TableSpec
+
+        def kib(field):
+            for line in open("/proc/self/status"):
+                if line.startswith(field):
+                    return int(line.split()[1])
+
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = kib("VmRSS")
+        SGD = tf.tpu.experimental.embedding.SGD
+        specs = [TableSpec(f"t{i}", 2_000_000, 16, SGD(0.1), "ones") for i in range(4)]
+        collection = TableCollection(specs)  # one group of 4 x 122 MiB
+        print((kib("VmHWM") - before) / 1024)
+        """
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    peak = float(out.stdout.split()[-1])
+    assert peak < 488 * 1.6  # MiB: the group plus about one table, not twice the group

@@ -89,6 +89,8 @@ class TableGroup(EmbeddingTable):
             plan.optimizer,
             initializer=None if single is None else self._member_initializers[0],
         )
+        if len(plan.members) > 1 and not tf.distribute.has_strategy():
+            self._fill_members()
 
     @property
     def plan(self) -> GroupPlan:
@@ -187,18 +189,31 @@ class TableGroup(EmbeddingTable):
         with tf.control_dependencies([check]):
             return tf.identity(values)
 
+    def _member_value(self, index: int) -> tf.Tensor:
+        spec = self.members[index]
+        shape = (spec.rows, spec.dim)
+        value = tf.convert_to_tensor(self._member_initializers[index](shape, dtype=tf.float32))
+        if tuple(value.shape) != shape:
+            raise ValueError(
+                f"`initializer` of table '{spec.name}' must return a tensor of shape "
+                f"{list(shape)}. Received: shape={value.shape.as_list()}"
+            )
+        return tf.cast(value, tf.float32)
+
     def _initial_value(self) -> tf.Tensor:
-        parts = []
-        for spec, initializer in zip(self.members, self._member_initializers, strict=True):
-            shape = (spec.rows, spec.dim)
-            value = tf.convert_to_tensor(initializer(shape, dtype=tf.float32))
-            if tuple(value.shape) != shape:
-                raise ValueError(
-                    f"`initializer` of table '{spec.name}' must return a tensor of shape "
-                    f"{list(shape)}. Received: shape={value.shape.as_list()}"
-                )
-            parts.append(tf.cast(value, tf.float32))
-        return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
+        if len(self.members) == 1:
+            return self._member_value(0)
+        if not tf.distribute.has_strategy():
+            # Filled member by member after creation (_fill_members): the peak is the
+            # group plus its largest member, not twice the group. The uninitialized
+            # tensor's pages are never touched, so they take no memory.
+            return tf.raw_ops.Empty(shape=[self.vocab_size, self.dim], dtype=tf.float32)
+        return tf.concat([self._member_value(k) for k in range(len(self.members))], 0)
+
+    def _fill_members(self) -> None:
+        with tf.init_scope():
+            for index, offset in enumerate(self.offsets):
+                assign_rows(self.variable, offset, self._member_value(index))
 
 
 def _rows_of(variable: Any, start: int, rows: int) -> tf.Tensor:
@@ -223,8 +238,17 @@ def assign_rows(variable: Any, start: int, value: Any) -> None:
         part = value[low - start : high - start]
         if low == offsets[i] and high == offsets[i + 1]:
             shard.assign(part)
-        else:
-            shard[low - offsets[i] : high - offsets[i]].assign(part)
+            continue
+        # Written in place: `shard[a:b].assign` reads the variable first, and a variable
+        # whose buffer is also held by a read is copied whole before the write.
+        rank = len(shard.shape)
+        tf.raw_ops.ResourceStridedSliceAssign(
+            ref=shard.handle,
+            begin=[low - offsets[i]] + [0] * (rank - 1),
+            end=[high - offsets[i], *shard.shape[1:]],
+            strides=[1] * rank,
+            value=part,
+        )
 
 
 class TableView:

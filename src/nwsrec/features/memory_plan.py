@@ -13,7 +13,7 @@ For each table ``rows x (dim x parameter copies + row state) x 4 bytes`` (see
 
 Tables of one width and optimizer share one variable (a *group*, see
 :mod:`nwsrec.embedding.specs`); each row names its group, :meth:`TableMemoryPlan.groups`
-sums them and :attr:`TableMemoryPlan.build_bytes` charges the largest group's fill.
+sums them.
 
 Pure Python: planning 10,000 tables takes milliseconds and needs no TensorFlow object.
 """
@@ -217,19 +217,15 @@ class TableMemoryPlan:
     @property
     def build_bytes(self) -> int:
         """What building the tables needs at its peak: ``raw_bytes`` plus the largest single
-        variable (a table, or a group of tables sharing one variable, is filled from a
-        temporary tensor of its size).
+        table (each table, also a member of a group's variable, is filled from a temporary
+        tensor of its size).
 
         Example:
             >>> row = TableMemoryRow("t", 1, rows=10, dim=4, copies=2)  # 2 x 160 bytes
             >>> TableMemoryPlan.from_rows([row]).build_bytes
             480
         """
-        variables: dict[str, int] = {}
-        for row in self.tables:
-            key = row.name if row.group is None else f"group {row.group}"
-            variables[key] = variables.get(key, 0) + row.table_bytes
-        return self.raw_bytes + max(variables.values(), default=0)
+        return self.raw_bytes + max((row.table_bytes for row in self.tables), default=0)
 
     def groups(self) -> dict[str, dict[str, Any]]:
         """``{group: {"tables", "rows", "dim", "optimizer", "raw_bytes"}}`` of the tables
