@@ -305,9 +305,12 @@ class Model:
         """Sum-pooled embeddings of every slice for a batch.
 
         Args:
-            features: ``slot_{s}_{i}`` ids per example (``tf.SparseTensor`` or
-                ``tf.RaggedTensor``); a missing ``slot_{s}_{i}`` falls back to
-                ``slot_{s}_0`` (the input pipeline copies it anyway).
+            features: ``slot_{s}_0`` ids per example (``tf.SparseTensor`` or
+                ``tf.RaggedTensor``), which every slice of slot ``s`` reads: the input
+                pipeline copies ``slot_{s}_0`` to ``slot_{s}_{i}`` and refuses a feature
+                map that parses ``slot_{s}_{i}`` itself; ``slot_{s}_{i}`` is read where
+                ``slot_{s}_0`` is missing. Reading one tensor per slot lets a slot's
+                tables share one unpacking of its ids.
 
         Returns:
             ``{"slot_{s}_{i}": [B, dim]}``.
@@ -329,9 +332,9 @@ class Model:
         slices = self.env.feature_slices()
         for feature_slice in slices:
             name = feature_slice.feature_name
-            ids = features.get(name)
+            ids = features.get(f"slot_{feature_slice.slot_id}_0")
             if ids is None:
-                ids = features.get(f"slot_{feature_slice.slot_id}_0")
+                ids = features.get(name)
             if ids is None:
                 raise LookupError(
                     f"`features` must hold the ids of slot {feature_slice.slot_id} as {name!r} "
