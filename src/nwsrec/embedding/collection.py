@@ -178,16 +178,18 @@ class TableGroup(EmbeddingTable):
                 for k in order
             ]
         )
-        check = tf.debugging.Assert(
-            tf.logical_not(tf.reduce_any(bad)),
-            [
-                tf.gather(messages, tf.gather(member, tf.argmax(tf.cast(bad, tf.int32)))),
-                tf.boolean_mask(values, bad),
-            ],
-            summarize=8,
-        )
-        with tf.control_dependencies([check]):
-            return tf.identity(values)
+        in_range = tf.logical_not(tf.reduce_any(bad))
+
+        def fail() -> tf.Tensor:
+            # Built only in the failing branch: the message's gathers cost nothing per step.
+            first = tf.gather(member, tf.argmax(tf.cast(bad, tf.int32)))
+            check = tf.debugging.Assert(
+                in_range, [tf.gather(messages, first), tf.boolean_mask(values, bad)], summarize=8
+            )
+            with tf.control_dependencies([check]):
+                return tf.identity(values)
+
+        return tf.cond(in_range, lambda: values, fail)
 
     def _member_value(self, index: int) -> tf.Tensor:
         spec = self.members[index]
