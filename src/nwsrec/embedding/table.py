@@ -275,7 +275,14 @@ class EmbeddingTable(tf.Module):
                 f"Received: LookupIds checked against vocab_size={ids.vocab_size}"
             )
         elif not ids.checked:
-            ids = ids._replace(values=self._checked_ids(ids.values), checked=True)
+            ids = LookupIds(
+                self._checked_ids(ids.values),
+                ids.examples,
+                ids.batch,
+                ids.static_batch,
+                ids.vocab_size,
+                checked=True,
+            )
         pooled = sum_pool(gather_rows(self._variable, ids.values), ids.examples, ids.batch)
         return tf.ensure_shape(pooled, [ids.static_batch, self._dim])
 
