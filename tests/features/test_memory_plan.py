@@ -153,5 +153,6 @@ def test_build_bytes_charges_the_largest_table_and_groups_sum_their_tables():
     }
     text = plan.format_table()
     assert "  g4: 2 tables, 400 rows x 4, Adagrad, 12.50 KiB" in text
-    assert text.splitlines()[0].split()[:2] == ["table", "group"]
+    assert text.splitlines()[0].split()[-1] == "group"
+    assert text.splitlines()[3].split()[-1] == "-"  # table c: a variable of its own
     assert plan.to_dict()["tables"][2]["group"] is None

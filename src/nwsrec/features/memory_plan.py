@@ -358,12 +358,9 @@ class TableMemoryPlan:
             ]
         groups = self.groups()
         if groups:
-            # The variable a table's rows live in: a column after the table name.
-            header = (header[0], "group", *header[1:])
-            body = [
-                (line[0], row.group or "-", *line[1:])
-                for line, row in zip(body, shown, strict=True)
-            ]
+            # The variable a table's rows live in: the last column.
+            header = (*header, "group")
+            body = [(*line, row.group or "-") for line, row in zip(body, shown, strict=True)]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
         left = {i for i, name in enumerate(header) if name in ("table", "group", "optimizer")}
 
