@@ -633,7 +633,7 @@ class Model:
                     }
                 )
         groups = group_names(
-            [(e["dim"], e.pop("_optimizer")) for e in entries],
+            [(e["rows"], e["dim"], e.pop("_optimizer")) for e in entries],
             self._table_groups,
             [e["name"] for e in entries],
         )

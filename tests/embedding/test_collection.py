@@ -81,9 +81,27 @@ def test_other_hyperparameters_split_a_group_equal_ones_do_not():
 def test_ungrouped_plan_is_one_group_per_table_named_as_the_table():
     plans = plan_groups(_specs(), grouped=False)
     assert [p.name for p in plans] == [s.name for s in _specs()]
-    assert group_names([(1, E.SGD(0.1))], grouped=False, names=["t"]) == ["t"]
+    assert group_names([(5, 1, E.SGD(0.1))], grouped=False, names=["t"]) == ["t"]
     with pytest.raises(ValueError, match="`names` must name every table"):
-        group_names([(1, E.SGD(0.1))], grouped=False)
+        group_names([(5, 1, E.SGD(0.1))], grouped=False)
+
+
+def test_a_group_holds_at_most_the_cap_or_the_largest_table(monkeypatch):
+    import nwsrec.embedding.specs as specs
+
+    monkeypatch.setattr(specs, "GROUP_VALUES_CAP", 100)
+    sgd = E.SGD(0.1)
+    # 10 values per table (5 x 2), cap 100: ten tables fill a group, the 11th starts another.
+    assert group_names([(5, 2, sgd)] * 11) == ["sgd_dim2"] * 10 + ["sgd_dim2_part1"]
+    # A table larger than the cap raises it to that table's size (300 values).
+    names = group_names([(150, 2, sgd), (100, 2, sgd), (50, 2, sgd), (50, 2, sgd)])
+    assert names == ["sgd_dim2", "sgd_dim2_part1", "sgd_dim2_part1", "sgd_dim2_part2"]
+    plans = plan_groups([TableSpec(f"t{i}", 60, 1, sgd) for i in range(3)])
+    assert [(p.name, p.rows, p.offsets) for p in plans] == [
+        ("sgd_dim1", 60, (0,)),
+        ("sgd_dim1_part1", 60, (0,)),
+        ("sgd_dim1_part2", 60, (0,)),
+    ]
 
 
 def test_duplicate_table_names_and_bad_specs_are_value_errors():

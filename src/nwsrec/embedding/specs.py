@@ -37,7 +37,14 @@ from typing import Any
 from nwsrec.checks import is_int
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer, optimizer_name
 
-__all__ = ["GroupPlan", "TableSpec", "group_names", "optimizer_key", "plan_groups"]
+__all__ = [
+    "GROUP_VALUES_CAP",
+    "GroupPlan",
+    "TableSpec",
+    "group_names",
+    "optimizer_key",
+    "plan_groups",
+]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -138,16 +145,27 @@ class GroupPlan:
         return self.members[0].optimizer
 
 
+#: A group holds at most this many values (rows x dim), or the model's largest table if
+#: that is larger: a group's variable is read whole by a checkpoint save or restore and
+#: its optimizer slots are filled whole, so the capped groups keep those temporaries near
+#: what one table's were before groups (256 MiB of float32).
+GROUP_VALUES_CAP = 1 << 26
+
+
 def group_names(
-    tables: Sequence[tuple[int, EmbeddingOptimizer]],
+    tables: Sequence[tuple[int, int, EmbeddingOptimizer]],
     grouped: bool = True,
     names: Sequence[str] | None = None,
 ) -> list[str]:
-    """The group of each table, given its ``(dim, optimizer)``, as :func:`plan_groups` names
-    them (pure Python, for memory plans of many tables).
+    """The group of each table, given its ``(rows, dim, optimizer)``, as
+    :func:`plan_groups` names them (pure Python, for memory plans of many tables).
+
+    Tables of one width, dtype and optimizer share a group, in order, until it would hold
+    more than ``max(GROUP_VALUES_CAP, the largest table's rows x dim)`` values; the next
+    one starts a group named ``<name>_part<k>``.
 
     Args:
-        tables: ``(dim, optimizer)`` of each table, in order.
+        tables: ``(rows, dim, optimizer)`` of each table, in order.
         grouped: as :func:`plan_groups`; False names each group after its table.
         names: the tables' names (needed when ``grouped`` is False).
 
@@ -155,7 +173,7 @@ def group_names(
         >>> import tensorflow as tf
         >>> E = tf.tpu.experimental.embedding
         >>> ftrl, ada = E.FTRL(0.1), E.Adagrad(0.1)
-        >>> group_names([(1, ftrl), (16, ada), (1, ftrl), (16, E.Adagrad(0.5))])
+        >>> group_names([(9, 1, ftrl), (9, 16, ada), (9, 1, ftrl), (9, 16, E.Adagrad(0.5))])
         ['ftrl_dim1', 'adagrad_dim16', 'ftrl_dim1', 'adagrad_dim16_1']
     """
     if not grouped:
@@ -165,21 +183,29 @@ def group_names(
                 f"Received: {None if names is None else len(names)} names for {len(tables)} tables"
             )
         return list(names)
+    cap = max([GROUP_VALUES_CAP, *(rows * dim for rows, dim, _ in tables)])
     keys_by_object: dict[int, tuple[Any, ...]] = {}
-    group_of_key: dict[tuple[Any, ...], str] = {}
+    base_of_key: dict[tuple[Any, ...], str] = {}
+    filling: dict[tuple[Any, ...], tuple[str, int, int]] = {}  # key -> (name, part, values)
     used: dict[str, int] = {}
     out = []
-    for dim, optimizer in tables:
+    for rows, dim, optimizer in tables:
         key = keys_by_object.get(id(optimizer))
         if key is None:
             key = keys_by_object[id(optimizer)] = optimizer_key(optimizer)
         full = (dim, "float32", key)
-        name = group_of_key.get(full)
-        if name is None:
-            base = f"{optimizer_name(optimizer).lower()}_dim{dim}"
-            count = used.get(base, 0)
-            used[base] = count + 1
-            name = group_of_key[full] = base if count == 0 else f"{base}_{count}"
+        base = base_of_key.get(full)
+        if base is None:
+            stem = f"{optimizer_name(optimizer).lower()}_dim{dim}"
+            count = used.get(stem, 0)
+            used[stem] = count + 1
+            base = base_of_key[full] = stem if count == 0 else f"{stem}_{count}"
+            filling[full] = (base, 0, 0)
+        name, part, values = filling[full]
+        if values and values + rows * dim > cap:
+            part += 1
+            name, values = f"{base}_part{part}", 0
+        filling[full] = (name, part, values + rows * dim)
         out.append(name)
     return out
 
@@ -205,7 +231,9 @@ def plan_groups(specs: Sequence[TableSpec], grouped: bool = True) -> list[GroupP
             )
         seen.add(spec.name)
     names = group_names(
-        [(spec.dim, spec.optimizer) for spec in specs], grouped, [spec.name for spec in specs]
+        [(spec.rows, spec.dim, spec.optimizer) for spec in specs],
+        grouped,
+        [spec.name for spec in specs],
     )
     members: dict[str, list[TableSpec]] = {}
     for spec, name in zip(specs, names, strict=True):
