@@ -7,17 +7,14 @@ trained by nwsrec's ``Trainer`` from TFRecords; examples/s is the trainer's own 
 the row above, each run in its own process (so each gets its own allocator, pages and
 peak RSS), rows interleaved round by round:
 
-1. ``before``: TensorFlow's oneDNN memory pool, every table's update checking its
-   gradient's ids again (6 ops per table and step), TensorFlow's gradient of the pooling
-   ``unsorted_segment_sum`` (it masks negative segment ids: 3 ops per table and step);
-2. ``+ system allocator``: ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1`` (``import nwsrec`` sets it);
-3. ``+ ids checked once``: the trainer's update trusts the ids its lookups checked
-   (``apply_gradient(..., check_ids=False)``);
-4. ``+ unmasked pool grad``: ``nwsrec.embedding.table.sum_pool``, whose gradient is the
-   plain gather (the example indices of a batch are never negative);
-5. ``+ ids shared by slot``: a slot's tables (bias and vector) share one unpacking and range
-   check of its ids per batch (``EmbeddingTable.prepare``, ``LookupIds``): nwsrec's default;
-6. ``+ huge pages (opt-in)``: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``, what ``nwsrec
+1. ``per-table variables``: one variable per table (``table_groups=false``), each table
+   looked up, differentiated and updated on its own: nwsrec before table groups, with the
+   earlier changes (system allocator, ids checked once, the unmasked pool gradient, ids
+   shared by slot; their own rows are in ``docs/scaling.md``);
+2. ``+ table groups``: tables of one width and optimizer share one variable
+   (``nwsrec.embedding.collection``): one gather, unique, update and scatter per group
+   instead of per table: nwsrec's default;
+3. ``+ huge pages (opt-in)``: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``, what ``nwsrec
    --hugepages`` restarts itself with where transparent huge pages are in madvise mode.
 
 Tried and not kept: TensorFlow's fused per-table kernel ``ResourceSparseApplyAdagradV2``
@@ -28,7 +25,7 @@ Scales: ``demo`` (32 slots x 500 rows), ``26x1e3`` and ``26x1e6`` (26 slots, the
 data, only the vocab file differs: the goal's pair) and ``criteo`` (the 26 Criteo Kaggle
 cardinalities, 33.8M rows, 4.3 GiB of tables and accumulators).
 
-Goals, with nwsrec's defaults (row 5): the 1e6-row step <= 1.3x the 1e3-row step; peak RSS at the
+Goals, with nwsrec's defaults (row 2): the 1e6-row step <= 1.3x the 1e3-row step; peak RSS at the
 criteo scale <= 1.2x the memory plan + 1.5 GiB.
 
 Where the time goes (the profile these changes came from) is printed by ``--profile``:
@@ -58,27 +55,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402  (bench/peers.py: the model, the data, the worker plumbing)
 
 _MALLOC = {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
-_PER_TABLE = {"BENCH_PER_TABLE_IDS": "1"}
 VARIANTS = {
-    "before": {
-        "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "0",
-        "BENCH_RECHECK_IDS": "1",
-        "BENCH_MASKED_POOL": "1",
-        **_PER_TABLE,
-    },
-    "+ system allocator": {
-        **_MALLOC,
-        "BENCH_RECHECK_IDS": "1",
-        "BENCH_MASKED_POOL": "1",
-        **_PER_TABLE,
-    },
-    "+ ids checked once": {**_MALLOC, "BENCH_MASKED_POOL": "1", **_PER_TABLE},
-    "+ unmasked pool grad": {**_MALLOC, **_PER_TABLE},
-    "+ ids shared by slot": dict(_MALLOC),
+    "per-table variables": {**_MALLOC, "BENCH_TABLE_GROUPS": "0"},
+    "+ table groups": dict(_MALLOC),
     "+ huge pages (opt-in)": {**_MALLOC, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"},
 }
 #: What nwsrec runs with by default: the goals are judged on it.
-DEFAULT_VARIANT = "+ ids shared by slot"
+DEFAULT_VARIANT = "+ table groups"
 SCALES = ("demo", "26x1e3", "26x1e6", "criteo")
 STEP_GOAL = 1.3
 GIB = 1 << 30
@@ -87,35 +70,12 @@ GIB = 1 << 30
 def worker(data: str, vocab: str, out: str, warmup: int, seconds: float) -> None:
     """One nwsrec run (in this process, with the environment it was started with)."""
     import nwsrec  # noqa: F401  (before TensorFlow allocates)
-    from nwsrec.embedding import EmbeddingTable
     from nwsrec.machine import anon_hugepages_bytes
 
-    if os.environ.get("BENCH_RECHECK_IDS") == "1":  # the step before: ids checked again
-        apply_gradient = EmbeddingTable.apply_gradient
-
-        def recheck(self, grad, check_ids=True):
-            return apply_gradient(self, grad, check_ids=True)
-
-        EmbeddingTable.apply_gradient = recheck
-    if os.environ.get("BENCH_PER_TABLE_IDS") == "1":  # each table unpacks and checks its ids
-        lookup, prepare = EmbeddingTable.lookup, EmbeddingTable.prepare
-
-        class Raw(tuple):
-            pass
-
-        def per_table(self, ids):
-            return lookup(self, prepare(self, ids[0]) if isinstance(ids, Raw) else ids)
-
-        EmbeddingTable.prepare = lambda self, ids: Raw((ids,))
-        EmbeddingTable.lookup = per_table
-    if os.environ.get("BENCH_MASKED_POOL") == "1":  # TensorFlow's own pooling gradient
-        import tensorflow as tf
-
-        import nwsrec.embedding.table as table_module
-
-        table_module.sum_pool = tf.math.unsorted_segment_sum
     timer = peers.Timer(warmup, seconds, 3000)
-    result = peers.run_nwsrec(data, vocab, timer)
+    result = peers.run_nwsrec(
+        data, vocab, timer, table_groups=os.environ.get("BENCH_TABLE_GROUPS") != "0"
+    )
     result["anon_hugepages_gib"] = anon_hugepages_bytes() / 2**30
     with open(out, "w") as f:
         json.dump(result, f)
@@ -294,7 +254,7 @@ def report(results: dict, plans: dict) -> dict:
                   f"{last}): {ratio:.2f}x  {verdict}")  # fmt: skip
     if "criteo" in summary and plans.get("criteo"):
         rss = summary["criteo"][last]["peak_rss"]
-        before = summary["criteo"].get("before", {}).get("peak_rss")
+        before = summary["criteo"].get("per-table variables", {}).get("peak_rss")
         limit = 1.2 * plans["criteo"] + 1.5 * GIB
         if rss:
             was = f"; before: {before / GIB:.2f} GiB" if before else ""

@@ -94,10 +94,10 @@ MUTANTS = [
     Mutant(
         "4 MWMS: table gradients applied twice",
         "training/trainer.py",
-        "self.tables[name].apply_gradient(as_indexed_slices(grad))",
-        "self.tables[name].apply_gradient(as_indexed_slices(grad))\n"
+        "self._updated_tables[name].apply_gradient(as_indexed_slices(grad))",
+        "self._updated_tables[name].apply_gradient(as_indexed_slices(grad))\n"
         "                if self.strategy.num_replicas_in_sync > 1:\n"
-        "                    self.tables[name].apply_gradient(as_indexed_slices(grad))",
+        "                    self._updated_tables[name].apply_gradient(as_indexed_slices(grad))",
         [
             "tests/distributed/test_cli_cluster.py::"
             "test_mwms_weights_equal_a_one_process_run_on_the_same_global_batches"

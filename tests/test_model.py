@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nwsrec.embedding import EmbeddingTable
-from nwsrec.features import FeatureColumnV1, FeatureSlot, TableMemoryPlan
+from nwsrec.embedding import EmbeddingTable, TableView
+from nwsrec.features import AdagradRowwise, FeatureColumnV1, FeatureSlot, TableMemoryPlan
 from nwsrec.layers import MixedEmbedOpComb
 from nwsrec.model import Model
 
@@ -415,7 +415,7 @@ def test_tables_one_per_slice_with_vocab_rows_and_slice_dim(tmp_path):
     assert model.tables["table_2_0"] is tables["table_2_0"]  # built once
     slices = {s.table_name: s for s in model.env.feature_slices()}
     for name, table in tables.items():
-        assert isinstance(table, EmbeddingTable)
+        assert isinstance(table, TableView) and isinstance(table.group, EmbeddingTable)
         assert table.optimizer is slices[name].optimizer  # the slice's own optimizer
         assert (table.vocab_size, table.dim) == (
             model.vocab_size_dict[slices[name].slot_id],
@@ -634,17 +634,71 @@ def test_check_memory_false_builds_what_the_check_would_refuse(tmp_path, monkeyp
     assert tuple(tables["table_1_1"].variable.shape) == (100, 4)
 
 
-def test_a_slot_s_tables_check_its_ids_once_per_batch(tmp_path):
-    model = PlanModel(_params(tmp_path))  # slot 1: bias + vector, slots 2 and 3: one table
+def test_ids_are_range_checked_once_per_table_group_naming_the_table(tmp_path):
+    model = RowwiseModel(_params(tmp_path))  # 2 slots x (bias + vector): 4 tables, 2 groups
 
     @tf.function
     def lookup(features):
         return model.lookup(features)
 
-    features = {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1]]), "slot_3_0": _sparse([[1]])}
+    features = {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1], [49]])}
     graph = lookup.get_concrete_function(features).graph
-    checks = [op for op in graph.get_operations() if op.type == "All"]
-    assert len(model.tables) == 4 and len(checks) == 3  # one range check per slot
-    bad = {**features, "slot_1_0": _sparse([[100]])}  # slot 1 has 100 rows
-    with pytest.raises(tf.errors.InvalidArgumentError, match="must lie in \\[0, 100\\)"):
-        model.lookup(bad)
+    checks = [op for op in graph.get_operations() if op.type in ("All", "Any")]
+    assert len(model.tables) == 4 and len(model.table_groups) == 2 and len(checks) == 2
+    # Slot 2 has 50 rows: 50 is a row of its group (150 rows) but not of its table.
+    bad = {**features, "slot_2_0": _sparse([[1], [50]])}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"table_2_\d must lie in \[0, 50\)"):
+        lookup(bad)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"table_1_\d must lie in \[0, 100\)"):
+        model.lookup({**features, "slot_1_0": _sparse([[-1]])})
+
+
+class RowwiseModel(Model):
+    """Slots 1 and 2: an FTRL bias and a dim-4 row-wise Adagrad vector each."""
+
+    def logits_fn(self):
+        out = []
+        for slot_id in (1, 2):
+            slot = FeatureSlot(
+                self.env, slot_id, has_bias=True, default_vec_optimizer=AdagradRowwise(0.1)
+            )
+            column = FeatureColumnV1(slot, f"slot_{slot_id}_0")
+            vector = column.add_vector(4)
+            out.append(tf.reduce_sum(vector, axis=1) + column.get_bias()[:, 0])
+        return tf.add_n(out)
+
+
+def test_rowwise_adagrad_tables_plan_one_accumulator_per_row_and_group(tmp_path):
+    model = RowwiseModel(_params(tmp_path))
+    plan = model.table_memory_plan()
+    rows = {row.name: row for row in plan.tables}
+    # 100 rows x (4 + 1 accumulator) floats; slot 2: 50 rows.
+    assert (rows["table_1_1"].copies, rows["table_1_1"].row_state) == (1, 1)
+    assert rows["table_1_1"].raw_bytes == 100 * 5 * 4
+    assert rows["table_2_1"].group == rows["table_1_1"].group == "adagradrowwise_dim4"
+    assert plan.groups()["adagradrowwise_dim4"]["rows"] == 150
+    groups = model.table_groups
+    assert sorted(groups) == ["adagradrowwise_dim4", "ftrl_dim1"]
+    assert groups["adagradrowwise_dim4"].slot_variables["accumulators"].shape == (150, 1)
+    with pytest.raises(ValueError, match="TPU embedding has no row-wise Adagrad"):
+        model.create_feature_and_table_config_dict()
+
+
+def test_table_groups_false_gives_one_group_per_table_with_the_same_lookups(tmp_path):
+    grouped = PlanModel(_params(tmp_path))
+    alone = PlanModel(_params(tmp_path, table_groups=False))
+    assert sorted(grouped.table_groups) == ["adagrad_dim4", "adam_dim8", "ftrl_dim1", "sgd_dim12"]
+    assert sorted(alone.table_groups) == sorted(alone.tables)
+    assert all(r.group is None for r in alone.table_memory_plan().tables)
+    for name, table in grouped.tables.items():  # the same weights, then the same lookups
+        alone.table_groups[name].variable.assign(table.variable)
+    batch = {
+        "slot_1_0": _sparse([[1, 2], [], [99]]),
+        "slot_2_0": _sparse([[0], [4, 4], [49]]),
+        "slot_3_0": _sparse([[6], [], [0, 1]]),
+    }
+    one, two = grouped.lookup(batch), alone.lookup(batch)
+    for name in one:
+        np.testing.assert_array_equal(one[name].numpy(), two[name].numpy())
+    with pytest.raises(ValueError, match=r"`params\['table_groups'\]` must be a bool"):
+        PlanModel(_params(tmp_path, table_groups="yes"))

@@ -56,11 +56,14 @@ from nwsrec.features import (
     optimizer_name,
     parameter_copies,
     read_vocab_file,
+    row_state_floats,
 )
+from nwsrec.features.pooling import sum_pooling
 from nwsrec.machine import check_tables_fit, format_bytes
 
 if TYPE_CHECKING:
-    from nwsrec.embedding import EmbeddingTable
+    from nwsrec.embedding.collection import TableCollection, TableGroup, TableView
+    from nwsrec.embedding.specs import TableSpec
 
 __all__ = ["Model"]
 
@@ -117,7 +120,13 @@ class Model:
         self._local = threading.local()
         self._layers: dict[str, keras.layers.Layer] = {}
         self._layers_lock = threading.Lock()
-        self._tables: dict[str, EmbeddingTable] | None = None
+        self._tables: TableCollection | None = None
+        self._table_groups = params.get("table_groups", True)
+        if not isinstance(self._table_groups, bool):
+            raise ValueError(
+                "`params['table_groups']` must be a bool. "
+                f"Received: table_groups={self._table_groups!r}"
+            )
         self._oov_ids = params.get("out_of_range_ids", "error") == "oov"
         self._oov_counter: Any = None
         self._tables_lock = threading.Lock()
@@ -148,6 +157,7 @@ class Model:
             "vocab_size_per_slot": None,
             "use_gradient_accumulation": False,
             "check_memory": True,
+            "table_groups": True,
             "train_file_pattern": None,
             "eval_file_pattern": None,
             "dense_learning_rate": 0.001,
@@ -295,9 +305,12 @@ class Model:
         """Sum-pooled embeddings of every slice for a batch.
 
         Args:
-            features: ``slot_{s}_{i}`` ids per example (``tf.SparseTensor`` or
-                ``tf.RaggedTensor``); a missing ``slot_{s}_{i}`` falls back to
-                ``slot_{s}_0`` (the input pipeline copies it anyway).
+            features: ``slot_{s}_0`` ids per example (``tf.SparseTensor`` or
+                ``tf.RaggedTensor``), which every slice of slot ``s`` reads: the input
+                pipeline copies ``slot_{s}_0`` to ``slot_{s}_{i}`` and refuses a feature
+                map that parses ``slot_{s}_{i}`` itself; ``slot_{s}_{i}`` is read where
+                ``slot_{s}_0`` is missing. Reading one tensor per slot lets a slot's
+                tables share one unpacking of its ids.
 
         Returns:
             ``{"slot_{s}_{i}": [B, dim]}``.
@@ -310,16 +323,18 @@ class Model:
                 f"`features` must be a mapping of feature name to tensor. "
                 f"Received: features={type(features).__name__}"
             )
-        tables = self._get_tables()
-        pooled: dict[str, tf.Tensor] = {}
+        collection = self._get_tables()
+        tables = collection.tables
+        by_table: dict[str, Any] = {}
         mapped: dict[int, Any] = {}
         # Tables of one slot see the same ids: unpacked and checked once per vocab size.
         prepared: dict[tuple[int, int], Any] = {}
-        for feature_slice in self.env.feature_slices():
+        slices = self.env.feature_slices()
+        for feature_slice in slices:
             name = feature_slice.feature_name
-            ids = features.get(name)
+            ids = features.get(f"slot_{feature_slice.slot_id}_0")
             if ids is None:
-                ids = features.get(f"slot_{feature_slice.slot_id}_0")
+                ids = features.get(name)
             if ids is None:
                 raise LookupError(
                     f"`features` must hold the ids of slot {feature_slice.slot_id} as {name!r} "
@@ -331,9 +346,12 @@ class Model:
             table = tables[feature_slice.table_name]
             key = (id(ids), table.vocab_size)
             if key not in prepared:  # `ids` stays alive in `features`: its id is not reused
-                prepared[key] = table.prepare(ids)
-            pooled[name] = table.lookup(prepared[key])
-        return pooled
+                # Range-checked by the lookup: once per table group, not per slot.
+                prepared[key] = collection.prepare(table.name, ids, check=False)
+            by_table[table.name] = prepared[key]
+        # One gather per table group (tables of one width and optimizer share a variable).
+        pooled = collection.lookup(by_table)
+        return {s.feature_name: pooled[s.table_name] for s in slices}
 
     def table_rows(self, slot_id: int, index: int) -> int:
         """The rows of slice ``index`` of slot ``slot_id``'s table: the slot's vocab size
@@ -419,16 +437,47 @@ class Model:
     # -------------------------------------------------------------- what the trainer reads
 
     @property
-    def tables(self) -> dict[str, EmbeddingTable]:
-        """``{"table_{s}_{i}": EmbeddingTable}``, one per slice, built on first access.
+    def tables(self) -> dict[str, TableView]:
+        """``{"table_{s}_{i}": TableView}``, one per slice, built on first access.
 
-        Each table has its slice's optimizer and initializer and the slot's vocab size.
-        The first access creates the variables: do it inside the strategy's scope.
+        Each table has its slice's optimizer and initializer and the slot's vocab size,
+        and is a view of its rows in its group (:attr:`table_groups`). The first access
+        creates the variables: do it inside the strategy's scope.
 
         Raises:
             LookupError: if a declared slot is missing from the vocab file.
         """
-        return dict(self._get_tables())
+        return dict(self._get_tables().tables)
+
+    @property
+    def table_groups(self) -> dict[str, TableGroup]:
+        """``{group name: TableGroup}``: what the trainer updates and checkpoints save.
+
+        With ``params["table_groups"]`` (default True) tables of one width and optimizer
+        share one variable (``adagrad_dim16``, ``ftrl_dim1``, ...); with False each table
+        is a group of its own, named as the table.
+        """
+        return dict(self._get_tables().groups)
+
+    def table_specs(self) -> list[TableSpec]:
+        """The tables of every slice as data: name, rows, dim, optimizer, initializer."""
+        from nwsrec.embedding.specs import TableSpec
+
+        return [
+            TableSpec(
+                name=s.table_name,
+                rows=self.table_rows(s.slot_id, s.index),
+                dim=s.dim,
+                optimizer=s.optimizer,
+                initializer=s.initializer,
+            )
+            for s in self.env.feature_slices()
+        ]
+
+    def split_tables_for_serving(self) -> None:
+        """Look every table up from a variable of its own from now on (for an export:
+        the SavedModel then holds one variable per table, no optimizer state)."""
+        self._get_tables().split_for_serving()
 
     def dense_variables(self) -> list:
         """The trainable weights of the layers created through :meth:`keras_layer`.
@@ -494,7 +543,8 @@ class Model:
             slot's vocab size and the slice's dim).
 
         Raises:
-            ValueError: if the env is not finalized, or a slot's vocab size is 0.
+            ValueError: if the env is not finalized, a slot's vocab size is 0, or a slice
+                trains with :class:`~nwsrec.features.AdagradRowwise` (no TPU counterpart).
             LookupError: naming the slot, if a slot is missing from the vocab file.
         """
         if not self.env.is_finalized():
@@ -502,22 +552,13 @@ class Model:
                 "`env` must be finalized (init_slot_to_dims) before configs are built. "
                 "Received: env in discovery"
             )
-        embedding = tf.tpu.experimental.embedding
-        feature_to_config: dict[str, Any] = {}
-        table_to_config: dict[str, Any] = {}
-        for feature_slice in self.env.feature_slices():
-            table = embedding.TableConfig(
-                vocabulary_size=self.table_rows(feature_slice.slot_id, feature_slice.index),
-                dim=feature_slice.dim,
-                initializer=feature_slice.initializer,
-                optimizer=feature_slice.optimizer,
-                combiner="sum",
-                name=feature_slice.table_name,
-            )
-            table_to_config[feature_slice.table_name] = table
-            feature_to_config[feature_slice.feature_name] = embedding.FeatureConfig(
-                table=table, name=feature_slice.feature_name
-            )
+        from nwsrec.embedding.tpu import tpu_embedding_configs
+
+        slices = self.env.feature_slices()
+        specs = self.table_specs()
+        feature_to_config, table_to_config = tpu_embedding_configs(
+            specs, [s.feature_name for s in slices]
+        )
         self.table_memory_plan()
         return feature_to_config, table_to_config
 
@@ -546,10 +587,12 @@ class Model:
                 override names a slot the model does not declare.
             ValueError: for a bad override.
         """
+        from nwsrec.embedding.specs import group_names
+
         overrides = self._check_dims_override(dims_override)
         use_accumulation = self._params["use_gradient_accumulation"]
-        copies_cache: dict[type, tuple[int, str]] = {}
-        rows: list[TableMemoryRow] = []
+        copies_cache: dict[type, tuple[int, str, int]] = {}
+        entries: list[dict[str, Any]] = []
         for slot_id, slot in self.env.slot_to_config.items():
             vocab_size = self._table_rows(slot_id)
             slices = slot.feature_slices
@@ -569,24 +612,41 @@ class Model:
                     cached = (
                         parameter_copies(optimizer, use_accumulation),
                         optimizer_name(optimizer),
+                        row_state_floats(optimizer),
                     )
                     copies_cache[type(optimizer)] = cached
-                rows.append(
-                    TableMemoryRow(
-                        name=f"table_{slot_id}_{index}",
-                        slot_id=slot_id,
-                        rows=self.table_rows(slot_id, index) if index < len(slices) else vocab_size,
-                        dim=dim,
-                        copies=cached[0],
-                        optimizer=cached[1],
-                        bucket=self.table_bucket(slot_id, index) if index < len(slices) else None,
-                    )
+                entries.append(
+                    {
+                        "name": f"table_{slot_id}_{index}",
+                        "slot_id": slot_id,
+                        "rows": (
+                            self.table_rows(slot_id, index) if index < len(slices) else vocab_size
+                        ),
+                        "dim": dim,
+                        "copies": cached[0],
+                        "optimizer": cached[1],
+                        "row_state": cached[2],
+                        "bucket": (
+                            self.table_bucket(slot_id, index) if index < len(slices) else None
+                        ),
+                        "_optimizer": optimizer,
+                    }
                 )
+        groups = group_names(
+            [(e["rows"], e["dim"], e.pop("_optimizer")) for e in entries],
+            self._table_groups,
+            [e["name"] for e in entries],
+        )
+        rows = [
+            TableMemoryRow(**entry, group=group if self._table_groups else None)
+            for entry, group in zip(entries, groups, strict=True)
+        ]
         plan = TableMemoryPlan(tuple(rows))
         logger.info("%s table memory plan: %s", type(self).__name__, plan.summary())
         return plan
 
     # ---------------------------------------------------------------------- pooling
+    # The seed's helper, kept for models written against it (nwsrec.features.pooling).
 
     def sum_pooling(
         self,
@@ -620,30 +680,7 @@ class Model:
             ValueError: if ``features`` is empty.
             LookupError: if a key of ``features`` is not in ``fc_dict``.
         """
-        features = list(features)
-        if not features:
-            raise ValueError("`features` must name at least one column. Received: features=[]")
-        embeddings = []
-        for key in features:
-            if key not in fc_dict:
-                raise LookupError(
-                    f"`features` must name keys of `fc_dict`. Received: key={key!r}, "
-                    f"fc_dict keys={list(fc_dict)[:20]}"
-                )
-            embedding = fc_dict[key].add_vector(dim)
-            if add_into_embeddings:
-                total_embeddings.append((embedding, dim))
-            embeddings.append(embedding)
-            if key not in input_map:
-                input_map[key] = embedding
-            else:
-                count = 1
-                while f"{key}_{count}" in input_map:
-                    count += 1
-                input_map[f"{key}_{count}"] = embedding
-        if len(embeddings) == 1:
-            return embeddings[0]
-        return tf.add_n(embeddings)
+        return sum_pooling(fc_dict, input_map, features, dim, total_embeddings, add_into_embeddings)
 
     # --------------------------------------------------------------------- internals
 
@@ -730,23 +767,15 @@ class Model:
         mapped[slot_id] = out
         return out
 
-    def _get_tables(self) -> dict[str, EmbeddingTable]:
+    def _get_tables(self) -> TableCollection:
         if self._tables is not None:
             return self._tables
         with self._tables_lock:
             if self._tables is None:
-                from nwsrec.embedding import EmbeddingTable
+                from nwsrec.embedding.collection import TableCollection
 
                 self._check_tables_fit()
-                tables = {}
-                for feature_slice in self.env.feature_slices():
-                    tables[feature_slice.table_name] = EmbeddingTable(
-                        name=feature_slice.table_name,
-                        vocab_size=self.table_rows(feature_slice.slot_id, feature_slice.index),
-                        dim=feature_slice.dim,
-                        optimizer=feature_slice.optimizer,
-                        initializer=feature_slice.initializer,
-                    )
+                tables = TableCollection(self.table_specs(), grouped=self._table_groups)
                 if self._oov_ids:
                     self._oov_counter = tf.Variable(
                         0,

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import tensorflow as tf
@@ -63,9 +64,18 @@ def test_plan_prints_each_table_and_the_totals(tiny, capsys):
     lines = {
         line.split()[0]: line.split() for line in out.splitlines() if line.startswith("table_")
     }
-    assert lines["table_1_0"] == ["table_1_0", "1000", "1", "8", "FTRL", "3", "12000", "96000"]
-    assert lines["table_1_1"] == ["table_1_1", "1000", "8", "8", "Adagrad", "2", "64000", "64000"]
-    assert lines["table_2_1"] == ["table_2_1", "10", "8", "8", "Adagrad", "2", "640", "640"]
+    assert lines["table_1_0"] == [
+        *("table_1_0", "1000", "1", "8", "FTRL", "3", "12000", "96000", "ftrl_dim1")
+    ]
+    assert lines["table_1_1"] == [
+        *("table_1_1", "1000", "8", "8", "Adagrad", "2", "64000", "64000", "adagrad_dim8")
+    ]
+    assert lines["table_2_1"] == [
+        *("table_2_1", "10", "8", "8", "Adagrad", "2", "640", "640", "adagrad_dim8")
+    ]
+    # The groups: the two bias tables share one variable, the two vector tables another.
+    assert "  ftrl_dim1: 2 tables, 1010 rows x 1, FTRL" in out
+    assert "  adagrad_dim8: 2 tables, 1010 rows x 8, Adagrad" in out
     # raw 12000 + 64000 + 120 + 640; padded 96000 + 64000 + 960 + 640;
     # padded at 3 copies 96000 + 96000 + 960 + 960
     assert " 76760 (" in out and " 161600 (" in out and " 193920 (" in out
@@ -77,7 +87,7 @@ def test_plan_passes_dims_file_sizes_to_the_model(tiny, capsys):
     out = capsys.readouterr().out
     assert "table_2_1" not in out
     row = next(line.split() for line in out.splitlines() if line.startswith("table_1_1"))
-    assert row == ["table_1_1", "1000", "4", "8", "Adagrad", "2", "32000", "64000"]
+    assert row == ["table_1_1", "1000", "4", "8", "Adagrad", "2", "32000", "64000", "adagrad_dim4"]
     # raw 12000 + 1000*4*4*2 + 120; padded 96000 + 64000 + 960; max 96000 + 96000 + 960
     assert " 44120 (" in out and " 160960 (" in out and " 192960 (" in out
 
@@ -105,7 +115,7 @@ def test_plan_vocab_file_override_and_max_tables(tiny, capsys):
     args = ["plan", "--model", "tests.tiny", "--vocab-file", str(other), "--max-tables", "1"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "table_1_0    10" in out and "... 3 more tables" in out
+    assert re.search(r"table_1_0 +10 .* ftrl_dim1\n", out) and "... 3 more tables" in out
     assert " 1520 (" in out  # 10*1*4*3 + 10*8*4*2, twice
 
 

@@ -97,10 +97,10 @@ def train_task(config: dict, run) -> dict:
             "model_dir": model_dir,
             "train_losses": _train_losses(model_dir),
             "checkpoint": result.checkpoint,
-            "shards": {  # table and slot variables: the shape and device of each shard
+            "shards": {  # table groups' and slot variables: shape and device of each shard
                 f"{name}/{j}": [[list(s.shape), s.device] for s in shards(v)]
-                for name, table in trainer.tables.items()
-                for j, v in enumerate(table.variables)
+                for name, group in trainer.model.table_groups.items()
+                for j, v in enumerate(group.variables)
             },
         }
         np.savez(os.path.join(config["out_dir"], f"weights-{task}.npz"), **_weights(trainer))

@@ -59,6 +59,12 @@ def _ref_adagrad(opt, w, slots, row, g, lr):
     w[row] -= lr * g / np.sqrt(a[row])
 
 
+def _ref_adagrad_rowwise(opt, w, slots, row, g, lr):
+    a = slots["accumulators"]  # [VOCAB, 1]: one accumulator per row
+    a[row] += np.mean(g * g)
+    w[row] -= lr * g / np.sqrt(a[row])
+
+
 def _ref_adam(opt, w, slots, row, g, lr):
     m, v = slots["momenta"], slots["velocities"]
     m[row] = opt.beta_1 * m[row] + (1 - opt.beta_1) * g
@@ -85,10 +91,17 @@ def _ref_ftrl(opt, w, slots, row, g, lr):
     z[row] = z_row * scale
 
 
-REFERENCES = {E.SGD: _ref_sgd, E.Adagrad: _ref_adagrad, E.Adam: _ref_adam, E.FTRL: _ref_ftrl}
+REFERENCES = {
+    E.SGD: _ref_sgd,
+    E.Adagrad: _ref_adagrad,
+    E.Adam: _ref_adam,
+    E.FTRL: _ref_ftrl,
+    features.AdagradRowwise: _ref_adagrad_rowwise,
+}
 INITIAL_SLOTS = {
     E.SGD: lambda o: {},
     E.Adagrad: lambda o: {"accumulators": o.initial_accumulator_value},
+    features.AdagradRowwise: lambda o: {"accumulators": o.initial_accumulator_value},
     E.Adam: lambda o: {"momenta": 0.0, "velocities": 0.0},
     E.FTRL: lambda o: {"accumulators": o.initial_accumulator_value, "linears": 0.0},
 }
@@ -99,6 +112,8 @@ CASES = {
     "sgd": lambda lr: E.SGD(learning_rate=0.3),
     "adagrad": lambda lr: E.Adagrad(learning_rate=0.2, initial_accumulator_value=0.3),
     "adagrad_callable_lr": lambda lr: E.Adagrad(learning_rate=lambda: lr),
+    "adagrad_rowwise": lambda lr: features.AdagradRowwise(0.2, initial_accumulator_value=0.3),
+    "adagrad_rowwise_callable_lr": lambda lr: features.AdagradRowwise(lambda: lr),
     "adam_sum_inside_sqrt": lambda lr: E.Adam(0.05, beta_1=0.8, beta_2=0.9, epsilon=1e-2),
     "adam_eps_outside": lambda lr: E.Adam(
         0.05, beta_1=0.7, beta_2=0.95, epsilon=1e-3, sum_inside_sqrt=False
@@ -126,22 +141,62 @@ CASES = {
 }
 
 
-def _train(config, lr_variable, in_function=True):
-    """Runs STEPS through lookup + GradientTape + apply_gradient; snapshots every step."""
-    w0 = _initial_table()
-    table = EmbeddingTable("t", VOCAB, DIM, config, initializer=lambda shape, dtype: w0)
+# Ids of the table grouped before "t" (group layout): its rows precede t's in the variable.
+OTHER_ROWS = 5
+OTHER_STEPS = [[[0, 4], [], [4], [3]], [[1], [], [2, 2], []], [[0], [0], [4], [1]]]
 
-    def step(ids, upstream):
+
+def _train(config, lr_variable, in_function=True, layout="table"):
+    """Runs STEPS through lookup + GradientTape + apply_gradient; snapshots every step.
+
+    ``layout="group"``: the table is the second member of a TableGroup (rows 5.. of one
+    variable shared with another table of the same optimizer, looked up and updated in
+    the same step), and its rows are what is snapshot.
+    """
+    w0 = _initial_table()
+    if layout == "table":
+        table = EmbeddingTable("t", VOCAB, DIM, config, initializer=lambda shape, dtype: w0)
+        updated = table
+
+        def pooled(ids, other_ids):
+            return table.lookup(ids), 0.0
+
+    else:
+        plan = embedding.plan_groups(
+            [
+                embedding.TableSpec("other", OTHER_ROWS, DIM, config, "ones"),
+                embedding.TableSpec("t", VOCAB, DIM, config, lambda shape, dtype: w0),
+            ]
+        )
+        assert len(plan) == 1 and plan[0].offsets == (0, OTHER_ROWS)
+        updated = embedding.TableGroup(plan[0])
+        table = embedding.TableView(updated, 1)
+
+        def pooled(ids, other_ids):
+            out = updated.lookup_members(
+                {
+                    0: embedding.table.prepare_ids(other_ids, OTHER_ROWS, "other"),
+                    1: embedding.table.prepare_ids(ids, VOCAB, "t"),
+                }
+            )
+            return out[1], tf.reduce_sum(out[0]) * 0.5
+
+    def step(ids, other_ids, upstream):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(table.lookup(ids) * upstream)
-        table.apply_gradient(tape.gradient(loss, table.variable))
+            mine, other = pooled(ids, other_ids)
+            loss = tf.reduce_sum(mine * upstream) + other
+        updated.apply_gradient(tape.gradient(loss, updated.variable))
 
     if in_function:
         step = tf.function(step)
     snapshots = [_state(table)]
     for i, ids in enumerate(STEPS):
         lr_variable.assign(LEARNING_RATES[i])
-        step(tf.ragged.constant(ids, dtype=tf.int64, ragged_rank=1), tf.constant(_upstream(i)))
+        step(
+            tf.ragged.constant(ids, dtype=tf.int64, ragged_rank=1),
+            tf.ragged.constant(OTHER_STEPS[i], dtype=tf.int64, ragged_rank=1),
+            tf.constant(_upstream(i)),
+        )
         snapshots.append(_state(table))
     return table, snapshots
 
@@ -152,15 +207,17 @@ def _state(table):
     return out
 
 
+@pytest.mark.parametrize("layout", ["table", "group"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_update_matches_formula_and_leaves_other_rows_bit_identical(case):
+def test_update_matches_formula_and_leaves_other_rows_bit_identical(case, layout):
     lr_variable = tf.Variable(LEARNING_RATES[0])
     config = CASES[case](lr_variable)
-    table, snapshots = _train(config, lr_variable)
+    table, snapshots = _train(config, lr_variable, layout=layout)
 
     w = _initial_table().astype(np.float64)
+    rowwise = features.ROWWISE_SLOT_NAMES.get(type(config), ())
     slots = {
-        name: np.full((VOCAB, DIM), value, np.float64)
+        name: np.full((VOCAB, 1 if name in rowwise else DIM), value, np.float64)
         for name, value in INITIAL_SLOTS[type(config)](config).items()
     }
     reference = REFERENCES[type(config)]
@@ -221,8 +278,9 @@ def test_tpu_only_settings_are_accepted_and_change_nothing(make_default, make_va
         (E.Adagrad(0.1), ("accumulators",), 2),
         (E.Adam(0.1), ("momenta", "velocities"), 3),
         (E.FTRL(0.1), ("accumulators", "linears"), 3),
+        (features.AdagradRowwise(0.1), ("accumulators",), 1),
     ],
-    ids=["sgd", "adagrad", "adam", "ftrl"],
+    ids=["sgd", "adagrad", "adam", "ftrl", "adagrad_rowwise"],
 )
 def test_slot_names_and_parameter_copies(config, slots, copies):
     optimizer = make_sparse_optimizer(config, "t")
@@ -340,7 +398,9 @@ def test_memory_plan_copies_match_what_a_table_allocates(cls, accumulation):
     config = _config(cls)
     table = EmbeddingTable(f"t_{cls.__name__}", 7, 3, config)
     allocated = [v for v in table.variables if tuple(v.shape) == (7, 3)]
-    assert len(allocated) == len(table.variables)
+    per_row = [v for v in table.variables if tuple(v.shape) == (7, 1)]
+    assert len(allocated) + len(per_row) == len(table.variables)
+    assert len(per_row) == features.row_state_floats(config)  # AdagradRowwise: 1
     assert tuple(table.slot_variables) == features.OPTIMIZER_SLOT_NAMES[cls]
     assert table.parameter_copies == len(allocated)
     extra = 1 if accumulation else 0  # accumulated gradients are an array on TPU only

@@ -125,3 +125,34 @@ def test_to_dict_carries_rows_and_totals():
 )  # fmt: skip
 def test_format_bytes_uses_binary_units(num_bytes, text):
     assert format_bytes(num_bytes) == text
+
+
+def test_row_state_is_charged_per_row_not_per_width():
+    # AdagradRowwise: the table (copies 1) plus one accumulator float per row.
+    row = TableMemoryRow("t", 1, rows=1000, dim=16, copies=1, row_state=1)
+    assert row.raw_bytes == 1000 * (16 + 1) * 4
+    assert row.padded_bytes == 1000 * (16 + 1) * 4
+    assert TableMemoryRow("t", 1, rows=10, dim=3, copies=1, row_state=1).padded_bytes == 10 * 9 * 4
+    plan = TableMemoryPlan.from_rows([row])
+    assert plan.raw_bytes == row.raw_bytes and plan.padded_max_copies_bytes == row.padded_bytes
+    with pytest.raises(ValueError, match="`row_state` of table t must be an integer >= 0"):
+        TableMemoryRow("t", 1, rows=10, dim=3, copies=1, row_state=-1)
+
+
+def test_build_bytes_charges_the_largest_table_and_groups_sum_their_tables():
+    rows = [
+        TableMemoryRow("a", 1, rows=100, dim=4, copies=2, optimizer="Adagrad", group="g4"),
+        TableMemoryRow("b", 2, rows=300, dim=4, copies=2, optimizer="Adagrad", group="g4"),
+        TableMemoryRow("c", 3, rows=350, dim=4, copies=2, optimizer="Adagrad"),
+    ]
+    plan = TableMemoryPlan.from_rows(rows)
+    # A group's variable is filled table by table: the largest temporary is table c's.
+    assert plan.build_bytes == plan.raw_bytes + 350 * 4 * 4
+    assert plan.groups() == {
+        "g4": {"tables": 2, "rows": 400, "dim": 4, "optimizer": "Adagrad", "raw_bytes": 12800}
+    }
+    text = plan.format_table()
+    assert "  g4: 2 tables, 400 rows x 4, Adagrad, 12.50 KiB" in text
+    assert text.splitlines()[0].split()[-1] == "group"
+    assert text.splitlines()[3].split()[-1] == "-"  # table c: a variable of its own
+    assert plan.to_dict()["tables"][2]["group"] is None

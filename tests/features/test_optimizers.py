@@ -10,7 +10,9 @@ import tensorflow as tf
 
 from nwsrec.features import (
     OPTIMIZER_SLOT_NAMES,
+    ROWWISE_SLOT_NAMES,
     SUPPORTED_OPTIMIZERS,
+    AdagradRowwise,
     EmbeddingOptimizer,
     SlotDefaults,
     default_bias_initializer,
@@ -21,6 +23,7 @@ from nwsrec.features import (
     optimizer_name,
     optimizer_slot_names,
     parameter_copies,
+    row_state_floats,
     supported_optimizer_names,
 )
 
@@ -74,6 +77,7 @@ def test_optimizer_name_is_the_class_name():
         "Adagrad",
         "Adam",
         "FTRL",
+        "AdagradRowwise",
     ]
 
 
@@ -99,7 +103,7 @@ def test_default_initializers_zeros_and_uniform_within_one_thousandth():
 
 def test_supported_optimizers_are_the_keys_of_the_one_table():
     assert SUPPORTED_OPTIMIZERS == tuple(OPTIMIZER_SLOT_NAMES)
-    assert SUPPORTED_OPTIMIZERS == (E.SGD, E.Adagrad, E.Adam, E.FTRL)
+    assert SUPPORTED_OPTIMIZERS == (E.SGD, E.Adagrad, E.Adam, E.FTRL, AdagradRowwise)
 
 
 def test_the_table_is_read_only():
@@ -112,6 +116,8 @@ def test_table_slot_names_are_the_ones_tensorflow_gives_each_optimizer(cls):
     # The TPU optimizer objects name their own slot variables; the table must agree (a
     # renamed or added slot in TF would otherwise go unnoticed).
     optimizer = cls(learning_rate=0.1)
+    if cls is AdagradRowwise:
+        pytest.skip("nwsrec's own optimizer: TensorFlow has no row-wise Adagrad")
     if not hasattr(optimizer, "_slot_names"):  # pragma: no cover - TF internals moved
         pytest.skip("this TensorFlow does not expose _slot_names()")
     assert OPTIMIZER_SLOT_NAMES[cls] == tuple(optimizer._slot_names())
@@ -121,8 +127,19 @@ def test_table_slot_names_are_the_ones_tensorflow_gives_each_optimizer(cls):
 @pytest.mark.parametrize("cls", SUPPORTED_OPTIMIZERS, ids=lambda c: c.__name__)
 def test_parameter_copies_is_read_from_the_table(cls):
     optimizer = cls(learning_rate=0.1)
-    assert parameter_copies(optimizer) == 1 + len(OPTIMIZER_SLOT_NAMES[cls])
-    assert parameter_copies(optimizer, True) == 2 + len(OPTIMIZER_SLOT_NAMES[cls])
+    full = len(OPTIMIZER_SLOT_NAMES[cls]) - len(ROWWISE_SLOT_NAMES.get(cls, ()))
+    assert parameter_copies(optimizer) == 1 + full
+    assert parameter_copies(optimizer, True) == 2 + full
+    assert row_state_floats(optimizer) == len(ROWWISE_SLOT_NAMES.get(cls, ()))
+
+
+def test_rowwise_adagrad_keeps_one_float_per_row_and_checks_its_accumulator_start():
+    optimizer = AdagradRowwise(0.1)
+    assert (parameter_copies(optimizer), row_state_floats(optimizer)) == (1, 1)
+    assert optimizer_name(optimizer) == "AdagradRowwise"
+    assert row_state_floats(E.Adagrad(0.1)) == 0
+    with pytest.raises(ValueError, match=r"`initial_accumulator_value` must be a number > 0"):
+        AdagradRowwise(0.1, initial_accumulator_value=0.0)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +151,7 @@ def test_parameter_copies_is_read_from_the_table(cls):
     ],
 )
 def test_optimizer_slot_names_rejects_what_the_table_does_not_hold(optimizer):
-    with pytest.raises(ValueError, match=r"`optimizer` must be one of .*FTRL\. Received"):
+    with pytest.raises(ValueError, match=r"`optimizer` must be one of .*Rowwise\. Received"):
         optimizer_slot_names(optimizer)
     with pytest.raises(ValueError, match="`optimizer` must be one of"):
         parameter_copies(optimizer)
@@ -143,7 +160,8 @@ def test_optimizer_slot_names_rejects_what_the_table_does_not_hold(optimizer):
 def test_supported_optimizer_names_lists_the_table_in_order():
     assert supported_optimizer_names() == (
         "tf.tpu.experimental.embedding.SGD, tf.tpu.experimental.embedding.Adagrad, "
-        "tf.tpu.experimental.embedding.Adam, tf.tpu.experimental.embedding.FTRL"
+        "tf.tpu.experimental.embedding.Adam, tf.tpu.experimental.embedding.FTRL, "
+        "nwsrec.features.AdagradRowwise"
     )
 
 

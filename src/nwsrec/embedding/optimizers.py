@@ -10,6 +10,9 @@ gradient ``g`` (duplicate ids of a batch are summed first) and learning rate ``l
 - SGD: ``w -= lr * g``.
 - Adagrad: ``a += g**2``; ``w -= lr * g / sqrt(a)``; ``a`` starts at
   ``initial_accumulator_value``.
+- AdagradRowwise (:class:`nwsrec.features.AdagradRowwise`, FBGEMM's row-wise Adagrad; no TPU
+  counterpart): one accumulator per row, ``a += mean(g**2)`` over the row's ``dim``
+  values; ``w -= lr * g / sqrt(a)``.
 - Adam (lazy, as on TPU: no bias correction; use a callable learning rate
   ``lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`` for it): ``m = beta_1 * m + (1 - beta_1) * g``;
   ``v = beta_2 * v + (1 - beta_2) * g**2``; ``w -= lr * m / sqrt(v + epsilon**2)`` with
@@ -56,7 +59,9 @@ import tensorflow as tf
 
 from nwsrec.features.optimizers import (
     OPTIMIZER_SLOT_NAMES,
+    ROWWISE_SLOT_NAMES,
     SUPPORTED_OPTIMIZERS,
+    AdagradRowwise,
     EmbeddingOptimizer,
     supported_optimizer_names,
 )
@@ -64,6 +69,7 @@ from nwsrec.features.optimizers import (
 __all__ = [
     "SUPPORTED_OPTIMIZERS",
     "SparseAdagrad",
+    "SparseAdagradRowwise",
     "SparseAdam",
     "SparseFTRL",
     "SparseOptimizer",
@@ -129,14 +135,22 @@ class SparseOptimizer(abc.ABC):
             cls.slot_names = OPTIMIZER_SLOT_NAMES[config_class]
 
     def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
-        self.config = config
+        self.config: Any = config  # a TPU optimizer object or AdagradRowwise
         self.table_name = table_name
         self._check_common()
 
     @property
     def parameter_copies(self) -> int:
-        """The table plus its slot variables: SGD 1, Adagrad 2, Adam 3, FTRL 3."""
-        return 1 + len(self.slot_names)
+        """The table plus its ``[rows, dim]`` slot variables: SGD 1, Adagrad 2, Adam 3,
+        FTRL 3, AdagradRowwise 1 (its accumulators are ``[rows, 1]``)."""
+        return 1 + len(self.slot_names) - len(ROWWISE_SLOT_NAMES.get(self.config_class, ()))
+
+    def slot_shape(self, slot_name: str, rows: int, dim: int) -> tuple[int, int]:
+        """The shape of slot ``slot_name`` for a table ``[rows, dim]``: ``[rows, 1]`` for
+        a row-wise slot, else ``[rows, dim]``."""
+        if slot_name in ROWWISE_SLOT_NAMES.get(self.config_class, ()):
+            return (rows, 1)
+        return (rows, dim)
 
     def slot_initial_value(self, slot_name: str) -> float:
         """The value every row of slot ``slot_name`` starts at."""
@@ -257,6 +271,25 @@ class SparseAdagrad(SparseOptimizer):
         return {"table": table, "accumulators": accumulators}
 
 
+class SparseAdagradRowwise(SparseOptimizer):
+    """``a += mean(g**2)`` per row (``a`` is ``[n, 1]``); ``w -= lr * g / sqrt(a)``."""
+
+    config_class = AdagradRowwise
+
+    def slot_initial_value(self, slot_name: str) -> float:  # noqa: D102
+        del slot_name
+        return float(self.config.initial_accumulator_value)
+
+    def update_rows(  # noqa: D102
+        self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        accumulators = rows["accumulators"] + tf.reduce_mean(
+            tf.square(grads), axis=1, keepdims=True
+        )
+        table = rows["table"] - (learning_rate * tf.math.rsqrt(accumulators)) * grads
+        return {"table": table, "accumulators": accumulators}
+
+
 class SparseAdam(SparseOptimizer):
     """Lazy Adam on the rows of the batch, with the TPU formula (no bias correction)."""
 
@@ -264,6 +297,7 @@ class SparseAdam(SparseOptimizer):
 
     def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
         super().__init__(config, table_name)
+        config = self.config
         if not config.lazy_adam:
             raise ValueError(
                 f"`lazy_adam` of the optimizer of table '{table_name}' must be True: "
@@ -301,6 +335,7 @@ class SparseFTRL(SparseOptimizer):
 
     def __init__(self, config: EmbeddingOptimizer, table_name: str) -> None:
         super().__init__(config, table_name)
+        config = self.config
         for option in (
             "l1_regularization_strength",
             "l2_regularization_strength",
@@ -374,7 +409,8 @@ class SparseFTRL(SparseOptimizer):
 
 
 _BY_TYPE: dict[type, type[SparseOptimizer]] = {
-    cls.config_class: cls for cls in (SparseSGD, SparseAdagrad, SparseAdam, SparseFTRL)
+    cls.config_class: cls
+    for cls in (SparseSGD, SparseAdagrad, SparseAdam, SparseFTRL, SparseAdagradRowwise)
 }
 if tuple(_BY_TYPE) != SUPPORTED_OPTIMIZERS:  # pragma: no cover - a table edited on one side
     raise ImportError(
@@ -388,7 +424,8 @@ def make_sparse_optimizer(optimizer: EmbeddingOptimizer, table_name: str) -> Spa
 
     Args:
         optimizer: a ``tf.tpu.experimental.embedding`` ``SGD``, ``Adagrad``, ``Adam`` or
-            ``FTRL`` object; its hyper-parameters are honoured.
+            ``FTRL`` object, or an :class:`nwsrec.features.AdagradRowwise`; its
+            hyper-parameters are honoured.
         table_name: the table it trains (named in error messages).
 
     Returns:

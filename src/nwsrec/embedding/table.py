@@ -44,7 +44,14 @@ from nwsrec.embedding.optimizers import SparseOptimizer, make_sparse_optimizer
 from nwsrec.embedding.sharded import gather_rows, partitioning_tables, shards, update_rows
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
-__all__ = ["EmbeddingTable", "LookupIds", "sum_pool"]
+__all__ = [
+    "EmbeddingTable",
+    "LookupIds",
+    "checked_ids",
+    "prepare_ids",
+    "resolve_initializer",
+    "sum_pool",
+]
 
 
 @tf.custom_gradient
@@ -103,7 +110,10 @@ class LookupIds(NamedTuple):
     static_batch: int | None
     """The batch size where the shape says it, else None."""
     vocab_size: int
-    """The rows the ids were checked against."""
+    """The rows the ids must lie in (checked against when :attr:`checked`)."""
+    checked: bool = True
+    """Whether ``values`` carry the run-time range check; a table group checks unchecked
+    ids of all its tables at once (:meth:`nwsrec.embedding.TableGroup.lookup_members`)."""
 
 
 class EmbeddingTable(tf.Module):
@@ -154,7 +164,7 @@ class EmbeddingTable(tf.Module):
         self._vocab_size = _positive_int(vocab_size, "vocab_size", name)
         self._dim = _positive_int(dim, "dim", name)
         self._optimizer: SparseOptimizer = make_sparse_optimizer(optimizer, name)
-        self._initializer = self._resolve_initializer(initializer)
+        self._initializer = resolve_initializer(initializer, self._dim, name)
         shape = (self._vocab_size, self._dim)
         # Created eagerly even when the first use is traced inside a tf.function.
         # Under ParameterServerStrategy the table and its slots may be split across the ps
@@ -170,12 +180,15 @@ class EmbeddingTable(tf.Module):
             slots = {}
             for slot in self._optimizer.slot_names:
                 value = self._optimizer.slot_initial_value(slot)
+                slot_shape = self._optimizer.slot_shape(slot, *shape)
                 slots[slot] = tf.Variable(
-                    initial_value=lambda value=value: tf.fill(shape, value),
+                    initial_value=lambda value=value, slot_shape=slot_shape: tf.fill(
+                        slot_shape, value
+                    ),
                     trainable=False,
                     name=f"{name}/{slot}",
                     dtype=tf.float32,
-                    shape=shape,
+                    shape=slot_shape,
                 )
             self._slot_variables = slots
 
@@ -261,6 +274,15 @@ class EmbeddingTable(tf.Module):
                 f"`ids` of table '{self.name}' must be prepared for {self._vocab_size} rows. "
                 f"Received: LookupIds checked against vocab_size={ids.vocab_size}"
             )
+        elif not ids.checked:
+            ids = LookupIds(
+                self._checked_ids(ids.values),
+                ids.examples,
+                ids.batch,
+                ids.static_batch,
+                ids.vocab_size,
+                checked=True,
+            )
         pooled = sum_pool(gather_rows(self._variable, ids.values), ids.examples, ids.batch)
         return tf.ensure_shape(pooled, [ids.static_batch, self._dim])
 
@@ -281,42 +303,7 @@ class EmbeddingTable(tf.Module):
             >>> prepared.examples.numpy(), prepared.vocab_size
             (array([0, 0, 1]), 5)
         """
-        if isinstance(ids, tf.SparseTensor):
-            if ids.shape.rank is not None and ids.shape.rank != 2:
-                raise ValueError(
-                    f"`ids` of table '{self.name}' must be a SparseTensor of rank 2 [B, None]. "
-                    f"Received: ids with shape={ids.shape}"
-                )
-            values = ids.values
-            rows = ids.indices[:, 0]
-            batch = ids.dense_shape[0]
-        elif isinstance(ids, tf.RaggedTensor):
-            if ids.ragged_rank != 1 or ids.shape.rank != 2:
-                raise ValueError(
-                    f"`ids` of table '{self.name}' must be a RaggedTensor [B, None] (ragged "
-                    f"rank 1). Received: ids with shape={ids.shape}, "
-                    f"ragged_rank={ids.ragged_rank}"
-                )
-            values = ids.values
-            rows = ids.value_rowids()
-            batch = ids.nrows()
-        else:
-            raise ValueError(
-                f"`ids` of table '{self.name}' must be a tf.SparseTensor or tf.RaggedTensor "
-                f"[B, None]. Received: ids of type {type(ids).__name__}"
-            )
-        if values.dtype not in (tf.int32, tf.int64):
-            raise ValueError(
-                f"`ids` of table '{self.name}' must be int32 or int64. "
-                f"Received: ids.dtype={values.dtype.name}"
-            )
-        return LookupIds(
-            values=self._checked_ids(values),
-            examples=tf.cast(rows, tf.int64),
-            batch=batch,
-            static_batch=ids.shape[0],
-            vocab_size=self._vocab_size,
-        )
+        return prepare_ids(ids, self._vocab_size, self.name)
 
     # ------------------------------------------------------------------ update
     def apply_gradient(self, grad: tf.IndexedSlices | None, check_ids: bool = True) -> None:
@@ -404,47 +391,7 @@ class EmbeddingTable(tf.Module):
 
     # ------------------------------------------------------------------ helpers
     def _checked_ids(self, ids: tf.Tensor) -> tf.Tensor:
-        """``ids`` after a run-time check that each lies in ``[0, vocab_size)``.
-
-        The check is explicit because a GPU gather returns zeros for an out-of-range id
-        instead of failing. As unsigned integers negative ids are huge, so one comparison
-        covers both ends.
-        """
-        in_range = tf.reduce_all(
-            tf.cast(tf.cast(ids, tf.int64), tf.uint64) < tf.constant(self._vocab_size, tf.uint64)
-        )
-        check = tf.debugging.Assert(
-            in_range,
-            [
-                # No quotes: graph-mode errors escape them.
-                f"`ids` of table {self.name} must lie in [0, {self._vocab_size}) "
-                "(vocab_size of the table). Received: ids =",
-                ids,
-            ],
-            summarize=8,
-        )
-        with tf.control_dependencies([check]):
-            return tf.identity(ids)
-
-    def _resolve_initializer(
-        self, initializer: Initializer | str | dict[str, Any] | None
-    ) -> Initializer:
-        if initializer is None:
-            return _TruncatedNormal(1.0 / math.sqrt(self._dim))
-        if isinstance(initializer, str | dict):
-            try:
-                return keras.initializers.get(initializer)
-            except ValueError as error:
-                raise ValueError(
-                    f"`initializer` of table '{self.name}' must name a Keras initializer. "
-                    f"Received: initializer={initializer!r}"
-                ) from error
-        if not callable(initializer):
-            raise ValueError(
-                f"`initializer` of table '{self.name}' must be callable as "
-                f"initializer(shape, dtype=...). Received: initializer={initializer!r}"
-            )
-        return initializer
+        return checked_ids(ids, self._vocab_size, self.name)
 
     def _initial_value(self) -> tf.Tensor:
         shape = (self._vocab_size, self._dim)
@@ -455,3 +402,107 @@ class EmbeddingTable(tf.Module):
                 f"{list(shape)}. Received: shape={value.shape.as_list()}"
             )
         return tf.cast(value, tf.float32)
+
+
+def checked_ids(ids: tf.Tensor, vocab_size: int, name: str) -> tf.Tensor:
+    """``ids`` after a run-time check that each lies in ``[0, vocab_size)`` (of table ``name``).
+
+    The check is explicit because a GPU gather returns zeros for an out-of-range id
+    instead of failing. As unsigned integers negative ids are huge, so one comparison
+    covers both ends.
+    """
+    in_range = tf.reduce_all(
+        tf.cast(tf.cast(ids, tf.int64), tf.uint64) < tf.constant(vocab_size, tf.uint64)
+    )
+    check = tf.debugging.Assert(
+        in_range,
+        [
+            # No quotes: graph-mode errors escape them.
+            f"`ids` of table {name} must lie in [0, {vocab_size}) "
+            "(vocab_size of the table). Received: ids =",
+            ids,
+        ],
+        summarize=8,
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(ids)
+
+
+def prepare_ids(
+    ids: tf.SparseTensor | tf.RaggedTensor, vocab_size: int, name: str, check: bool = True
+) -> LookupIds:
+    """``ids`` unpacked and range-checked against ``vocab_size`` rows (of table ``name``).
+
+    Args:
+        ids: int32/int64 ids ``[B, None]``, a ``tf.SparseTensor`` or ``tf.RaggedTensor``.
+        vocab_size: the rows the ids must lie in.
+        name: the table named in the errors.
+        check: add the run-time range check now; False leaves it to the lookup (a table
+            group checks the ids of all its tables in one set of ops).
+
+    Returns:
+        A :class:`LookupIds`.
+    """
+    if isinstance(ids, tf.SparseTensor):
+        if ids.shape.rank is not None and ids.shape.rank != 2:
+            raise ValueError(
+                f"`ids` of table '{name}' must be a SparseTensor of rank 2 [B, None]. "
+                f"Received: ids with shape={ids.shape}"
+            )
+        values = ids.values
+        rows = ids.indices[:, 0]
+        batch = ids.dense_shape[0]
+    elif isinstance(ids, tf.RaggedTensor):
+        if ids.ragged_rank != 1 or ids.shape.rank != 2:
+            raise ValueError(
+                f"`ids` of table '{name}' must be a RaggedTensor [B, None] (ragged "
+                f"rank 1). Received: ids with shape={ids.shape}, "
+                f"ragged_rank={ids.ragged_rank}"
+            )
+        values = ids.values
+        rows = ids.value_rowids()
+        batch = ids.nrows()
+    else:
+        raise ValueError(
+            f"`ids` of table '{name}' must be a tf.SparseTensor or tf.RaggedTensor "
+            f"[B, None]. Received: ids of type {type(ids).__name__}"
+        )
+    if values.dtype not in (tf.int32, tf.int64):
+        raise ValueError(
+            f"`ids` of table '{name}' must be int32 or int64. "
+            f"Received: ids.dtype={values.dtype.name}"
+        )
+    return LookupIds(
+        values=checked_ids(values, vocab_size, name) if check else values,
+        examples=tf.cast(rows, tf.int64),
+        batch=batch,
+        static_batch=ids.shape[0],
+        vocab_size=vocab_size,
+        checked=check,
+    )
+
+
+def resolve_initializer(
+    initializer: Initializer | str | dict[str, Any] | None, dim: int, name: str
+) -> Initializer:
+    """The initializer of a table of width ``dim`` (named ``name`` in the errors).
+
+    None: ``TableConfig``'s default, truncated normal with stddev ``1 / sqrt(dim)``; a
+    string or dict: that Keras initializer; a callable as it is.
+    """
+    if initializer is None:
+        return _TruncatedNormal(1.0 / math.sqrt(dim))
+    if isinstance(initializer, str | dict):
+        try:
+            return keras.initializers.get(initializer)
+        except ValueError as error:
+            raise ValueError(
+                f"`initializer` of table '{name}' must name a Keras initializer. "
+                f"Received: initializer={initializer!r}"
+            ) from error
+    if not callable(initializer):
+        raise ValueError(
+            f"`initializer` of table '{name}' must be callable as "
+            f"initializer(shape, dtype=...). Received: initializer={initializer!r}"
+        )
+    return initializer

@@ -19,7 +19,9 @@ from nwsrec.features.memory_plan import (
 )
 from nwsrec.features.optimizers import (
     OPTIMIZER_SLOT_NAMES,
+    ROWWISE_SLOT_NAMES,
     SUPPORTED_OPTIMIZERS,
+    AdagradRowwise,
     EmbeddingOptimizer,
     Initializer,
     SlotDefaults,
@@ -31,6 +33,7 @@ from nwsrec.features.optimizers import (
     optimizer_name,
     optimizer_slot_names,
     parameter_copies,
+    row_state_floats,
     supported_optimizer_names,
 )
 from nwsrec.features.slots import FeatureColumnV1, FeatureSlice, FeatureSlot
@@ -39,7 +42,9 @@ from nwsrec.features.vocab import read_vocab_file
 __all__ = [
     "FLOAT32_BYTES",
     "OPTIMIZER_SLOT_NAMES",
+    "ROWWISE_SLOT_NAMES",
     "SUPPORTED_OPTIMIZERS",
+    "AdagradRowwise",
     "EmbeddingOptimizer",
     "Env",
     "FeatureColumnV1",
@@ -60,5 +65,6 @@ __all__ = [
     "padding_8",
     "parameter_copies",
     "read_vocab_file",
+    "row_state_floats",
     "supported_optimizer_names",
 ]

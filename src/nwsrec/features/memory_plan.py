@@ -1,7 +1,8 @@
 """The embedding-table memory plan: how many bytes a model's tables take.
 
-For each table ``rows x dim x 4 bytes x parameter copies`` (see
-:func:`nwsrec.features.parameter_copies`), and three totals, the seed's three figures:
+For each table ``rows x (dim x parameter copies + row state) x 4 bytes`` (see
+:func:`nwsrec.features.parameter_copies` and :func:`nwsrec.features.row_state_floats`:
+``AdagradRowwise`` keeps one float per row), and three totals, the seed's three figures:
 
 - ``raw_bytes``: the sum over tables;
 - ``padded_bytes``: the same with every dim padded up to a multiple of 8 (how TPU
@@ -9,6 +10,10 @@ For each table ``rows x dim x 4 bytes x parameter copies`` (see
 - ``padded_max_copies_bytes``: padded, and every table charged the largest
   parameter-copy count of the model (what a layout that gives every table the same
   optimizer-state shape needs).
+
+Tables of one width and optimizer share one variable (a *group*, see
+:mod:`nwsrec.embedding.specs`); each row names its group, :meth:`TableMemoryPlan.groups`
+sums them.
 
 Pure Python: planning 10,000 tables takes milliseconds and needs no TensorFlow object.
 """
@@ -59,6 +64,10 @@ class TableMemoryRow:
         optimizer: the optimizer's short name (``"Adagrad"``, ...), for display.
         bucket: the frequency bucket of the slot's ids the table holds (0 = the most
             frequent ids; ``rows`` is then the bucket's), or None for a table of every id.
+        group: the table group whose variable holds the table's rows (None: a variable
+            of its own).
+        row_state: floats of optimizer state per row that do not scale with ``dim``
+            (``AdagradRowwise``: 1).
 
     Example:
         >>> row = TableMemoryRow("table_3_1", 3, rows=1000, dim=12, copies=2)
@@ -73,8 +82,15 @@ class TableMemoryRow:
     copies: int
     optimizer: str = ""
     bucket: int | None = None
+    group: str | None = None
+    row_state: int = 0
 
     def __post_init__(self) -> None:
+        if not is_int(self.row_state) or self.row_state < 0:
+            raise ValueError(
+                f"`row_state` of table {self.name} must be an integer >= 0. "
+                f"Received: row_state={self.row_state!r}"
+            )
         if self.bucket is not None and (not is_int(self.bucket) or self.bucket < 0):
             raise ValueError(
                 f"`bucket` of table {self.name} must be None or an integer >= 0. "
@@ -114,17 +130,22 @@ class TableMemoryRow:
 
     @property
     def raw_bytes(self) -> int:
-        """``rows * dim * 4 * copies``."""
-        return self.rows * self.dim * FLOAT32_BYTES * self.copies
+        """``rows * (dim * copies + row_state) * 4``."""
+        return self.rows * (self.dim * self.copies + self.row_state) * FLOAT32_BYTES
+
+    @property
+    def table_bytes(self) -> int:
+        """``rows * dim * 4``: the table alone, without optimizer state."""
+        return self.rows * self.dim * FLOAT32_BYTES
 
     @property
     def padded_bytes(self) -> int:
-        """``rows * padding_8(dim) * 4 * copies``."""
-        return self.rows * self.padded_dim * FLOAT32_BYTES * self.copies
+        """``rows * (padding_8(dim) * copies + row_state) * 4``."""
+        return self.rows * (self.padded_dim * self.copies + self.row_state) * FLOAT32_BYTES
 
     def padded_bytes_with_copies(self, copies: int) -> int:
-        """``rows * padding_8(dim) * 4 * copies`` for a given copy count."""
-        return self.rows * self.padded_dim * FLOAT32_BYTES * copies
+        """``rows * (padding_8(dim) * copies + row_state) * 4`` for a given copy count."""
+        return self.rows * (self.padded_dim * copies + self.row_state) * FLOAT32_BYTES
 
 
 @dataclass(frozen=True)
@@ -173,9 +194,10 @@ class TableMemoryPlan:
         for row in tables:
             cells = row.rows * FLOAT32_BYTES
             padded_cells = cells * (-(-row.dim // 8) * 8)
-            raw += cells * row.dim * row.copies
-            padded += padded_cells * row.copies
-            padded_max += padded_cells * max_copies
+            row_state = cells * row.row_state
+            raw += cells * row.dim * row.copies + row_state
+            padded += padded_cells * row.copies + row_state
+            padded_max += padded_cells * max_copies + row_state
         object.__setattr__(self, "tables", tables)
         object.__setattr__(self, "max_copies", max_copies)
         object.__setattr__(self, "raw_bytes", raw)
@@ -195,15 +217,40 @@ class TableMemoryPlan:
     @property
     def build_bytes(self) -> int:
         """What building the tables needs at its peak: ``raw_bytes`` plus the largest single
-        variable (a table or slot is filled from a temporary tensor of its size).
+        table (each table, also a member of a group's variable, is filled from a temporary
+        tensor of its size).
 
         Example:
             >>> row = TableMemoryRow("t", 1, rows=10, dim=4, copies=2)  # 2 x 160 bytes
             >>> TableMemoryPlan.from_rows([row]).build_bytes
             480
         """
-        largest = max((row.raw_bytes // row.copies for row in self.tables), default=0)
-        return self.raw_bytes + largest
+        return self.raw_bytes + max((row.table_bytes for row in self.tables), default=0)
+
+    def groups(self) -> dict[str, dict[str, Any]]:
+        """``{group: {"tables", "rows", "dim", "optimizer", "raw_bytes"}}`` of the tables
+        that name a group, in the order of their first table.
+
+        Example:
+            >>> plan = TableMemoryPlan.from_rows([
+            ...     TableMemoryRow("table_1_0", 1, rows=10, dim=1, copies=3, group="ftrl_dim1"),
+            ...     TableMemoryRow("table_2_0", 2, rows=5, dim=1, copies=3, group="ftrl_dim1"),
+            ... ])
+            >>> plan.groups()["ftrl_dim1"]["rows"], plan.groups()["ftrl_dim1"]["tables"]
+            (15, 2)
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.tables:
+            if row.group is None:
+                continue
+            entry = out.setdefault(
+                row.group,
+                {"tables": 0, "rows": 0, "dim": row.dim, "optimizer": row.optimizer},
+            )
+            entry["tables"] += 1
+            entry["rows"] += row.rows
+            entry["raw_bytes"] = entry.get("raw_bytes", 0) + row.raw_bytes
+        return out
 
     @property
     def num_parameters(self) -> int:
@@ -212,8 +259,10 @@ class TableMemoryPlan:
 
     def summary(self) -> str:
         """The three totals on one line, for logs."""
+        groups = self.groups()
+        grouped = f" in {len(groups)} groups" if groups else ""
         return (
-            f"{len(self.tables)} tables, {self.num_parameters} embedding parameters; "
+            f"{len(self.tables)} tables{grouped}, {self.num_parameters} embedding parameters; "
             f"raw {self.raw_bytes} B ({format_bytes(self.raw_bytes)}), "
             f"padded to 8 {self.padded_bytes} B ({format_bytes(self.padded_bytes)}), "
             f"padded with max copies ({self.max_copies}) {self.padded_max_copies_bytes} B "
@@ -237,12 +286,15 @@ class TableMemoryPlan:
                     "padded_dim": row.padded_dim,
                     "optimizer": row.optimizer,
                     "bucket": row.bucket,
+                    "group": row.group,
                     "copies": row.copies,
+                    "row_state": row.row_state,
                     "raw_bytes": row.raw_bytes,
                     "padded_bytes": row.padded_bytes,
                 }
                 for row in self.tables
             ],
+            "groups": self.groups(),
             "num_parameters": self.num_parameters,
             "max_copies": self.max_copies,
             "raw_bytes": self.raw_bytes,
@@ -304,8 +356,13 @@ class TableMemoryPlan:
                 (line[0], "-" if row.bucket is None else str(row.bucket), *line[1:])
                 for line, row in zip(body, shown, strict=True)
             ]
+        groups = self.groups()
+        if groups:
+            # The variable a table's rows live in: the last column.
+            header = (*header, "group")
+            body = [(*line, row.group or "-") for line, row in zip(body, shown, strict=True)]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-        left = {0, header.index("optimizer")}
+        left = {i for i, name in enumerate(header) if name in ("table", "group", "optimizer")}
 
         def render(cells: tuple[str, ...]) -> str:
             parts = [
@@ -318,6 +375,15 @@ class TableMemoryPlan:
         if len(shown) < len(self.tables):
             lines.append(f"... {len(self.tables) - len(shown)} more tables")
         lines.append("")
+        if groups:
+            lines.append(
+                f"groups: {len(groups)} (tables of one width and optimizer share a variable)"
+            )
+            for name, entry in groups.items():
+                lines.append(
+                    f"  {name}: {entry['tables']} tables, {entry['rows']} rows x {entry['dim']}, "
+                    f"{entry['optimizer']}, {format_bytes(entry['raw_bytes'])}"
+                )
         lines.append(
             f"tables: {len(self.tables)}, embedding parameters: {self.num_parameters}, "
             f"max copies: {self.max_copies}"

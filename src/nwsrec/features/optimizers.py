@@ -1,22 +1,26 @@
 """Optimizers of embedding slices and how much memory each one costs.
 
 A slice's optimizer is a TF2 TPU-embedding optimizer object
-(``tf.tpu.experimental.embedding.SGD``, ``Adagrad``, ``Adam`` or ``FTRL``). Each one keeps
-a fixed number of ``[rows, dim]`` float arrays per table — the table itself plus the
-optimizer's slot variables — which is what :func:`parameter_copies` counts:
+(``tf.tpu.experimental.embedding.SGD``, ``Adagrad``, ``Adam`` or ``FTRL``) or nwsrec's
+:class:`AdagradRowwise` (FBGEMM's row-wise Adagrad, which TPU embedding does not have).
+Each one keeps a fixed number of ``[rows, dim]`` float arrays per table — the table itself
+plus the optimizer's slot variables — which is what :func:`parameter_copies` counts, and
+row-wise state of ``[rows, 1]`` (:func:`row_state_floats`):
 
-=========  ======  ==============================  ==========================
-optimizer  copies  arrays                          slot variable names
-=========  ======  ==============================  ==========================
-SGD        1       table                           (none)
-Adagrad    2       table, accumulator              accumulators
-Adam       3       table, first and second moment  momenta, velocities
-FTRL       3       table, accumulator, linear      accumulators, linears
-=========  ======  ==============================  ==========================
+==============  ======  =========  ==============================  =======================
+optimizer       copies  per row    arrays                          slot variable names
+==============  ======  =========  ==============================  =======================
+SGD             1       0          table                           (none)
+Adagrad         2       0          table, accumulator              accumulators
+Adam            3       0          table, first and second moment  momenta, velocities
+FTRL            3       0          table, accumulator, linear      accumulators, linears
+AdagradRowwise  1       1          table, one accumulator per row  accumulators ``[rows, 1]``
+==============  ======  =========  ==============================  =======================
 
-:data:`OPTIMIZER_SLOT_NAMES` is the one table of these facts: :func:`parameter_copies`
-(memory planning) and the sparse optimizers of :mod:`nwsrec.embedding` (which allocate
-one variable per slot name) both read it, and :data:`SUPPORTED_OPTIMIZERS` is its keys.
+:data:`OPTIMIZER_SLOT_NAMES` and :data:`ROWWISE_SLOT_NAMES` are the one table of these
+facts: :func:`parameter_copies` (memory planning) and the sparse optimizers of
+:mod:`nwsrec.embedding` (which allocate one variable per slot name, ``[rows, 1]`` for a
+row-wise one) both read them, and :data:`SUPPORTED_OPTIMIZERS` is the first's keys.
 
 Gradient accumulation adds one more array. Any other optimizer is an error, never a
 silent default.
@@ -32,7 +36,9 @@ import tensorflow as tf
 
 __all__ = [
     "OPTIMIZER_SLOT_NAMES",
+    "ROWWISE_SLOT_NAMES",
     "SUPPORTED_OPTIMIZERS",
+    "AdagradRowwise",
     "EmbeddingOptimizer",
     "Initializer",
     "SlotDefaults",
@@ -44,18 +50,65 @@ __all__ = [
     "optimizer_name",
     "optimizer_slot_names",
     "parameter_copies",
+    "row_state_floats",
     "supported_optimizer_names",
 ]
 
 _EMBEDDING = tf.tpu.experimental.embedding
+
+
+class AdagradRowwise:
+    """Row-wise Adagrad (FBGEMM's ``EXACT_ROWWISE_ADAGRAD``): one accumulator per row.
+
+    For a row with summed gradient ``g`` (``[dim]``): ``a += mean(g**2)``;
+    ``w -= lr * g / sqrt(a)``; ``a`` starts at ``initial_accumulator_value``. The optimizer
+    state is one float per row instead of ``dim`` (per-element Adagrad): a 16-wide table
+    with its state takes 17 floats per row instead of 32. TPU embedding has no such
+    optimizer: a table with it has no TPU ``TableConfig``.
+
+    Args:
+        learning_rate: a number >= 0, or a callable taking no arguments (called at each
+            update). Default 0.001.
+        initial_accumulator_value: the accumulators' start, > 0. Default 0.1 (TPU
+            Adagrad's).
+
+    Example:
+        >>> AdagradRowwise(0.05).learning_rate
+        0.05
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[], Any] = 0.001,
+        initial_accumulator_value: float = 0.1,
+    ) -> None:
+        if not (
+            isinstance(initial_accumulator_value, int | float)
+            and not isinstance(initial_accumulator_value, bool)
+            and initial_accumulator_value > 0
+        ):
+            raise ValueError(
+                "`initial_accumulator_value` must be a number > 0. "
+                f"Received: initial_accumulator_value={initial_accumulator_value!r}"
+            )
+        self.learning_rate = learning_rate
+        self.initial_accumulator_value = initial_accumulator_value
+
+    def __repr__(self) -> str:
+        return (
+            f"AdagradRowwise(learning_rate={self.learning_rate!r}, "
+            f"initial_accumulator_value={self.initial_accumulator_value!r})"
+        )
+
 
 EmbeddingOptimizer: TypeAlias = (
     tf.tpu.experimental.embedding.SGD
     | tf.tpu.experimental.embedding.Adagrad
     | tf.tpu.experimental.embedding.Adam
     | tf.tpu.experimental.embedding.FTRL
+    | AdagradRowwise
 )
-"""A supported ``tf.tpu.experimental.embedding`` optimizer object (for type hints)."""
+"""A supported embedding optimizer object (for type hints)."""
 
 Initializer: TypeAlias = Callable[..., Any]
 """An embedding initializer, called as ``initializer(shape, dtype=...)`` -> a tensor."""
@@ -69,11 +122,17 @@ OPTIMIZER_SLOT_NAMES: Mapping[type, tuple[str, ...]] = MappingProxyType(
         _EMBEDDING.Adagrad: ("accumulators",),
         _EMBEDDING.Adam: ("momenta", "velocities"),
         _EMBEDDING.FTRL: ("accumulators", "linears"),
+        AdagradRowwise: ("accumulators",),
     }
 )
 """``{optimizer class: names of its slot variables}``, read-only: the one table of the
-supported embedding optimizers and of the ``[rows, dim]`` arrays each one keeps besides
-the table (``parameter_copies`` is ``1 + len(names)``)."""
+supported embedding optimizers and of the arrays each one keeps besides the table, each
+``[rows, dim]`` unless :data:`ROWWISE_SLOT_NAMES` lists it as ``[rows, 1]``."""
+
+ROWWISE_SLOT_NAMES: Mapping[type, tuple[str, ...]] = MappingProxyType(
+    {AdagradRowwise: ("accumulators",)}
+)
+"""``{optimizer class: names of its [rows, 1] slot variables}`` (one float per row)."""
 
 SUPPORTED_OPTIMIZERS: tuple[type, ...] = tuple(OPTIMIZER_SLOT_NAMES)
 """The optimizer classes an embedding slice (and an ``EmbeddingTable``) may use."""
@@ -87,7 +146,10 @@ def supported_optimizer_names() -> str:
         'tf.tpu.experimental.embedding.SGD'
     """
     return ", ".join(
-        f"tf.tpu.experimental.embedding.{cls.__name__}" for cls in SUPPORTED_OPTIMIZERS
+        f"tf.tpu.experimental.embedding.{cls.__name__}"
+        if cls.__module__.startswith("tensorflow")
+        else f"nwsrec.features.{cls.__name__}"
+        for cls in SUPPORTED_OPTIMIZERS
     )
 
 
@@ -129,7 +191,8 @@ def parameter_copies(optimizer: EmbeddingOptimizer, use_gradient_accumulation: b
             gradients.
 
     Returns:
-        The number of copies: SGD 1, Adagrad 2, Adam 3, FTRL 3, plus 1 with accumulation.
+        The number of copies: SGD 1, Adagrad 2, Adam 3, FTRL 3, AdagradRowwise 1 (its
+        accumulators are per row, :func:`row_state_floats`), plus 1 with accumulation.
 
     Raises:
         ValueError: if ``optimizer`` is of any other type, or the flag is not a bool.
@@ -146,7 +209,24 @@ def parameter_copies(optimizer: EmbeddingOptimizer, use_gradient_accumulation: b
             "`use_gradient_accumulation` must be a bool. "
             f"Received: use_gradient_accumulation={use_gradient_accumulation!r}"
         )
-    return 1 + len(optimizer_slot_names(optimizer)) + (1 if use_gradient_accumulation else 0)
+    names = optimizer_slot_names(optimizer)
+    full = len(names) - len(ROWWISE_SLOT_NAMES.get(type(optimizer), ()))
+    return 1 + full + (1 if use_gradient_accumulation else 0)
+
+
+def row_state_floats(optimizer: EmbeddingOptimizer) -> int:
+    """Floats of optimizer state per row that do not scale with the width: the
+    ``[rows, 1]`` slots (:data:`ROWWISE_SLOT_NAMES`); 0 for per-element optimizers.
+
+    Raises:
+        ValueError: if ``optimizer`` is not supported.
+
+    Example:
+        >>> row_state_floats(AdagradRowwise(0.1)), parameter_copies(AdagradRowwise(0.1))
+        (1, 1)
+    """
+    optimizer_slot_names(optimizer)
+    return len(ROWWISE_SLOT_NAMES.get(type(optimizer), ()))
 
 
 def optimizer_name(optimizer: EmbeddingOptimizer) -> str:

@@ -195,6 +195,9 @@ def export_saved_model(
 
     spec = loaded.feature_map()
     model = loaded.model
+    split = getattr(model, "split_tables_for_serving", None)
+    if split is not None:
+        split()  # one variable per table in the SavedModel, not the table groups
 
     def outputs(features: dict[str, Any]) -> dict[str, tf.Tensor]:
         logits, _ = model.forward(loaded.prepare(features), training=False)

@@ -6,6 +6,13 @@ every embedding table with its optimizer slots, the Keras optimizers' state, and
 iterator (its position in the files and its buffers), so a resumed run reads the batches
 the killed run had not yet trained on.
 
+Tables are saved by group (``tables/<group>/...``: tables of one width and optimizer
+share one variable, see :mod:`nwsrec.embedding.specs`). A checkpoint written before
+groups (``tables/table_{s}_{i}/...``, one variable per table) is read table by table into
+its group's rows (:func:`restore_in_parts`); a checkpoint of another grouping (e.g. a run
+with ``table_groups=true`` resumed with ``false``) is refused with one line naming both
+layouts.
+
 Writes go through ``tf.train.CheckpointManager``: the data files of a checkpoint are
 complete before the ``checkpoint`` index names them (an atomic rename), so a run killed at
 any moment leaves the last complete checkpoint usable.
@@ -29,8 +36,9 @@ def trackable_tables(tables: dict[str, Any]) -> dict[str, Any]:
     """What to checkpoint for each embedding table.
 
     A table that is itself trackable (a ``tf.Module`` or other ``Trackable``) is saved as
-    such, with whatever state it tracks (weights and optimizer slots); otherwise its
-    ``variables`` list is saved.
+    such, with whatever state it tracks (weights and optimizer slots); a view of a table
+    group (``Model.tables``' values, which have a ``group``) saves its group, once, under
+    the group's name; otherwise its ``variables`` list is saved.
 
     Args:
         tables: ``Model.tables``.
@@ -44,9 +52,12 @@ def trackable_tables(tables: dict[str, Any]) -> dict[str, Any]:
     """
     import tensorflow as tf
 
-    out = {}
+    out: dict[str, Any] = {}
     for name, table in tables.items():
-        if isinstance(table, tf.__internal__.tracking.Trackable):
+        group = getattr(table, "group", None)
+        if group is not None:
+            out.setdefault(group.name, group)
+        elif isinstance(table, tf.__internal__.tracking.Trackable):
             out[name] = table
         else:
             out[name] = list(table.variables)
@@ -78,12 +89,79 @@ def restore_in_parts(objects: Mapping[str, Any], path: str, *, check: bool = Tru
 
     tables = dict(objects.get("tables") or {})
     rest = {name: value for name, value in objects.items() if name != "tables"}
-    parts = [{"tables": {name: table}} for name, table in tables.items()]
-    for part in [*parts, rest]:
-        status = tf.train.Checkpoint(**part).restore(path)
+    saved = _saved_tables(path) if tables else set()
+    for name, table in tables.items():
+        members = [spec.name for spec in getattr(table, "members", ())]
+        if name not in saved and members and saved and all(m in saved for m in members):
+            _restore_group_from_tables(table, path)
+            continue
+        if name not in saved and saved and check:
+            # AssertionError, as tf.train's "unmatched object" of the same case.
+            raise AssertionError(
+                f"`tables` must be saved in the checkpoint's layout. Received: {path!r} holds "
+                f"tables {_names(saved)} and this model expects {_names(tables)} (a run with "
+                "another table_groups setting or other table optimizers); resume with the "
+                "settings the run was written with"
+            )
+        status = tf.train.Checkpoint(tables={name: table}).restore(path)
         status.expect_partial()  # each part is a part of the checkpoint
         if check:
             status.assert_existing_objects_matched()
+    status = tf.train.Checkpoint(**rest).restore(path)
+    status.expect_partial()
+    if check:
+        status.assert_existing_objects_matched()
+
+
+def _names(names: Any) -> str:
+    names = sorted(names)
+    return f"[{', '.join(names[:6])}{', ...' if len(names) > 6 else ''}]"
+
+
+def _saved_tables(path: str) -> set[str]:
+    """The table (or table group) names a checkpoint holds under ``tables/``."""
+    import tensorflow as tf
+
+    names = set()
+    for key, _ in tf.train.list_variables(path):
+        parts = key.split("/")
+        if len(parts) > 2 and parts[0] == "tables":
+            names.add(parts[1])
+    return names
+
+
+def _restore_group_from_tables(group: Any, path: str) -> None:
+    """Reads a checkpoint written before groups into ``group``: each member table's
+    variable and optimizer slots into its rows (one table in memory at a time)."""
+    import tensorflow as tf
+
+    from nwsrec.embedding.collection import assign_rows
+
+    reader = tf.train.load_checkpoint(path)
+    targets = {"_variable": group.variable}
+    targets.update({f"_slot_variables/{n}": v for n, v in group.slot_variables.items()})
+    for spec, offset in zip(group.members, group.offsets, strict=True):
+        for attribute, variable in targets.items():
+            key = f"tables/{spec.name}/{attribute}/.ATTRIBUTES/VARIABLE_VALUE"
+            if not reader.has_tensor(key):
+                raise ValueError(
+                    f"`tables` of checkpoint {path!r} must hold {key!r} to restore table "
+                    f"'{spec.name}' into group '{group.name}'. Received: a checkpoint without it"
+                )
+            value = reader.get_tensor(key)
+            expected = (spec.rows, int(variable.shape[1]))
+            if tuple(value.shape) != expected:
+                raise ValueError(
+                    f"`{key}` of checkpoint {path!r} must have shape {list(expected)} to restore "
+                    f"into group '{group.name}'. Received: shape={list(value.shape)}"
+                )
+            assign_rows(variable, offset, value)
+            del value
+    logger.info(
+        "restored %d tables of a checkpoint written before table groups into group %s",
+        len(group.members),
+        group.name,
+    )
 
 
 class TrainingCheckpoint:

@@ -272,12 +272,19 @@ class Trainer:
                 v for v in self.model.dense_variables() if id(raw_variable(v)) not in arch_ids
             ]
             self.tables = dict(self.model.tables)
+            # What is updated: the table groups (tables sharing one variable) where the
+            # model has them, else its tables.
+            self._updated_tables = dict(getattr(self.model, "table_groups", self.tables))
             # An EmbeddingTable's gradient holds the ids its lookup checked this step: the
             # update skips a second check (its ops, per table and step).
             self._ids_checked_at_lookup = {
-                name for name, table in self.tables.items() if isinstance(table, EmbeddingTable)
+                name
+                for name, table in self._updated_tables.items()
+                if isinstance(table, EmbeddingTable)
             }
-            self.routing = GradientRouting(self.dense_variables, self.arch_variables, self.tables)
+            self.routing = GradientRouting(
+                self.dense_variables, self.arch_variables, self._updated_tables
+            )
             self.table_variables = self.routing.table_variables
             self.dense_optimizer = _make_optimizer(
                 self.config.dense_optimizer, self.config.dense_learning_rate
@@ -405,9 +412,11 @@ class Trainer:
                 )
             for (name, _), grad in zip(present, reduced, strict=True):
                 if name in self._ids_checked_at_lookup:
-                    self.tables[name].apply_gradient(as_indexed_slices(grad), check_ids=False)
+                    self._updated_tables[name].apply_gradient(
+                        as_indexed_slices(grad), check_ids=False
+                    )
                 else:  # a table of the bare Model contract: apply_gradient(grad)
-                    self.tables[name].apply_gradient(as_indexed_slices(grad))
+                    self._updated_tables[name].apply_gradient(as_indexed_slices(grad))
         return task_loss + extra / replicas
 
     def _train_loop_fn(self, iterator: Any, num_steps: Any) -> Any:

@@ -1,0 +1,412 @@
+"""The tables of a model, built from their specs as groups that share one variable.
+
+:class:`TableCollection` reads a list of :class:`~nwsrec.embedding.specs.TableSpec`, plans
+the groups (:func:`~nwsrec.embedding.specs.plan_groups`) and builds one
+:class:`TableGroup` per group. A lookup of every table for a batch costs, per group, one
+concatenation of the members' ids (each shifted by its member's row offset), one gather
+and one segment sum, whatever the number of tables; the gradient of a group is one
+``IndexedSlices`` and its update one unique, gather, optimizer step and scatter::
+
+    group adagrad_dim16 [17, 16]: table_1_1 rows 0-9, table_2_1 rows 10-16
+    batch of B examples: ids of slot 1 [3], [], [9]    ids of slot 2 [0, 6], [2], []
+      ids      [3, 9, 10 + 0, 10 + 6, 10 + 2]            (row offsets added)
+      segments [0, 2, B + 0, B + 0, B + 1]               (member k pools into k*B + example)
+      gather -> [5, 16] -> unsorted_segment_sum -> [2 * B, 16]
+             -> table_1_1 [B, 16], table_2_1 [B, 16]
+
+:class:`TableView` shows one table of a group as the per-table object the rest of nwsrec
+reads (``vocab_size``, ``dim``, ``optimizer``, ``variable``, ``slot_variables``): its rows of
+the group's variables.
+
+Example:
+    >>> import tensorflow as tf
+    >>> from nwsrec.embedding.specs import TableSpec
+    >>> E = tf.tpu.experimental.embedding
+    >>> tables = TableCollection([TableSpec("a", 3, 2, E.SGD(0.1), "ones"),
+    ...                           TableSpec("b", 4, 2, E.SGD(0.1), "zeros")])
+    >>> list(tables.groups), tables.groups["sgd_dim2"].variable.shape
+    (['sgd_dim2'], TensorShape([7, 2]))
+    >>> ids = tf.ragged.constant([[0, 2], []], dtype=tf.int64)
+    >>> pooled = tables.lookup({"a": tables.prepare("a", ids), "b": tables.prepare("b", ids)})
+    >>> pooled["a"].numpy().tolist(), pooled["b"].numpy().tolist()
+    ([[2.0, 2.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from nwsrec.embedding.sharded import gather_rows, is_sharded, shard_offsets, shards
+from nwsrec.embedding.specs import GroupPlan, TableSpec, plan_groups
+from nwsrec.embedding.table import (
+    EmbeddingTable,
+    LookupIds,
+    checked_ids,
+    prepare_ids,
+    resolve_initializer,
+    sum_pool,
+)
+from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
+
+__all__ = ["TableCollection", "TableGroup", "TableView", "assign_rows"]
+
+
+class TableGroup(EmbeddingTable):
+    """Tables of one width and optimizer in one variable, each at its row offset.
+
+    An :class:`~nwsrec.embedding.EmbeddingTable` of the members' summed rows (its
+    ``apply_gradient`` updates the group's rows with the shared optimizer) whose rows
+    ``offsets[k] .. offsets[k] + rows_k`` are member ``k``, filled with that member's
+    initializer. A group of one table is exactly an ``EmbeddingTable`` of that table
+    (same variables, same checkpoint keys).
+
+    Args:
+        plan: the :class:`~nwsrec.embedding.specs.GroupPlan` (name, members, offsets).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> from nwsrec.embedding.specs import TableSpec, plan_groups
+        >>> E = tf.tpu.experimental.embedding
+        >>> plan = plan_groups([TableSpec("a", 2, 1, E.SGD(0.1), "ones"),
+        ...                     TableSpec("b", 3, 1, E.SGD(0.1), "zeros")])[0]
+        >>> TableGroup(plan).variable.numpy()[:, 0].tolist()
+        [1.0, 1.0, 0.0, 0.0, 0.0]
+    """
+
+    def __init__(self, plan: GroupPlan) -> None:
+        self._plan = plan
+        self._member_initializers = [
+            resolve_initializer(spec.initializer, spec.dim, spec.name) for spec in plan.members
+        ]
+        single = plan.members[0] if len(plan.members) == 1 else None
+        super().__init__(
+            plan.name,
+            plan.rows,
+            plan.dim,
+            plan.optimizer,
+            initializer=None if single is None else self._member_initializers[0],
+        )
+        if len(plan.members) > 1 and not tf.distribute.has_strategy():
+            self._fill_members()
+
+    @property
+    def plan(self) -> GroupPlan:
+        """The group's plan: its members and their row offsets."""
+        return self._plan
+
+    @property
+    def members(self) -> tuple[TableSpec, ...]:
+        """The tables of the group, in row order."""
+        return self._plan.members
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """The first row of each member."""
+        return self._plan.offsets
+
+    def __repr__(self) -> str:
+        return (
+            f"TableGroup(name={self.name!r}, tables={len(self.members)}, rows={self.vocab_size}, "
+            f"dim={self.dim}, optimizer={type(self.optimizer).__name__})"
+        )
+
+    def lookup_members(self, ids: Mapping[int, LookupIds]) -> dict[int, tf.Tensor]:
+        """Sum-pooled embeddings of some members for one batch, in one gather.
+
+        Args:
+            ids: member index -> its ids, prepared (:func:`~nwsrec.embedding.table.prepare_ids`)
+                for that member's rows; every member's batch has the same size.
+
+        Returns:
+            member index -> ``[B, dim]``. The gradient with respect to :attr:`variable` is
+            one ``IndexedSlices`` over the group's rows.
+        """
+        order = sorted(ids)
+        for k in order:
+            rows = self.members[k].rows
+            if ids[k].vocab_size != rows:
+                raise ValueError(
+                    f"`ids` of table '{self.members[k].name}' must be prepared for {rows} rows. "
+                    f"Received: LookupIds checked against vocab_size={ids[k].vocab_size}"
+                )
+        if len(order) == 1:
+            k = order[0]
+            prepared = ids[k]
+            values = prepared.values
+            if not prepared.checked:
+                values = checked_ids(values, self.members[k].rows, self.members[k].name)
+            if self.offsets[k]:
+                values = tf.cast(values, tf.int64) + self.offsets[k]
+            pooled = sum_pool(gather_rows(self.variable, values), prepared.examples, prepared.batch)
+            return {k: tf.ensure_shape(pooled, [prepared.static_batch, self.dim])}
+        # Per member one Size op; the rest is per group: which member each id belongs to,
+        # one range check against each id's own table, the row offsets, one gather and
+        # one segment sum into [members x B, dim].
+        first = ids[order[0]]
+        batch = tf.cast(first.batch, tf.int64)
+        values = tf.concat([tf.cast(ids[k].values, tf.int64) for k in order], 0)
+        examples = tf.concat([ids[k].examples for k in order], 0)
+        sizes = tf.stack([tf.size(ids[k].values, out_type=tf.int64) for k in order])
+        member = tf.repeat(tf.range(len(order), dtype=tf.int64), sizes)
+        if not all(ids[k].checked for k in order):
+            values = self._checked_members(values, member, order)
+        if any(self.offsets[k] for k in order):
+            offsets = tf.constant([self.offsets[k] for k in order], tf.int64)
+            values = values + tf.gather(offsets, member)
+        rows = gather_rows(self.variable, values)
+        pooled = sum_pool(rows, examples + member * batch, len(order) * batch)
+        static = first.static_batch
+        parts = tf.unstack(
+            tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
+            num=len(order),
+        )
+        return {k: parts[position] for position, k in enumerate(order)}
+
+    def _checked_members(self, values: tf.Tensor, member: tf.Tensor, order: list[int]) -> tf.Tensor:
+        """``values`` after one run-time check that each id lies in its own table's rows;
+        the error names the first table with an id outside (as ``checked_ids`` does)."""
+        bounds = tf.constant([self.members[k].rows for k in order], tf.uint64)
+        bad = tf.cast(values, tf.uint64) >= tf.gather(bounds, member)
+        messages = tf.constant(
+            [
+                # No quotes: graph-mode errors escape them.
+                f"`ids` of table {self.members[k].name} must lie in [0, {self.members[k].rows}) "
+                "(vocab_size of the table). Received: ids ="
+                for k in order
+            ]
+        )
+        in_range = tf.logical_not(tf.reduce_any(bad))
+
+        def fail() -> tf.Tensor:
+            # Built only in the failing branch: the message's gathers cost nothing per step.
+            first = tf.gather(member, tf.argmax(tf.cast(bad, tf.int32)))
+            check = tf.debugging.Assert(
+                in_range, [tf.gather(messages, first), tf.boolean_mask(values, bad)], summarize=8
+            )
+            with tf.control_dependencies([check]):
+                return tf.identity(values)
+
+        return tf.cond(in_range, lambda: values, fail)
+
+    def _member_value(self, index: int) -> tf.Tensor:
+        spec = self.members[index]
+        shape = (spec.rows, spec.dim)
+        value = tf.convert_to_tensor(self._member_initializers[index](shape, dtype=tf.float32))
+        if tuple(value.shape) != shape:
+            raise ValueError(
+                f"`initializer` of table '{spec.name}' must return a tensor of shape "
+                f"{list(shape)}. Received: shape={value.shape.as_list()}"
+            )
+        return tf.cast(value, tf.float32)
+
+    def _initial_value(self) -> tf.Tensor:
+        if len(self.members) == 1:
+            return self._member_value(0)
+        if not tf.distribute.has_strategy():
+            # Filled member by member after creation (_fill_members): the peak is the
+            # group plus its largest member, not twice the group. The uninitialized
+            # tensor's pages are never touched, so they take no memory.
+            return tf.raw_ops.Empty(shape=[self.vocab_size, self.dim], dtype=tf.float32)
+        return tf.concat([self._member_value(k) for k in range(len(self.members))], 0)
+
+    def _fill_members(self) -> None:
+        with tf.init_scope():
+            for index, offset in enumerate(self.offsets):
+                assign_rows(self.variable, offset, self._member_value(index))
+
+
+def _rows_of(variable: Any, start: int, rows: int) -> tf.Tensor:
+    """Rows ``start .. start + rows`` of a (possibly sharded) variable, as a tensor."""
+    if is_sharded(variable):
+        return tf.convert_to_tensor(variable)[start : start + rows]
+    if start == 0 and rows == int(variable.shape[0]):
+        return tf.convert_to_tensor(variable)
+    return variable[start : start + rows]
+
+
+def assign_rows(variable: Any, start: int, value: Any) -> None:
+    """Writes ``value`` (``[n, ...]``) into rows ``start .. start + n`` of ``variable``,
+    shard by shard for a variable split across ps tasks."""
+    value = tf.convert_to_tensor(value)
+    end = start + int(value.shape[0])
+    offsets = shard_offsets(variable)
+    for i, shard in enumerate(shards(variable)):
+        low, high = max(start, offsets[i]), min(end, offsets[i + 1])
+        if low >= high:
+            continue
+        part = value[low - start : high - start]
+        if low == offsets[i] and high == offsets[i + 1]:
+            shard.assign(part)
+            continue
+        # Written in place: `shard[a:b].assign` reads the variable first, and a variable
+        # whose buffer is also held by a read is copied whole before the write.
+        rank = len(shard.shape)
+        tf.raw_ops.ResourceStridedSliceAssign(
+            ref=shard.handle,
+            begin=[low - offsets[i]] + [0] * (rank - 1),
+            end=[high - offsets[i], *shard.shape[1:]],
+            strides=[1] * rank,
+            value=part,
+        )
+
+
+class TableView:
+    """One table of a group, read as a table of its own.
+
+    Attributes:
+        name, vocab_size, dim, optimizer, initializer: the table's spec.
+        group: the :class:`TableGroup` holding it; ``offset``: its first row there.
+    """
+
+    def __init__(self, group: TableGroup, index: int) -> None:
+        spec = group.members[index]
+        self.group = group
+        self.index = index
+        self.offset = group.offsets[index]
+        self.name = spec.name
+        self.vocab_size = spec.rows
+        self.dim = spec.dim
+        self.spec = spec
+
+    @property
+    def optimizer(self) -> EmbeddingOptimizer:
+        """The table's optimizer object."""
+        return self.spec.optimizer
+
+    @property
+    def initializer(self) -> Initializer:
+        """The initializer that filled the table's rows."""
+        return resolve_initializer(self.spec.initializer, self.dim, self.name)
+
+    @property
+    def parameter_copies(self) -> int:
+        """As :attr:`EmbeddingTable.parameter_copies` of its group."""
+        return self.group.parameter_copies
+
+    @property
+    def variable(self) -> tf.Tensor:
+        """The table's rows of the group's variable (the variable itself for a group of one)."""
+        if len(self.group.members) == 1:
+            return self.group.variable
+        return _rows_of(self.group.variable, self.offset, self.vocab_size)
+
+    @property
+    def slot_variables(self) -> dict[str, Any]:
+        """The table's rows of each optimizer slot of the group."""
+        if len(self.group.members) == 1:
+            return self.group.slot_variables
+        return {
+            name: _rows_of(slot, self.offset, self.vocab_size)
+            for name, slot in self.group.slot_variables.items()
+        }
+
+    @property
+    def variables(self) -> tuple[Any, ...]:
+        """The table's rows, then those of its slots in the optimizer's order."""
+        slots = self.slot_variables
+        return (self.variable, *(slots[name] for name in self.group.slot_variables))
+
+    def prepare(self, ids: tf.SparseTensor | tf.RaggedTensor) -> LookupIds:
+        """``ids`` unpacked and checked against the table's rows (see ``prepare_ids``)."""
+        return prepare_ids(ids, self.vocab_size, self.name)
+
+    def lookup(self, ids: tf.SparseTensor | tf.RaggedTensor | LookupIds) -> tf.Tensor:
+        """Sum-pooled embeddings ``[B, dim]`` of a batch, read from the group."""
+        if not isinstance(ids, LookupIds):
+            ids = self.prepare(ids)
+        return self.group.lookup_members({self.index: ids})[self.index]
+
+    def __repr__(self) -> str:
+        return (
+            f"TableView(name={self.name!r}, vocab_size={self.vocab_size}, dim={self.dim}, "
+            f"group={self.group.name!r}, offset={self.offset})"
+        )
+
+
+class TableCollection:
+    """The tables of a model, in groups that share one variable.
+
+    Create it inside the strategy's scope: the variables are created at once.
+
+    Args:
+        specs: the tables.
+        grouped: share variables among tables of one width, dtype and optimizer (default);
+            False: one variable per table (the layout before groups).
+
+    Attributes:
+        groups: ``{group name: TableGroup}``: what is trained and checkpointed.
+        tables: ``{table name: TableView}``: each table as a table of its own.
+    """
+
+    def __init__(self, specs: Sequence[TableSpec], grouped: bool = True) -> None:
+        self.plans = plan_groups(specs, grouped)
+        self.grouped = grouped
+        self.groups: dict[str, TableGroup] = {plan.name: TableGroup(plan) for plan in self.plans}
+        self.tables: dict[str, TableView] = {}
+        self._where: dict[str, tuple[str, int]] = {}
+        for group in self.groups.values():
+            for index, spec in enumerate(group.members):
+                self.tables[spec.name] = TableView(group, index)
+                self._where[spec.name] = (group.name, index)
+        self._serving: dict[str, tf.Variable] | None = None
+
+    def prepare(
+        self, name: str, ids: tf.SparseTensor | tf.RaggedTensor, check: bool = True
+    ) -> LookupIds:
+        """``ids`` for table ``name``'s rows (share it among tables of that size).
+
+        ``check=False`` leaves the range check to :meth:`lookup`, which checks the ids of
+        all the tables of a group at once.
+        """
+        return prepare_ids(ids, self.tables[name].vocab_size, name, check=check)
+
+    def lookup(self, ids: Mapping[str, LookupIds]) -> dict[str, tf.Tensor]:
+        """Sum-pooled embeddings of the named tables for one batch: one gather per group.
+
+        Args:
+            ids: table name -> its prepared ids (:meth:`prepare`).
+
+        Returns:
+            table name -> ``[B, dim]``.
+        """
+        out: dict[str, tf.Tensor] = {}
+        if self._serving is not None:
+            for name, p in ids.items():
+                values = p.values if p.checked else checked_ids(p.values, p.vocab_size, name)
+                pooled = sum_pool(tf.gather(self._serving[name], values), p.examples, p.batch)
+                out[name] = tf.ensure_shape(pooled, [p.static_batch, self.tables[name].dim])
+            return out
+        by_group: dict[str, dict[int, LookupIds]] = {}
+        for name, prepared in ids.items():
+            where = self._where.get(name)
+            if where is None:
+                raise LookupError(
+                    f"`ids` must name tables of the collection. Received: table={name!r}, "
+                    f"tables={list(self.tables)[:20]}"
+                )
+            by_group.setdefault(where[0], {})[where[1]] = prepared
+        for group_name, members in by_group.items():
+            group = self.groups[group_name]
+            for index, pooled in group.lookup_members(members).items():
+                out[group.members[index].name] = pooled
+        return {name: out[name] for name in ids}
+
+    def split_for_serving(self) -> None:
+        """From now on every table is looked up from a variable of its own holding its rows
+        (no optimizer state), so a SavedModel traced after this holds one variable per
+        table, as before groups. The groups stay (a checkpoint still reads them); the
+        collection is not trained after this."""
+        if self._serving is not None:
+            return
+        with tf.init_scope():
+            self._serving = {
+                name: tf.Variable(
+                    _rows_of(view.group.variable, view.offset, view.vocab_size),
+                    trainable=False,
+                    name=f"{name}/embeddings",
+                )
+                for name, view in self.tables.items()
+            }

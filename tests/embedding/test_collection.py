@@ -1,0 +1,343 @@
+"""Table groups: tables of one width and optimizer in one variable, one gather per group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nwsrec.features as features
+from nwsrec.embedding import (
+    EmbeddingTable,
+    TableCollection,
+    TableGroup,
+    TableSpec,
+    TableView,
+    plan_groups,
+)
+from nwsrec.embedding.specs import group_names, optimizer_key
+from nwsrec.training.checkpoints import restore_in_parts, trackable_tables
+
+E = tf.tpu.experimental.embedding
+
+
+def _specs(ftrl=None, adagrad=None):
+    ftrl = ftrl or E.FTRL(0.1)
+    adagrad = adagrad or E.Adagrad(0.2)
+    return [
+        TableSpec("table_1_0", 10, 1, ftrl, "zeros"),
+        TableSpec("table_1_1", 10, 4, adagrad),
+        TableSpec("table_2_0", 7, 1, ftrl, "zeros"),
+        TableSpec("table_2_1", 7, 4, adagrad),
+        TableSpec("table_3_1", 5, 8, adagrad),
+    ]
+
+
+def _ids(rows):
+    return tf.ragged.constant(rows, dtype=tf.int64, ragged_rank=1)
+
+
+BATCH = {
+    "table_1_0": [[1, 9, 9], [], [3]],
+    "table_1_1": [[1, 9, 9], [], [3]],
+    "table_2_0": [[0], [6, 2], []],
+    "table_2_1": [[0], [6, 2], []],
+    "table_3_1": [[4], [4], [0, 1]],
+}
+
+
+# ----------------------------------------------------------------------- the plan
+
+
+def test_tables_of_one_width_and_optimizer_share_a_group_in_spec_order():
+    plans = plan_groups(_specs())
+    assert [(p.name, [m.name for m in p.members], p.offsets, p.rows) for p in plans] == [
+        ("ftrl_dim1", ["table_1_0", "table_2_0"], (0, 10), 17),
+        ("adagrad_dim4", ["table_1_1", "table_2_1"], (0, 10), 17),
+        ("adagrad_dim8", ["table_3_1"], (0,), 5),
+    ]
+
+
+def test_other_hyperparameters_split_a_group_equal_ones_do_not():
+    # Equal objects (another Adagrad(0.2)) group; another learning rate does not.
+    specs = [
+        TableSpec("a", 3, 4, E.Adagrad(0.2)),
+        TableSpec("b", 3, 4, E.Adagrad(0.2)),
+        TableSpec("c", 3, 4, E.Adagrad(0.5)),
+        TableSpec("d", 3, 4, E.Adagrad(0.2, initial_accumulator_value=0.3)),
+    ]
+    plans = plan_groups(specs)
+    assert [(p.name, [m.name for m in p.members]) for p in plans] == [
+        ("adagrad_dim4", ["a", "b"]),
+        ("adagrad_dim4_1", ["c"]),
+        ("adagrad_dim4_2", ["d"]),
+    ]
+    rate = tf.Variable(0.1)  # callables compare by identity
+    schedule = lambda: rate  # noqa: E731
+    assert optimizer_key(E.SGD(schedule)) == optimizer_key(E.SGD(schedule))
+    assert optimizer_key(E.SGD(schedule)) != optimizer_key(E.SGD(lambda: rate))
+
+
+def test_ungrouped_plan_is_one_group_per_table_named_as_the_table():
+    plans = plan_groups(_specs(), grouped=False)
+    assert [p.name for p in plans] == [s.name for s in _specs()]
+    assert group_names([(5, 1, E.SGD(0.1))], grouped=False, names=["t"]) == ["t"]
+    with pytest.raises(ValueError, match="`names` must name every table"):
+        group_names([(5, 1, E.SGD(0.1))], grouped=False)
+
+
+def test_a_group_holds_at_most_the_cap_or_the_largest_table(monkeypatch):
+    import nwsrec.embedding.specs as specs
+
+    monkeypatch.setattr(specs, "GROUP_VALUES_CAP", 100)
+    sgd = E.SGD(0.1)
+    # 10 values per table (5 x 2), cap 100: ten tables fill a group, the 11th starts another.
+    assert group_names([(5, 2, sgd)] * 11) == ["sgd_dim2"] * 10 + ["sgd_dim2_part1"]
+    # A table larger than the cap raises it to that table's size (300 values).
+    names = group_names([(150, 2, sgd), (100, 2, sgd), (50, 2, sgd), (50, 2, sgd)])
+    assert names == ["sgd_dim2", "sgd_dim2_part1", "sgd_dim2_part1", "sgd_dim2_part2"]
+    plans = plan_groups([TableSpec(f"t{i}", 60, 1, sgd) for i in range(3)])
+    assert [(p.name, p.rows, p.offsets) for p in plans] == [
+        ("sgd_dim1", 60, (0,)),
+        ("sgd_dim1_part1", 60, (0,)),
+        ("sgd_dim1_part2", 60, (0,)),
+    ]
+
+
+def test_duplicate_table_names_and_bad_specs_are_value_errors():
+    spec = TableSpec("t", 3, 2, E.SGD(0.1))
+    with pytest.raises(ValueError, match="`specs` must have unique table names"):
+        plan_groups([spec, spec])
+    with pytest.raises(ValueError, match=r"`rows` of table 't' must be an integer >= 1"):
+        TableSpec("t", 0, 2, E.SGD(0.1))
+    with pytest.raises(ValueError, match="`name` of a table spec must be a Python identifier"):
+        TableSpec("a b", 3, 2, E.SGD(0.1))
+
+
+# ------------------------------------------------------------ lookup and gradients
+
+
+def _separate_tables(collection):
+    """One EmbeddingTable per table with the group's rows: the layout before groups."""
+    out = {}
+    for name, view in collection.tables.items():
+        value = view.variable.numpy()
+        out[name] = EmbeddingTable(
+            name, view.vocab_size, view.dim, view.optimizer, lambda shape, dtype, v=value: v
+        )
+    return out
+
+
+def test_group_lookup_and_training_equal_one_table_per_slice():
+    collection = TableCollection(_specs())
+    separate = _separate_tables(collection)
+    upstream = {
+        n: tf.random.stateless_normal([3, v.dim], [1, i])
+        for i, (n, v) in enumerate(collection.tables.items())
+    }
+
+    @tf.function
+    def grouped_step():
+        prepared = {n: collection.prepare(n, _ids(rows)) for n, rows in BATCH.items()}
+        variables = [g.variable for g in collection.groups.values()]
+        with tf.GradientTape() as tape:
+            pooled = collection.lookup(prepared)
+            loss = tf.add_n([tf.reduce_sum(pooled[n] * upstream[n]) for n in BATCH])
+        for group, grad in zip(
+            collection.groups.values(), tape.gradient(loss, variables), strict=True
+        ):
+            group.apply_gradient(grad, check_ids=False)
+        return pooled
+
+    @tf.function
+    def separate_step():
+        tables = list(separate.values())
+        with tf.GradientTape() as tape:
+            pooled = {n: separate[n].lookup(_ids(rows)) for n, rows in BATCH.items()}
+            loss = tf.add_n([tf.reduce_sum(pooled[n] * upstream[n]) for n in BATCH])
+        for table, grad in zip(
+            tables, tape.gradient(loss, [t.variable for t in tables]), strict=True
+        ):
+            table.apply_gradient(grad)
+        return pooled
+
+    for _ in range(3):
+        grouped, alone = grouped_step(), separate_step()
+        for name in BATCH:
+            np.testing.assert_allclose(
+                grouped[name].numpy(), alone[name].numpy(), rtol=1e-5, atol=1e-7
+            )
+    for name, view in collection.tables.items():
+        np.testing.assert_allclose(
+            view.variable.numpy(), separate[name].variable.numpy(), rtol=1e-5, atol=1e-7
+        )
+        for slot, value in view.slot_variables.items():
+            np.testing.assert_allclose(
+                value.numpy(), separate[name].slot_variables[slot].numpy(), rtol=1e-5, atol=1e-7
+            )
+
+
+def _op_count(function, op_type):
+    graph = function.get_concrete_function().graph
+    return sum(1 for op in graph.get_operations() if op.type == op_type)
+
+
+def test_a_step_gathers_and_scatters_once_per_group_not_per_table():
+    def counts(grouped):
+        collection = TableCollection(_specs(), grouped=grouped)
+
+        @tf.function
+        def step():
+            prepared = {n: collection.prepare(n, _ids(rows)) for n, rows in BATCH.items()}
+            variables = [g.variable for g in collection.groups.values()]
+            with tf.GradientTape() as tape:
+                pooled = collection.lookup(prepared)
+                loss = tf.add_n([tf.reduce_sum(p) for p in pooled.values()])
+            for group, grad in zip(
+                collection.groups.values(), tape.gradient(loss, variables), strict=True
+            ):
+                group.apply_gradient(grad, check_ids=False)
+
+        return [_op_count(step, op) for op in ("ResourceGather", "Unique", "ResourceScatterUpdate")]
+
+    # 3 groups: per group 1 lookup gather + (1 + slots) update gathers; FTRL 2 slots,
+    # Adagrad 1. Per table (5 tables: 2 FTRL, 3 Adagrad) it is 2 * 4 + 3 * 3.
+    assert counts(grouped=True) == [4 + 3 + 3, 3, 3 + 2 + 2]
+    assert counts(grouped=False) == [2 * 4 + 3 * 3, 5, 2 * 3 + 3 * 2]
+
+
+def test_views_show_each_tables_rows_of_its_group():
+    collection = TableCollection(_specs())
+    group = collection.groups["adagrad_dim4"]
+    assert isinstance(group, TableGroup) and isinstance(group, EmbeddingTable)
+    whole = group.variable.numpy()
+    view = collection.tables["table_2_1"]
+    assert isinstance(view, TableView)
+    assert (view.vocab_size, view.dim, view.offset, view.group is group) == (7, 4, 10, True)
+    np.testing.assert_array_equal(view.variable.numpy(), whole[10:17])
+    assert view.variables[1].shape == (7, 4)  # the accumulators' rows
+    np.testing.assert_array_equal(
+        collection.tables["table_3_1"].variable.numpy(),
+        collection.groups["adagrad_dim8"].variable.numpy(),
+    )
+    # Each member was filled by its own initializer: zeros for the biases.
+    assert np.all(collection.groups["ftrl_dim1"].variable.numpy() == 0.0)
+    # Lookups through a view read its rows only.
+    pooled = view.lookup(_ids([[0, 6], []])).numpy()
+    np.testing.assert_allclose(pooled, [whole[10] + whole[16], np.zeros(4)], rtol=1e-6)
+
+
+def test_an_id_outside_its_table_is_an_error_even_when_the_group_has_that_row():
+    collection = TableCollection(_specs())
+    # Row 12 exists in the group (17 rows) but not in table_2_1 (7 rows).
+    with pytest.raises(tf.errors.InvalidArgumentError, match="table_2_1 must lie in"):
+        collection.prepare("table_2_1", _ids([[12]]))
+
+
+def test_same_seed_same_groups_byte_identical():
+    def build():
+        tf.keras.utils.set_random_seed(7)
+        collection = TableCollection(_specs())
+        return {n: g.variable.numpy() for n, g in collection.groups.items()}
+
+    first, second = build(), build()
+    for name in first:
+        assert first[name].tobytes() == second[name].tobytes()
+    assert np.std(first["adagrad_dim4"]) > 0  # random, not a constant fill
+
+
+def test_rowwise_adagrad_groups_keep_one_accumulator_per_row():
+    specs = [TableSpec(f"t{i}", 6, 4, features.AdagradRowwise(0.1)) for i in range(3)]
+    collection = TableCollection(specs)
+    (group,) = collection.groups.values()
+    assert group.slot_variables["accumulators"].shape == (18, 1)
+    assert collection.tables["t1"].slot_variables["accumulators"].shape == (6, 1)
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+def test_a_checkpoint_written_before_groups_restores_table_by_table(tmp_path):
+    # The layout before groups: one EmbeddingTable per table, keys tables/table_{s}_{i}/...
+    old = TableCollection(_specs(), grouped=False)
+    for group in old.groups.values():
+        for variable in group.variables:
+            variable.assign(tf.random.stateless_uniform(variable.shape, [3, len(group.name)]))
+    path = tf.train.Checkpoint(tables=trackable_tables(old.tables)).save(str(tmp_path / "c"))
+    assert sorted(trackable_tables(old.tables)) == sorted(s.name for s in _specs())
+
+    new = TableCollection(_specs())
+    assert sorted(trackable_tables(new.tables)) == ["adagrad_dim4", "adagrad_dim8", "ftrl_dim1"]
+    restore_in_parts({"tables": trackable_tables(new.tables)}, path)
+    for name, view in new.tables.items():
+        for before, after in zip(old.tables[name].variables, view.variables, strict=True):
+            np.testing.assert_array_equal(after.numpy(), before.numpy())
+
+
+def test_a_grouped_checkpoint_into_ungrouped_tables_is_refused_in_one_line(tmp_path):
+    grouped = TableCollection(_specs())
+    path = tf.train.Checkpoint(tables=trackable_tables(grouped.tables)).save(str(tmp_path / "c"))
+    ungrouped = TableCollection(_specs(), grouped=False)
+    with pytest.raises(AssertionError) as info:
+        restore_in_parts({"tables": trackable_tables(ungrouped.tables)}, path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "holds tables [adagrad_dim4, adagrad_dim8, ftrl_dim1]" in message
+    assert "expects [table_1_0, table_1_1" in message
+
+
+def test_split_for_serving_gives_each_table_a_variable_with_its_rows():
+    collection = TableCollection(_specs())
+    prepared = {n: collection.prepare(n, _ids(rows)) for n, rows in BATCH.items()}
+    before = collection.lookup(prepared)
+    collection.split_for_serving()
+
+    @tf.function
+    def serve():
+        return collection.lookup(
+            {n: collection.prepare(n, _ids(rows)) for n, rows in BATCH.items()}
+        )
+
+    after = serve()
+    for name in BATCH:
+        np.testing.assert_allclose(after[name].numpy(), before[name].numpy(), rtol=1e-6)
+    shapes = sorted(tuple(v.shape) for v in serve.get_concrete_function().variables)
+    assert shapes == sorted((v.vocab_size, v.dim) for v in collection.tables.values())
+
+
+def test_a_group_is_filled_table_by_table_in_place_without_a_group_sized_copy(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux's HWM reset")
+    script = textwrap.dedent(
+        """
+        import nwsrec  # the system allocator, before TensorFlow allocates
+        import tensorflow as tf
+        from nwsrec.embedding import TableCollection, TableSpec
+
+        def kib(field):
+            for line in open("/proc/self/status"):
+                if line.startswith(field):
+                    return int(line.split()[1])
+
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = kib("VmRSS")
+        SGD = tf.tpu.experimental.embedding.SGD
+        specs = [TableSpec(f"t{i}", 1 << 20, 16, SGD(0.1), "ones") for i in range(4)]
+        collection = TableCollection(specs)  # one group (2^26 values, the cap) of 4 x 64 MiB
+        assert len(collection.groups) == 1
+        print((kib("VmHWM") - before) / 1024)
+        """
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    peak = float(out.stdout.split()[-1])
+    assert peak < 256 * 1.6  # MiB: the group plus about one table, not twice the group
