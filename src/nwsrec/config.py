@@ -63,7 +63,7 @@ AUTOTUNE = -1
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 """The Keras optimizers of the dense and architecture weights."""
 
-TABLE_OPTIMIZERS = ("adagrad", "adam", "ftrl", "sgd")
+TABLE_OPTIMIZERS = ("adagrad", "adagrad_rowwise", "adam", "ftrl", "sgd")
 """The sparse optimizers of the embedding tables (``nwsrec.embedding.optimizers``)."""
 
 STRATEGIES = ("auto", "default", "mwms", "ps")
@@ -415,7 +415,9 @@ class SearchConfig(Config):
     selection_rounds: int = knob(2, "holdout: passes over the slots")
     hidden_units: list[int] = knob([64], "widths of the DNN's ReLU layers")
     vec_optimizer: str = knob(
-        "adagrad", "sparse optimizer of the vector tables: adagrad, adam, ftrl or sgd"
+        "adagrad",
+        "sparse optimizer of the vector tables: adagrad, adagrad_rowwise (one accumulator "
+        "per row), adam, ftrl or sgd",
     )
     vec_learning_rate: float = knob(0.2, "learning rate of the vector tables")
     vec_init_scale: float = knob(0.05, "uniform init range of the vector tables")

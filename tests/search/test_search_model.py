@@ -72,3 +72,13 @@ def test_units_rows_and_bytes_match_the_fixed_models_plan(data):
 def test_unknown_layout_is_a_clear_error(data):
     with pytest.raises(ValueError, match="supernet_layout` must be nested or separate"):
         _model(data, search=True, supernet_layout="shared")
+
+
+def test_row_wise_adagrad_is_a_table_optimizer_priced_by_its_rows(data):
+    model = _model(data, vec_optimizer="adagrad_rowwise")
+    (row,) = [r for r in model.table_memory_plan().tables if r.name == "table_1_1"]
+    assert row.row_state == 1 and row.copies == 1  # the table, one accumulator per row
+    price = model.bytes_pricer()
+    per_element = _model(data).bytes_pricer()
+    sizes = {"1": 16, "2": 16, "3": 16}
+    assert price(sizes) < per_element(sizes)

@@ -238,15 +238,25 @@ def embedding_parameters(model: Model) -> int:
 def table_optimizer(name: str, learning_rate: float) -> Any:
     """The ``tf.tpu.experimental.embedding`` optimizer ``name`` (a table's updates).
 
-    ``adam`` is lazy Adam (the batch's rows only, no bias correction); the others have
-    TensorFlow's defaults (Adagrad's and FTRL's accumulators start at 0.1).
+    ``adam`` is lazy Adam (the batch's rows only, no bias correction); ``adagrad_rowwise``
+    is FBGEMM's row-wise Adagrad (:class:`nwsrec.features.AdagradRowwise`, one
+    accumulator per row); the others have TensorFlow's defaults (Adagrad's and FTRL's
+    accumulators start at 0.1).
 
     Example:
         >>> type(table_optimizer("adam", 1e-3)).__name__
         'Adam'
     """
+    from nwsrec.features.optimizers import AdagradRowwise
+
     tpu = tf.tpu.experimental.embedding
-    classes = {"adagrad": tpu.Adagrad, "adam": tpu.Adam, "ftrl": tpu.FTRL, "sgd": tpu.SGD}
+    classes = {
+        "adagrad": tpu.Adagrad,
+        "adagrad_rowwise": AdagradRowwise,
+        "adam": tpu.Adam,
+        "ftrl": tpu.FTRL,
+        "sgd": tpu.SGD,
+    }
     return classes[name](learning_rate=learning_rate)
 
 
@@ -471,12 +481,12 @@ class WidthSearchModel(Model):
 
         plan = self.table_memory_plan()
         bias_bytes: dict[str, int] = {}
-        vector_copies: dict[str, int] = {}
+        vector_copies: dict[str, tuple[int, int]] = {}
         for row in plan.tables:
             if row.name.endswith("_0"):
                 bias_bytes[str(row.slot_id)] = row.padded_bytes
             else:
-                vector_copies[str(row.slot_id)] = row.copies
+                vector_copies[str(row.slot_id)] = (row.copies, row.row_state)
         unit_rows = self.unit_rows()
 
         def price(sizes: Mapping[str, int]) -> int:
@@ -486,8 +496,14 @@ class WidthSearchModel(Model):
                     continue
                 slot = unit_slot_name(unit)
                 kept.add(slot)
+                copies, row_state = vector_copies[slot]
                 row = TableMemoryRow(
-                    f"table_{slot}_1", int(slot), unit_rows[unit], int(size), vector_copies[slot]
+                    f"table_{slot}_1",
+                    int(slot),
+                    unit_rows[unit],
+                    int(size),
+                    copies,
+                    row_state=row_state,
                 )
                 total += row.padded_bytes
             return total + sum(bias_bytes.get(slot, 0) for slot in kept)
