@@ -124,5 +124,6 @@ def test_an_unknown_table_optimizer_names_the_param(converted, key):
     from nwsrec.tasks.ctr.params.params import CtrModel
 
     _, params = resolve_params("ctr", data_dir=str(converted))
-    with pytest.raises(ValueError, match=f"`{key}` must be one of adagrad, adam, ftrl, sgd"):
+    expected = f"`{key}` must be one of adagrad, adagrad_rowwise, adam, ftrl, sgd"
+    with pytest.raises(ValueError, match=expected):
         CtrModel({**params, key: "rmsprop"})

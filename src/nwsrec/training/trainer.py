@@ -379,6 +379,12 @@ class Trainer:
         )
         return self._width_penalty * dims
 
+    # The step and evaluation functions run inside tf.functions whose only converted
+    # control flow is the loop over steps: the model's forward pass is plain Python over
+    # tensors, and leaving it unconverted spares AutoGraph's re-writing of every model
+    # method (its cache of converted functions once served one model method for another
+    # in a long test session).
+    @tf.autograph.experimental.do_not_convert
     def _step_fn(self, features: Mapping[str, Any]) -> Any:
 
         replicas = float(self.strategy.num_replicas_in_sync)
@@ -551,6 +557,7 @@ class Trainer:
             )
         return float(self._train_loop(iterator, tf.constant(steps, tf.int64)))
 
+    @tf.autograph.experimental.do_not_convert
     def _local_eval_step_fn(self, features: Any) -> Any:
 
         logits, _ = self.model.forward(features, training=False)
@@ -558,6 +565,7 @@ class Trainer:
 
     def _eval_step_fn(self, features: Any) -> Any:
 
+        @tf.autograph.experimental.do_not_convert
         def fn(batch: Mapping[str, Any]) -> Any:
             logits, _ = self.model.forward(batch, training=False)
             return tf.reshape(batch["label"], [-1]), tf.reshape(logits, [-1])
