@@ -176,7 +176,9 @@ def _bars(rows: Sequence[Mapping[str, Any]]) -> list[list[float]]:
 def _draw_frontier(axes: Any, document: Mapping[str, Any], low: float) -> None:
     """One panel of ``frontier.png``: the points with at least ``low`` parameters."""
     points = [p for p in document["frontier"] if p["embedding_parameters"] >= low]
-    path_points = [p for p in points if not p["move"].startswith("regrow")]
+    # The greedy path only: re-grown points are drawn apart, and the uniform widths (points
+    # of the frontier too, move "uniform w") are drawn from the reference list.
+    path_points = [p for p in points if not p["move"].startswith(("regrow", "uniform"))]
     grown = [p for p in points if p["move"].startswith("regrow")]
     style = {"capsize": 2, "elinewidth": 0.8}
     axes.errorbar(
