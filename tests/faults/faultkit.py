@@ -41,8 +41,6 @@ def train_argv(data_dir, model_dir, steps, *extra, command="train"):
         argv += ["--param", "checkpoint_every_steps=10"]
     if "log_every_steps" not in params:
         argv += ["--param", "log_every_steps=5"]
-    if "early_stopping_patience" not in params:  # a fault run trains to --steps exactly
-        argv += ["--param", "early_stopping_patience=0"]
     return [*argv, *extra]
 
 

@@ -31,6 +31,8 @@ SEED = 14
 def test_signals_save_a_checkpoint_and_resume_bit_identical(data_dir, tmp_path):
     rng = random.Random(SEED)
     every = ["--param", "checkpoint_every_steps=1", "--param", "log_every_steps=1"]
+    # Every run trains to STEPS exactly (early stopping would restore a best step's weights).
+    exact = ["--param", "early_stopping_patience=0"]
     cases = {
         "SIGINT": (130, []),
         "SIGTERM": (143, []),
@@ -40,7 +42,8 @@ def test_signals_save_a_checkpoint_and_resume_bit_identical(data_dir, tmp_path):
     try:
         for name, (_, extra) in cases.items():
             run = tmp_path / name
-            procs[name] = spawn(train_argv(data_dir, run, STEPS, *extra), tmp_path / f"{name}.log")
+            argv = train_argv(data_dir, run, STEPS, *exact, *extra)
+            procs[name] = spawn(argv, tmp_path / f"{name}.log")
         delays = {name: rng.uniform(0.0, 0.5) for name in cases}
         seen: dict[str, float] = {}
         deadline = time.monotonic() + 240
@@ -65,10 +68,10 @@ def test_signals_save_a_checkpoint_and_resume_bit_identical(data_dir, tmp_path):
             if name != "SIGKILL":
                 one_line_error(err, f"interrupted by {name} at step", "checkpoint saved")
         ref = tmp_path / "ref"
-        assert main(train_argv(data_dir, ref, STEPS)) == 0  # uninterrupted
+        assert main(train_argv(data_dir, ref, STEPS, *exact)) == 0  # uninterrupted
         for name in cases:
             run = tmp_path / name
-            assert main(train_argv(data_dir, run, STEPS)) == 0  # resumes, checkpoints every 10
+            assert main(train_argv(data_dir, run, STEPS, *exact)) == 0  # resumes
             same_tensors(tensors(run / f"ckpt-{STEPS}"), tensors(ref / f"ckpt-{STEPS}"))
     finally:
         for proc in procs.values():
