@@ -15,8 +15,8 @@ instead of a Python loop over 39 batches.
 What makes it faithful:
 
 - a slot whose every unit is at size 0 is dropped *with its bias* (a retrained model at
-  width 0 has no table of that slot at all), where the model names its bias features
-  (``WidthSearchModel.bias_features``);
+  width 0 has no table of that slot at all): the model does it itself, from the NWS
+  layer's ``kept`` shares (``WidthSearchModel.logits_fn``), so pinning is all it takes;
 - ``loss="recalibrated"`` (the default) scores each example by its log loss after the
   logits are refit by one scale and offset (:func:`nwsrec.search.stats.recalibrated_log_loss`),
   so an over- or under-confident supernet does not make a choice of widths look better or
@@ -171,19 +171,6 @@ class HoldoutEvaluator:
         )
         self.num_examples = int(self.labels.size)
         self.calls = 0
-        # Which bias feature goes with which units: a slot with every unit at 0 loses it.
-        bias_of = getattr(model, "bias_features", None)
-        unit_slot = getattr(model, "unit_slot", None)
-        self._bias_units: list[tuple[str, list[str]]] = []
-        if callable(bias_of) and callable(unit_slot):
-            by_slot: dict[int, list[str]] = {}
-            for unit in self.candidates:
-                by_slot.setdefault(int(unit_slot(unit)), []).append(unit)
-            for slot, name in bias_of().items():
-                if int(slot) in by_slot:
-                    self._bias_units.append((str(name), by_slot[int(slot)]))
-        bias_names = [name for name, _ in self._bias_units]
-
         self._chunks: list[tuple[Any, Any]] = []
         if hasattr(model, "lookup") and hasattr(model, "forward_pooled"):
             lookup = tf.function(model.lookup)
@@ -200,30 +187,15 @@ class HoldoutEvaluator:
                         features[key] = value
                 self._chunks.append((joined, features))
 
-            def logits_of(pooled: Any, features: Any, keep: Any) -> Any:
-                pooled = dict(pooled)
-                for i, name in enumerate(bias_names):
-                    pooled[name] = pooled[name] * keep[i]
+            def logits_of(pooled: Any, features: Any) -> Any:
                 logits, _ = model.forward_pooled(pooled, features, training=False)
                 return tf.reshape(logits, [-1])
 
             self._logits_fn = tf.function(logits_of)
             self._batches: list[Any] = []
         else:  # a model without cached lookups: its own evaluation step, batch by batch
-            if bias_names:
-                raise ValueError(
-                    "a model that names its bias features must also have `lookup` and "
-                    "`forward_pooled`"
-                )
             self._batches = list(batches)
             self._eval_step = trainer.local_eval_step
-
-    def _keep(self, sizes: Mapping[str, int]) -> np.ndarray:
-        keep = [
-            0.0 if all(sizes.get(u, 1) == 0 for u in units) else 1.0
-            for _, units in self._bias_units
-        ]
-        return np.asarray(keep or [1.0], dtype=np.float32)
 
     def logits(self, sizes: Mapping[str, int]) -> np.ndarray:
         """The held-out logits at ``sizes`` (units not named: their current argmax), float64."""
@@ -232,9 +204,8 @@ class HoldoutEvaluator:
             if self._batches:
                 parts = [np.asarray(self._eval_step(b)[1]).reshape(-1) for b in self._batches]
             else:
-                keep = self._keep(sizes)
                 parts = [
-                    np.asarray(self._logits_fn(pooled, features, keep)).reshape(-1)
+                    np.asarray(self._logits_fn(pooled, features)).reshape(-1)
                     for pooled, features in self._chunks
                 ]
         return np.concatenate(parts).astype(np.float64)

@@ -441,14 +441,6 @@ class WidthSearchModel(Model):
             )
         return _buckets.parse_unit(str(unit))[0]
 
-    def bias_features(self) -> dict[int, str]:
-        """``{slot: the pooled feature of its bias table}`` (``Model.lookup``'s keys).
-
-        The held-out evaluator drops a slot's bias with the slot when every unit of the
-        slot is at size 0, as a retrain at width 0 has no bias table for it.
-        """
-        return {int(s.slot_id): s.feature_name for s in self.env.feature_slices() if s.is_bias}
-
     def slot_bias_rows(self) -> dict[int, int]:
         """``{slot: bias rows}``: every slot's bias table has one row per id of its vocab."""
         return {slot: int(self.vocab_size_dict[slot]) for slot in self._slot_ids}
