@@ -12,6 +12,10 @@ pipeline (``make_input_fn``, its iterator checkpointed).
   one process read file 0 and file 1 side by side, as the two workers do).
 - MWMS ``search``: run, restarted with more steps; the chosen widths, the choice
   probabilities and the held-out losses are the same on both workers.
+- MWMS ``search`` stopped early (``early_stopping_patience``), restarted with more steps
+  and its best held-out step before the restart: every worker restores the chief's best
+  weights (a non-chief's own directory is a new temporary one in each run and lacks
+  them) and chooses the same widths.
 - PS ``search`` (chief, 2 workers, 2 ps): run, every task ended, a new cluster resumes
   from the chief's checkpoint into fresh ps tasks; then PS ``train --dims`` of its result.
 
@@ -379,28 +383,59 @@ def test_a_restarted_mwms_search_equals_an_uninterrupted_one(mwms_search):
         assert losses[step] == pytest.approx(uninterrupted[step], rel=1e-5), step
 
 
-@pytest.mark.xfail(
-    reason="early stopping under MWMS (the built-in tasks' default since the search is "
-    "stopped at its best held-out AUC): the workers restore their best weights from their "
-    "own directories and were seen to choose other widths; not yet investigated",
-    strict=False,
-)
-def test_an_early_stopped_mwms_search_chooses_the_same_widths_on_every_worker(
-    data_dir, tmp_path_factory
-):
+@pytest.fixture(scope="module")
+def mwms_stopped_search(data_dir, tmp_path_factory):
+    """An early-stopped MWMS search stopped at step 4 and resumed to step 8, whose best
+    held-out step (4) is before the restart: only the chief's ``best`` checkpoint holds
+    it (a non-chief's own directory is a new temporary one in every run)."""
     root = str(tmp_path_factory.mktemp("mwms-search-stopped"))
-    argv = ["search", *COMMON, *SEARCH, "--data-dir", data_dir, "--model-dir", root + "/m"]
+    model_dir = os.path.join(root, "m")
+    argv = ["search", *COMMON, *SEARCH, "--data-dir", data_dir, "--model-dir", model_dir]
     argv[argv.index("early_stopping_patience=0")] = "early_stopping_patience=2"
-    argv += ["--param", "eval_every_steps=4", "--steps", "16", "--strategy", "mwms"]
-    tasks: list[Task] = []
-    with make_cluster({"worker": 2}) as cluster:
-        try:
-            tasks = _start(os.path.join(root, "run"), cluster, argv, ("worker",))
-            wait_all(tasks, timeout_s=TIMEOUT_S)
-        finally:
-            end(tasks)
-    chief, other = (_record(os.path.join(root, "run"), f"worker-{i}") for i in (0, 1))
-    assert chief["reports"][0]["slot_dims"] == other["reports"][0]["slot_dims"]
+    argv += ["--param", "eval_every_steps=4", "--strategy", "mwms"]
+    runs = []
+    for name, steps in (("first", 4), ("second", 8)):
+        tasks: list[Task] = []
+        with make_cluster({"worker": 2}) as cluster:
+            try:
+                tasks = _start(
+                    os.path.join(root, name), cluster, [*argv, "--steps", str(steps)], ("worker",)
+                )
+                wait_all(tasks, timeout_s=TIMEOUT_S)
+            finally:
+                end(tasks)
+        runs.append([_record(os.path.join(root, name), f"worker-{i}") for i in (0, 1)])
+    with open(os.path.join(model_dir, "early_stopping.json"), encoding="utf-8") as f:
+        evaluations = json.load(f)["evaluations"]
+    return {"runs": runs, "evaluations": evaluations}
+
+
+def test_an_early_stopped_mwms_search_restores_the_same_best_weights_on_every_worker(
+    mwms_stopped_search,
+):
+    first, second = mwms_stopped_search["runs"]
+    evaluations = mwms_stopped_search["evaluations"]
+    assert [e[0] for e in evaluations] == [4, 8]
+    # Not vacuous: the best held-out AUC is the first run's, so the resumed run restores
+    # weights it did not train itself.
+    assert evaluations[0][1] > evaluations[1][1]
+    for chief, other in (first, second):
+        assert chief["train"] == other["train"]
+        assert chief["reports"][0]["step"] == other["reports"][0]["step"] == 4
+        assert chief["reports"][0]["auc"] == pytest.approx(other["reports"][0]["auc"], abs=1e-9)
+
+
+def test_an_early_stopped_mwms_search_chooses_the_same_widths_on_every_worker(
+    mwms_stopped_search,
+):
+    for chief, other in mwms_stopped_search["runs"]:
+        assert chief["reports"][0]["slot_dims"] == other["reports"][0]["slot_dims"]
+        a, b = chief["search_result"]["slots"], other["search_result"]["slots"]
+        assert a.keys() == b.keys() and len(a) == 6
+        for slot in a:
+            np.testing.assert_allclose(
+                a[slot]["holdout_loss"], b[slot]["holdout_loss"], rtol=1e-6, err_msg=slot
+            )
 
 
 def test_mwms_search_chooses_the_same_widths_on_every_worker(mwms_search):

@@ -124,3 +124,24 @@ def test_a_search_is_stopped_on_its_full_width_evaluation(tiny_data, tmp_path):
     # The layer's own inference (the argmax of its untrained weights) is another model.
     plain = trainer.evaluate(params["train_file_pattern"], part="holdout")
     assert abs(plain.log_loss - full.log_loss) > 1e-6
+
+
+def test_workers_restoring_other_best_steps_is_an_error_naming_the_steps():
+    import types
+
+    import tensorflow as tf
+
+    class TwoWorkers:
+        """The calls the check makes on a strategy; the other worker restored step 8."""
+
+        def experimental_distribute_values_from_function(self, fn):
+            return fn(None)
+
+        def gather(self, value, axis):
+            return tf.concat([value, tf.constant([8], tf.int64)], axis=axis)
+
+    fake = types.SimpleNamespace(strategy=TwoWorkers(), _best_directory=lambda: "/run/best")
+    with pytest.raises(RuntimeError, match=r"same best held-out step.*\[4, 8\].*/run/best"):
+        Trainer._check_same_step_on_every_worker(fake, 4)
+    fake.strategy.gather = lambda value, axis: tf.concat([value, value], axis=axis)
+    Trainer._check_same_step_on_every_worker(fake, 4)

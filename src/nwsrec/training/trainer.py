@@ -759,7 +759,12 @@ class Trainer:
         return stop
 
     def _restore_best(self, state: dict[str, Any], best: Any, step: int) -> dict[str, Any]:
-        """Restores the best held-out weights; returns the early-stopping report."""
+        """Restores the best held-out weights; returns the early-stopping report.
+
+        Every worker of a multi-worker run reads the chief's ``best`` checkpoint (after a
+        barrier, so the chief's last save is complete) and checks that all restored the
+        same step: the workers go on to choose widths from these weights.
+        """
         evaluations = state["evaluations"]
         report: dict[str, Any] = {
             "metric": self.config.early_stopping_metric,
@@ -770,11 +775,16 @@ class Trainer:
             "best_holdout_auc": None,
             "best_holdout_log_loss": None,
         }
-        path = best.latest
+        worker = multi_worker_task(self.strategy)
+        if worker is not None:
+            self._barrier()  # the chief's last save of its best weights is complete
+        path = tf.train.latest_checkpoint(self._best_directory())
         if path is None or not evaluations:
             return report
         best.restore(path)
         best_step = self.step
+        if worker is not None:
+            self._check_same_step_on_every_worker(best_step)
         by_step = {int(e[0]): e for e in evaluations}
         report["best_step"] = best_step
         if best_step in by_step:
@@ -826,6 +836,31 @@ class Trainer:
                 saved.get("stopped_step") == start
             )
         return state
+
+    def _best_directory(self) -> str:
+        """Where every task reads the best held-out weights from: the chief's
+        ``model_dir/best``.
+
+        A non-chief worker of a multi-worker run saves its own copy into its temporary
+        model dir (every worker takes part in a save), but that dir is new in every run:
+        after a restart it lacks a best step of the run before, which only the chief's
+        holds. Reading the chief's makes every worker restore the same weights.
+        """
+        worker = multi_worker_task(self.strategy)
+        owner = self.restore_dir if worker is not None and not worker.is_chief else self.model_dir
+        return os.path.join(owner, "best")
+
+    def _check_same_step_on_every_worker(self, step: int) -> None:
+        """Raises unless every worker of a multi-worker run is at ``step`` (one all-gather)."""
+        per_replica = self.strategy.experimental_distribute_values_from_function(
+            lambda _: tf.constant([step], tf.int64)
+        )
+        steps = sorted({int(s) for s in self.strategy.gather(per_replica, axis=0).numpy()})
+        if len(steps) > 1:
+            raise RuntimeError(
+                "every worker must restore the same best held-out step. Received: steps "
+                f"{steps} across the workers (best weights read from {self._best_directory()!r})"
+            )
 
     def _best_checkpoint(self) -> Any:
         """The checkpoint of the best held-out weights (``model_dir/best``)."""
