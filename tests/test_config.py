@@ -7,7 +7,9 @@ import tensorflow as tf
 
 from nwsrec import config
 from nwsrec.config import (
+    ModelConfig,
     PipelineConfig,
+    RunConfig,
     SearchConfig,
     TrainerConfig,
     check_known_keys,
@@ -20,7 +22,7 @@ def test_autotune_matches_tensorflow():
     assert config.AUTOTUNE == tf.data.AUTOTUNE
 
 
-@pytest.mark.parametrize("cls", [PipelineConfig, TrainerConfig, SearchConfig])
+@pytest.mark.parametrize("cls", [ModelConfig, PipelineConfig, TrainerConfig, SearchConfig])
 def test_every_field_documents_itself_and_defaults_validate(cls):
     for field in dataclasses.fields(cls):
         assert field.metadata.get("doc"), f"{cls.__name__}.{field.name} has no doc"
@@ -63,7 +65,7 @@ def test_values_are_read_by_their_field_type(cls, key, raw, value):
     [
         (TrainerConfig, {"dense_learning_rate": "abc"}, "`dense_learning_rate` must be a number"),
         (TrainerConfig, {"dense_learning_rate": -0.1}, "`dense_learning_rate` must be a finite"),
-        (TrainerConfig, {"arch_learning_rate": float("nan")}, "`arch_learning_rate` must be"),
+        (SearchConfig, {"arch_learning_rate": float("nan")}, "`arch_learning_rate` must be"),
         (TrainerConfig, {"keep_checkpoints": 0}, "`keep_checkpoints` must be an integer >= 1"),
         (TrainerConfig, {"checkpoint_every_steps": 0}, "`checkpoint_every_steps` must be"),
         (TrainerConfig, {"holdout_every": 1}, "`holdout_every` must be 0"),
@@ -100,7 +102,7 @@ def test_unknown_keys_are_named_with_a_close_match():
 
 def test_typed_params_keeps_other_keys_and_types_config_keys():
     out = typed_params({"train_steps": "5", "batch_size": "64", "my_knob": [1]})
-    assert out == {"train_steps": 5, "batch_size": "64", "my_knob": [1]}
+    assert out == {"train_steps": 5, "batch_size": 64, "my_knob": [1]}
 
 
 def test_describe_groups_by_section_with_meanings():
@@ -108,3 +110,73 @@ def test_describe_groups_by_section_with_meanings():
     assert [r[0] for r in rows] == ["input pipeline", "training", "width search", "model"]
     assert rows[0] == ("input pipeline", "cycle_length", 2, "files read at once (interleave)")
     assert rows[-1] == ("model", "own", 3, "")
+
+
+def test_run_config_round_trips_flat_to_typed_to_flat():
+    flat = {
+        "batch_size": "64",
+        "train_steps": 20,
+        "cycle_length": 2,
+        "width_selection": "holdout",
+        "arch_learning_rate": 0.5,
+        "hidden_units": [8],
+        "model_name": "synthetic",
+        "my_knob": {"a": [1]},
+    }
+    config = RunConfig.from_params(flat)
+    assert config.model.batch_size == 64 and config.model.model_name == "synthetic"
+    assert config.pipeline.cycle_length == 2 and config.trainer.train_steps == 20
+    assert config.search.width_selection == "holdout" and config.search.arch_learning_rate == 0.5
+    assert config.extra == {"my_knob": {"a": [1]}}
+    back = config.to_params()
+    assert back == {**flat, "batch_size": 64}
+    assert RunConfig.from_params(back) == config
+    assert dict(config) == back  # the config reads as its flat params
+    back["hidden_units"].append(9)  # a copy: the config does not change
+    assert config.search.hidden_units == [8]
+    every = config.to_params(every_key=True)
+    assert set(every) == {k for c in config_sections() for k in c.keys()} | {"my_knob"}
+
+
+def config_sections():
+    return [ModelConfig, PipelineConfig, TrainerConfig, SearchConfig]
+
+
+def test_run_config_search_settings_are_in_the_search_section():
+    for key in ("arch_optimizer", "arch_learning_rate", "arch_warmup_steps", "width_penalty"):
+        assert key in SearchConfig.keys() and key not in TrainerConfig.keys()
+
+
+def test_run_config_bad_key_is_a_one_line_error_naming_it():
+    with pytest.raises(LookupError) as err:
+        RunConfig.from_params({"holdout_evry": 5}, known=TrainerConfig.keys())
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("`holdout_evry` must be a param of the run")
+    assert "did you mean 'holdout_every'" in message
+
+
+def test_run_config_bad_value_is_a_one_line_error_naming_the_key():
+    with pytest.raises(ValueError, match=r"^`batch_size` must be an integer >= 1. Received: "):
+        RunConfig.from_params({"batch_size": 0})
+    with pytest.raises(ValueError, match="`width_selection=frontier` needs `holdout_every`"):
+        RunConfig.from_params({"width_selection": "frontier"}).for_search()
+
+
+def test_run_config_replace_makes_a_new_validated_config():
+    config = RunConfig.from_params({"train_steps": 5})
+    searched = config.replace(search=True, slot_dims=None)
+    assert searched.search.search and not config.search.search
+    assert searched.to_params() == {"train_steps": 5, "search": True, "slot_dims": None}
+    with pytest.raises(ValueError, match="`train_steps` must be"):
+        config.replace(train_steps=-1)
+
+
+def test_run_config_of_a_search_and_of_a_training_run():
+    config = RunConfig.from_params({"train_steps": 5, "search_steps": 9, "slot_dims": {1: 4}})
+    searched = config.for_search()
+    assert searched.search.search and searched.search.slot_dims is None
+    assert searched.trainer.train_steps == 9
+    trained = config.for_training()
+    assert not trained.search.search and trained.search.slot_dims == {1: 4}
+    assert config.for_training({2: 8}).search.slot_dims == {2: 8}

@@ -324,3 +324,20 @@ def test_alias_taken_by_another_class_fails_the_import_naming_both_sources(tree)
     with pytest.raises(ModelImportError, match=r"key='same'.*alpha/params/params\.py:4") as err:
         tree.lookup("beta.params.Beta")
     assert isinstance(err.value.__cause__, ValueError)
+
+
+def test_a_task_registers_the_command_that_makes_its_data(monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @register(name=f"made_{uuid.uuid4().hex[:8]}", make_data="acme make-data --here")
+    class Made:
+        pass
+
+    class Plain:
+        pass
+
+    assert registry.make_data(Made) == "acme make-data --here"
+    assert registry.make_data(Plain) == "write it with nwsrec convert"
+    assert registry.make_data(get_class("synthetic")) == "nwsrec datasets generate synthetic"
+    with pytest.raises(ValueError, match="`make_data` must be a non-empty command"):
+        register(name="x_empty", make_data=" ")

@@ -2,8 +2,15 @@
 
 import pytest
 
+from nwsrec.config import RunConfig
 from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic
-from nwsrec.runs import default_model_dir, parse_param_overrides, resolve_params, scale_steps
+from nwsrec.runs import (
+    default_model_dir,
+    parse_param_overrides,
+    resolve_config,
+    resolve_params,
+    scale_steps,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +42,17 @@ def test_a_value_of_the_wrong_type_names_its_key(data_dir):
 def test_an_unknown_key_is_named_with_a_suggestion(data_dir):
     with pytest.raises(LookupError, match=r"'hiden_units' \(did you mean 'hidden_units'\?\)"):
         resolve_params("synthetic", {"hiden_units": [8]}, data_dir=data_dir)
+
+
+def test_the_config_is_resolved_once_and_typed_by_section(data_dir):
+    overrides = parse_param_overrides(["hidden_units=[8]", "arch_learning_rate=0.5"])
+    cls, config = resolve_config("synthetic", overrides, steps=7, data_dir=data_dir)
+    _, params = resolve_params("synthetic", overrides, steps=7, data_dir=data_dir)
+    assert config.to_params() == params  # the flat wire format of the same run
+    assert RunConfig.from_params(params) == config
+    assert config.model.model_name == "synthetic" and config.trainer.train_steps == 7
+    assert config.search.hidden_units == [8] and config.search.arch_learning_rate == 0.5
+    assert str(config.model.train_file_pattern).startswith(data_dir)
 
 
 def test_missing_data_names_the_command_that_makes_it(tmp_path):

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import json
@@ -49,7 +50,9 @@ __all__ = [
     "OPTIMIZERS",
     "STRATEGIES",
     "Config",
+    "ModelConfig",
     "PipelineConfig",
+    "RunConfig",
     "SearchConfig",
     "TrainerConfig",
     "check_known_keys",
@@ -209,6 +212,34 @@ def _check_choice(key: str, value: Any, choices: Iterable[str]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelConfig(Config):
+    """What every model reads (``nwsrec.model.Model``): the batch, the data, the tables."""
+
+    section: ClassVar[str] = "model"
+
+    model_name: str | None = knob(None, "the registered model (set by the command line)")
+    batch_size: int = knob(1024, "the global batch (every replica's share together)")
+    vocab_file_path: str | None = knob(None, "the vocab-size TSV (slot_id, vocab_size)")
+    train_file_pattern: str | None = knob(None, "glob of the training TFRecord files")
+    eval_file_pattern: str | None = knob(None, "glob of the held-out TFRecord files")
+    use_gradient_accumulation: bool = knob(
+        False, "TPU embedding: accumulate gradients (a table slot more in the memory plan)"
+    )
+    check_memory: bool = knob(True, "refuse tables that do not fit this machine's memory")
+    table_groups: bool = knob(True, "tables of one width and optimizer share one variable")
+
+    def __post_init__(self) -> None:
+        _check_positive_int("batch_size", self.batch_size)
+        for key in ("model_name", "vocab_file_path", "train_file_pattern", "eval_file_pattern"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                raise _fail(key, "None or a string", value)
+        for flag in ("use_gradient_accumulation", "check_memory", "table_groups"):
+            if not isinstance(getattr(self, flag), bool):
+                raise _fail(flag, "a bool", getattr(self, flag))
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig(Config):
     """The input pipeline's knobs (``nwsrec.data.pipeline``); measured defaults."""
 
@@ -291,17 +322,9 @@ class TrainerConfig(Config):
     train_steps: int = knob(1000, "the global step to train to")
     dense_optimizer: str = knob("adam", "optimizer of the dense weights: adam, adagrad or sgd")
     dense_learning_rate: float = knob(1e-3, "learning rate of the dense weights")
-    arch_optimizer: str = knob(
-        "adam", "optimizer of the NWS architecture weights: adam, adagrad or sgd"
-    )
-    arch_learning_rate: float = knob(1e-2, "learning rate of the NWS architecture weights")
-    arch_warmup_steps: int = knob(
-        0, "the architecture weights stay frozen while global_step < this"
-    )
     holdout_every: int = knob(
         0, "0: train on every record; k >= 2: hold one record in k out of a search"
     )
-    width_penalty: float = knob(0.0, "loss added per expected embedding dim of the NWS layers")
     checkpoint_every_steps: int = knob(1000, "write a checkpoint every this many steps")
     keep_checkpoints: int = knob(3, "how many checkpoints to keep")
     log_every_steps: int = knob(100, "write training scalars every this many steps")
@@ -353,17 +376,13 @@ class TrainerConfig(Config):
                 self.holdout_every,
             )
         _check_choice("dense_optimizer", self.dense_optimizer, OPTIMIZERS)
-        _check_choice("arch_optimizer", self.arch_optimizer, OPTIMIZERS)
         _check_rate("dense_learning_rate", self.dense_learning_rate)
-        _check_rate("arch_learning_rate", self.arch_learning_rate)
-        _check_positive_int("arch_warmup_steps", self.arch_warmup_steps, minimum=0)
         if not is_int(self.holdout_every) or self.holdout_every < 0 or self.holdout_every == 1:
             raise _fail(
                 "holdout_every",
                 "0 (train on every record) or an integer >= 2 (one record in k held out)",
                 self.holdout_every,
             )
-        _check_rate("width_penalty", self.width_penalty, allow_zero=True)
         _check_positive_int("checkpoint_every_steps", self.checkpoint_every_steps)
         _check_positive_int("keep_checkpoints", self.keep_checkpoints)
         _check_positive_int("log_every_steps", self.log_every_steps)
@@ -387,6 +406,14 @@ class SearchConfig(Config):
     nws_seed: int | None = knob(0, "NWS layer: seed of its draws")
     nws_mode: str = knob("sample", "NWS layer: 'sample' (one size per step) or 'mixed'")
     search_steps: int | None = knob(None, "the length of `nwsrec search` (None: train_steps)")
+    arch_optimizer: str = knob(
+        "adam", "optimizer of the NWS architecture weights: adam, adagrad or sgd"
+    )
+    arch_learning_rate: float = knob(1e-2, "learning rate of the NWS architecture weights")
+    arch_warmup_steps: int = knob(
+        0, "the architecture weights stay frozen while global_step < this"
+    )
+    width_penalty: float = knob(0.0, "loss added per expected embedding dim of the NWS layers")
     width_selection: str = knob(
         "argmax",
         "how a search picks widths: 'argmax' (the seed), 'holdout' (per slot, within "
@@ -468,6 +495,10 @@ class SearchConfig(Config):
         if self.search_steps is not None:
             _check_positive_int("search_steps", self.search_steps)
         _check_choice("nws_mode", self.nws_mode, ("sample", "mixed"))
+        _check_choice("arch_optimizer", self.arch_optimizer, OPTIMIZERS)
+        _check_rate("arch_learning_rate", self.arch_learning_rate)
+        _check_positive_int("arch_warmup_steps", self.arch_warmup_steps, minimum=0)
+        _check_rate("width_penalty", self.width_penalty, allow_zero=True)
         _check_choice("width_selection", self.width_selection, ("argmax", "holdout", "frontier"))
         _check_choice("supernet_layout", self.supernet_layout, ("nested", "separate"))
         _check_choice("selection_loss", self.selection_loss, ("recalibrated", "raw"))
@@ -484,7 +515,184 @@ class SearchConfig(Config):
         _check_rate("bias_learning_rate", self.bias_learning_rate)
 
 
-CONFIGS: tuple[type[Config], ...] = (PipelineConfig, TrainerConfig, SearchConfig)
+CONFIGS: tuple[type[Config], ...] = (PipelineConfig, TrainerConfig, SearchConfig, ModelConfig)
+
+
+_SECTIONS: dict[str, type[Config]] = {
+    "model": ModelConfig,
+    "pipeline": PipelineConfig,
+    "trainer": TrainerConfig,
+    "search": SearchConfig,
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RunConfig(Mapping[str, Any]):
+    """A run's whole configuration, typed: one section per part of nwsrec.
+
+    Resolved once from the flat wire format (:meth:`from_params`); past that point each
+    part reads its own section (``config.trainer.train_steps``,
+    ``config.search.width_selection``, ...), already validated. The keys no section
+    owns (a model's own knobs) are kept in ``extra``.
+
+    A ``RunConfig`` is also a read-only mapping: the flat params it was resolved from,
+    its values typed (:meth:`to_params`), so a model class or a function written for the
+    flat params takes it as they are.
+
+    Args:
+        model: :class:`ModelConfig`.
+        pipeline: :class:`PipelineConfig`.
+        trainer: :class:`TrainerConfig`.
+        search: :class:`SearchConfig`.
+        extra: the keys of no section, as given.
+        given: the section keys the flat params set (:meth:`to_params` writes these back).
+
+    Example:
+        >>> config = RunConfig.from_params({"train_steps": "20", "my_knob": 1})
+        >>> config.trainer.train_steps, config.extra["my_knob"], config.search.nws_mode
+        (20, 1, 'sample')
+        >>> config.to_params()
+        {'train_steps': 20, 'my_knob': 1}
+        >>> RunConfig.from_params({"train_stepz": 5}, known=["train_steps"])
+        Traceback (most recent call last):
+        ...
+        LookupError: `train_stepz` must be a param of the run. Received: train_stepz=5 ...
+    """
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    pipeline: PipelineConfig = dataclasses.field(default_factory=PipelineConfig)
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    given: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise _fail(name, f"a {cls.__name__}", getattr(self, name))
+        owned = set(_owners())
+        clash = sorted(owned & set(self.extra))
+        if clash:
+            raise ValueError(
+                f"`extra` must hold only keys of no section. Received: {clash[0]!r} (a key "
+                f"of {_owners()[clash[0]].__name__})"
+            )
+        unknown = sorted(set(self.given) - owned)
+        if unknown:
+            raise ValueError(f"`given` must name keys of the sections. Received: {unknown[0]!r}")
+        object.__setattr__(self, "extra", dict(self.extra))
+        flat = self._flat()
+        object.__setattr__(self, "_wire", flat)
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, Any], *, known: Iterable[str] | None = None
+    ) -> RunConfig:
+        """The config of flat params: every section read by type and validated once.
+
+        Args:
+            params: the flat params (``--param`` overrides applied, ``params.json``).
+            known: the keys a run may have (a model's ``default_params()``); None
+                accepts any key (a model's own knobs go to ``extra``).
+
+        Raises:
+            LookupError: a key not in ``known``, naming it (and a close match).
+            ValueError: naming the key, for a value of the wrong type or out of range.
+        """
+        if isinstance(params, RunConfig):
+            return params
+        if known is not None:
+            known = set(known)
+            unknown = sorted(set(params) - known)
+            if unknown:
+                key = unknown[0]
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise LookupError(
+                    f"`{key}` must be a param of the run. Received: {key}={params[key]!r}{hint}"
+                )
+        owners = _owners()
+        sections = {name: config.from_params(params) for name, config in _SECTIONS.items()}
+        extra = {key: value for key, value in params.items() if key not in owners}
+        given = frozenset(key for key in params if key in owners)
+        return cls(**sections, extra=extra, given=given)  # type: ignore[arg-type]
+
+    def replace(self, **params: Any) -> RunConfig:
+        """A new config with these flat params changed (validated like :meth:`from_params`).
+
+        Example:
+            >>> RunConfig.from_params({"search": False}).replace(search=True).search.search
+            True
+        """
+        return RunConfig.from_params({**self.to_params(), **params})
+
+    def for_search(self) -> RunConfig:
+        """The config of a width search (``nwsrec search``): search mode, no fixed widths,
+        trained to ``search_steps`` when set.
+
+        Raises:
+            ValueError: a ``width_selection`` on held-out records without ``holdout_every``.
+        """
+        search = self.search
+        if search.width_selection != "argmax" and not self.trainer.holdout_every:
+            raise ValueError(
+                f"`width_selection={search.width_selection}` needs `holdout_every` >= 2 (the "
+                f"records to select on). Received: holdout_every={self.trainer.holdout_every!r}"
+            )
+        steps = {"train_steps": search.search_steps} if search.search_steps else {}
+        return self.replace(search=True, slot_dims=None, **steps)
+
+    def for_training(self, slot_dims: Any = None) -> RunConfig:
+        """The config of a training run at fixed widths (``slot_dims``; None: as set)."""
+        dims = {} if slot_dims is None else {"slot_dims": slot_dims}
+        return self.replace(search=False, **dims)
+
+    def to_params(self, *, every_key: bool = False) -> dict[str, Any]:
+        """The flat params (the wire format): the section keys it was given, typed, and
+        the extra ones; with ``every_key``, every section key (defaults included)."""
+        if every_key:
+            out: dict[str, Any] = {}
+            for name in _SECTIONS:
+                out.update(getattr(self, name).to_params())
+            return {**out, **copy.deepcopy(dict(self.extra))}
+        return copy.deepcopy(self._wire)  # type: ignore[attr-defined]
+
+    def _flat(self) -> dict[str, Any]:
+        typed: dict[str, Any] = {}
+        for name in _SECTIONS:
+            typed.update(getattr(self, name).to_params())
+        out = {key: typed[key] for key in _order(self.given)}
+        out.update(copy.deepcopy(dict(self.extra)))
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunConfig):
+            return NotImplemented
+        return all(
+            getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(self)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._wire[key]  # type: ignore[attr-defined]
+
+    def __iter__(self) -> typing.Iterator[str]:
+        return iter(self._wire)  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self._wire)  # type: ignore[attr-defined]
+
+
+def _owners() -> dict[str, type[Config]]:
+    """``{key: the config owning it}`` over every section."""
+    return {key: config for config in CONFIGS for key in config.keys()}
+
+
+def _order(keys: Iterable[str]) -> list[str]:
+    """Section keys in the order of the sections' fields."""
+    wanted = set(keys)
+    return [key for config in CONFIGS for key in config.keys() if key in wanted]
 
 
 def check_known_keys(params: Mapping[str, Any], known: Iterable[str], *, what: str) -> None:

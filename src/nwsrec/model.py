@@ -48,6 +48,7 @@ import keras
 import tensorflow as tf
 
 from nwsrec.checks import is_int
+from nwsrec.config import RunConfig
 from nwsrec.features import (
     Env,
     FeatureColumnV1,
@@ -106,11 +107,8 @@ class Model:
                 f"`params` must contain {list(_REQUIRED_PARAMS)}. "
                 f"Received: params without {missing}"
             )
-        if not isinstance(params["use_gradient_accumulation"], bool):
-            raise ValueError(
-                "`params['use_gradient_accumulation']` must be a bool. "
-                f"Received: use_gradient_accumulation={params['use_gradient_accumulation']!r}"
-            )
+        # Read by type and validated once (a RunConfig given as params is used as it is).
+        self.run_config = RunConfig.from_params(params)
         if params["vocab_file_path"] is None:
             raise ValueError(
                 "`params['vocab_file_path']` must name the vocab-size TSV. "
@@ -121,13 +119,8 @@ class Model:
         self._layers: dict[str, keras.layers.Layer] = {}
         self._layers_lock = threading.Lock()
         self._tables: TableCollection | None = None
-        self._table_groups = params.get("table_groups", True)
-        if not isinstance(self._table_groups, bool):
-            raise ValueError(
-                "`params['table_groups']` must be a bool. "
-                f"Received: table_groups={self._table_groups!r}"
-            )
-        self._oov_ids = params.get("out_of_range_ids", "error") == "oov"
+        self._table_groups = self.run_config.model.table_groups
+        self._oov_ids = self.run_config.pipeline.out_of_range_ids == "oov"
         self._oov_counter: Any = None
         self._tables_lock = threading.Lock()
         vocab_size_dict = read_vocab_file(params["vocab_file_path"], params["vocab_size_per_slot"])
@@ -590,7 +583,7 @@ class Model:
         from nwsrec.embedding.specs import group_names
 
         overrides = self._check_dims_override(dims_override)
-        use_accumulation = self._params["use_gradient_accumulation"]
+        use_accumulation = self.run_config.model.use_gradient_accumulation
         copies_cache: dict[type, tuple[int, str, int]] = {}
         entries: list[dict[str, Any]] = []
         for slot_id, slot in self.env.slot_to_config.items():
@@ -796,7 +789,7 @@ class Model:
         ``params["check_memory"] = False`` and under ``ParameterServerStrategy``, whose
         tables live on the ps tasks, not here.
         """
-        if not self._params.get("check_memory", True):
+        if not self.run_config.model.check_memory:
             return
         if tf.distribute.has_strategy() and isinstance(
             tf.distribute.get_strategy(), tf.distribute.experimental.ParameterServerStrategy

@@ -55,6 +55,7 @@ __all__ = [
     "all_registered",
     "get_class",
     "get_params",
+    "make_data",
     "register",
     "registered_models",
     "short_key",
@@ -78,6 +79,8 @@ class RegisteredModel:
         source_line: the first line of its definition (its first decorator, else the
             ``class`` statement; ``0`` when unknown).
         alias: an extra plain name given with ``@register(name=...)``, e.g. ``"synthetic"``.
+        make_data: the command that makes the model's data (``@register(make_data=...)``),
+            named when a run finds no data; None: the generic ``nwsrec convert``.
     """
 
     cls: type
@@ -86,6 +89,7 @@ class RegisteredModel:
     source_file: str
     source_line: int
     alias: str | None = None
+    make_data: str | None = None
 
     @property
     def name(self) -> str:
@@ -155,7 +159,7 @@ def _same_definition(old: RegisteredModel, new: RegisteredModel) -> bool:
     )
 
 
-def _register(cls: T, task_root: str, alias: str | None = None) -> T:
+def _register(cls: T, task_root: str, alias: str | None = None, make_data: str | None = None) -> T:
     if not inspect.isclass(cls):
         raise ValueError(
             f"`register` must decorate a class. Received: cls={cls!r} ({type(cls).__name__})"
@@ -171,6 +175,7 @@ def _register(cls: T, task_root: str, alias: str | None = None) -> T:
         source_file=source_file,
         source_line=source_line,
         alias=alias,
+        make_data=make_data,
     )
     with _LOCK:
         for key in entry.keys:
@@ -191,17 +196,23 @@ def _register(cls: T, task_root: str, alias: str | None = None) -> T:
 
 
 @overload
-def register(cls: T, *, task_root: str = ..., name: str | None = ...) -> T: ...
+def register(
+    cls: T, *, task_root: str = ..., name: str | None = ..., make_data: str | None = ...
+) -> T: ...
 
 
 @overload
 def register(
-    cls: None = ..., *, task_root: str = ..., name: str | None = ...
+    cls: None = ..., *, task_root: str = ..., name: str | None = ..., make_data: str | None = ...
 ) -> Callable[[T], T]: ...
 
 
 def register(
-    cls: T | None = None, *, task_root: str = DEFAULT_TASK_ROOT, name: str | None = None
+    cls: T | None = None,
+    *,
+    task_root: str = DEFAULT_TASK_ROOT,
+    name: str | None = None,
+    make_data: str | None = None,
 ) -> T | Callable[[T], T]:
     """Class decorator: register a model under its dotted path and its short name.
 
@@ -213,6 +224,8 @@ def register(
         cls: the model class.
         task_root: the package the short key is relative to.
         name: an extra plain name for the model (an identifier or dotted name).
+        make_data: the command that makes the model's data (e.g. ``"nwsrec datasets
+            generate synthetic"``): a run that finds no data names it (:func:`make_data`).
 
     Returns:
         ``cls`` unchanged (or, called without ``cls``, the decorator).
@@ -226,9 +239,26 @@ def register(
         ... class SyntheticModel(Model):
         ...     ...
     """
+    if make_data is not None and (not isinstance(make_data, str) or not make_data.strip()):
+        raise ValueError(
+            f"`make_data` must be a non-empty command. Received: make_data={make_data!r}"
+        )
     if cls is None:
-        return lambda c: _register(c, task_root, name)
-    return _register(cls, task_root, name)
+        return lambda c: _register(c, task_root, name, make_data)
+    return _register(cls, task_root, name, make_data)
+
+
+def make_data(cls: type) -> str:
+    """The command that makes the data of registered model class ``cls`` (its
+    ``@register(make_data=...)``; else ``nwsrec convert``, the way to any data).
+
+    Example:
+        >>> make_data(object)
+        'write it with nwsrec convert'
+    """
+    with _LOCK:
+        found = [e.make_data for e in _REGISTRY.values() if e.cls is cls and e.make_data]
+    return found[0] if found else "write it with nwsrec convert"
 
 
 RegisterSingleTaskModel = register

@@ -1,18 +1,22 @@
 """Whole runs, as the command line does them: resolve params, search, train, report.
 
-- :func:`resolve_params`: a registered model's ``default_params()`` with the command
+- :func:`resolve_config`: a registered model's ``default_params()`` with the command
   line's overrides (``--param key=value``, ``--steps``, ``--batch-size``,
-  ``--data-dir``), its data paths filled in and checked.
+  ``--data-dir``), its data paths filled in and checked, resolved once into the typed
+  :class:`~nwsrec.config.RunConfig` that every part of the run reads
+  (:func:`resolve_params`: the same as flat params, the wire format).
 - :func:`run_search`: trains the model with its NWS layer and writes
   ``search_result.json`` and ``search.png`` into the run's directory.
 - :func:`run_train`: trains at fixed widths (from a search result, else full width;
   size-0 slots dropped) and evaluates on the held-out split.
 
 Example:
-    >>> cls, params = resolve_params("synthetic", {"train_steps": 100})  # doctest: +SKIP
-    >>> report = run_search(cls, params, "runs/synthetic/search")  # doctest: +SKIP
+    >>> cls, config = resolve_config("synthetic", {"train_steps": 100})  # doctest: +SKIP
+    >>> config.search.width_selection  # doctest: +SKIP
+    'frontier'
+    >>> report = run_search(cls, config, "runs/synthetic/search")  # doctest: +SKIP
     >>> dims = report.search_result_path  # doctest: +SKIP
-    >>> run_train(cls, params, "runs/synthetic/train", dims_path=dims)  # doctest: +SKIP
+    >>> run_train(cls, config, "runs/synthetic/train", dims_path=dims)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from nwsrec import registry
-from nwsrec.config import check_known_keys, typed_params
+from nwsrec.config import RunConfig, SearchConfig, check_known_keys
 from nwsrec.features import read_vocab_file
 from nwsrec.files import write_json_atomic
 from nwsrec.search.buckets import units_to_slot_dims
@@ -62,6 +66,7 @@ __all__ = [
     "default_model_dir",
     "load_search_evaluator",
     "parse_param_overrides",
+    "resolve_config",
     "resolve_params",
     "run_search",
     "run_train",
@@ -111,7 +116,33 @@ def resolve_params(
     data_dir: str | None = None,
     check_data: bool = True,
 ) -> tuple[type, dict[str, Any]]:
-    """A registered model's class and the params a run of it uses.
+    """A registered model's class and the params a run of it uses (the flat wire format
+    of :func:`resolve_config`'s config).
+
+    Example:
+        >>> cls, params = resolve_params("synthetic", check_data=False)  # doctest: +SKIP
+    """
+    cls, config = resolve_config(
+        model_name,
+        overrides,
+        steps=steps,
+        batch_size=batch_size,
+        data_dir=data_dir,
+        check_data=check_data,
+    )
+    return cls, config.to_params()
+
+
+def resolve_config(
+    model_name: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    data_dir: str | None = None,
+    check_data: bool = True,
+) -> tuple[type, RunConfig]:
+    """A registered model's class and the typed configuration a run of it uses.
 
     Args:
         model_name: a registered name (``synthetic``, ``movielens.params.MovieLensModel``).
@@ -122,10 +153,12 @@ def resolve_params(
         check_data: check that the vocab file and the training files exist.
 
     Returns:
-        ``(model_class, params)``.
+        ``(model_class, config)``: the model's ``default_params()`` with the overrides,
+        read by type and validated once.
 
     Raises:
         LookupError: an unknown model (the registry suggests close names) or param key.
+        ValueError: a bad value, naming its key.
         FileNotFoundError: missing data, with the command that makes it.
     """
     cls = registry.get_class(model_name)
@@ -145,11 +178,10 @@ def resolve_params(
     resolve = getattr(cls, "resolve_params", None)
     if resolve is not None:
         params = resolve(params)
-    params = typed_params(params)
-    params["model_name"] = model_name
+    config = RunConfig.from_params({**params, "model_name": model_name})
     if check_data:
-        _check_data(model_name, params)
-    return cls, params
+        _check_data(cls, config)
+    return cls, config
 
 
 #: The search's own step counts; :func:`scale_steps` keeps their ratio to train_steps.
@@ -186,33 +218,31 @@ def scale_steps(params: Mapping[str, Any], steps: int, keep: Iterable[str] = ())
     return out
 
 
-def _check_data(model_name: str, params: Mapping[str, Any]) -> None:
-    task = model_name.split(".")[0]
-    how = {
-        "synthetic": "nwsrec datasets generate synthetic",
-        "movielens": "nwsrec datasets fetch movielens-100k",
-        "criteo_synth": "nwsrec datasets generate criteo",
-    }.get(task, "write it with nwsrec convert")
-    vocab = params.get("vocab_file_path")
+def _check_data(cls: type, config: RunConfig) -> None:
+    """The vocab file and the data files of ``config`` exist; else an error naming the
+    command that makes them (the model's ``@register(make_data=...)``)."""
+    how = registry.make_data(cls)
+    name = config.model.model_name
+    vocab = config.model.vocab_file_path
     if not vocab or not os.path.exists(vocab):
         raise FileNotFoundError(
             f"`vocab_file_path` must name an existing file. Received: "
-            f"vocab_file_path={vocab!r} for model {model_name!r}; make the data with "
+            f"vocab_file_path={vocab!r} for model {name!r}; make the data with "
             f"`{how}` or point --data-dir at it"
         )
-    eval_pattern = params.get("eval_file_pattern")
+    eval_pattern = config.model.eval_file_pattern
     if eval_pattern and not glob.glob(eval_pattern):
         # Checked before training: a run must not train for an hour to then find no test set.
         raise FileNotFoundError(
             f"`eval_file_pattern` must match files. Received: eval_file_pattern="
-            f"{eval_pattern!r} for model {model_name!r}; make the data with `{how}` or point "
+            f"{eval_pattern!r} for model {name!r}; make the data with `{how}` or point "
             "--data-dir at it"
         )
-    pattern = params.get("train_file_pattern")
+    pattern = config.model.train_file_pattern
     if not pattern or not glob.glob(pattern):
         raise FileNotFoundError(
             f"`train_file_pattern` must match files. Received: train_file_pattern="
-            f"{pattern!r} for model {model_name!r}; make the data with `{how}` or point "
+            f"{pattern!r} for model {name!r}; make the data with `{how}` or point "
             "--data-dir at it"
         )
 
@@ -273,15 +303,15 @@ class RunReport:
 
 def _train_and_evaluate(
     cls: type,
-    params: dict[str, Any],
+    config: RunConfig,
     model_dir: str,
     progress: bool,
     strategy: Any,
     restore_dir: str | None,
 ) -> tuple[Trainer, Any, Any]:
     trainer = Trainer(
-        lambda: cls(params),
-        params,
+        lambda: cls(config),
+        config,
         model_dir,
         strategy=strategy,
         progress=progress,
@@ -301,13 +331,13 @@ def _train_and_evaluate(
 
 
 def _report(
-    params: Mapping[str, Any], model_dir: str, trainer: Any, result: Any, evaluation: Any
+    config: RunConfig, model_dir: str, trainer: Any, result: Any, evaluation: Any
 ) -> RunReport:
     model = trainer.model
     plan = model.table_memory_plan()
     dims = getattr(model, "slot_dims", {})
     return RunReport(
-        model_name=str(params.get("model_name", type(model).__name__)),
+        model_name=config.model.model_name or type(model).__name__,
         model_dir=model_dir,
         step=result.step,
         auc=evaluation.auc,
@@ -322,18 +352,22 @@ def _report(
     )
 
 
-def _select_on_holdout(trainer: Any, params: Mapping[str, Any], progress: bool) -> Any:
-    """Each slot's width picked on the run's held-out records (``nwsrec.search.select``)."""
-    max_batches = params.get("selection_batches")
-    batches = holdout_batches(
-        trainer, params["train_file_pattern"], int(max_batches) if max_batches else None
+def _holdout_batches(trainer: Any, config: RunConfig) -> list[Any]:
+    """The run's held-out batches, ``selection_batches`` of them at most."""
+    return holdout_batches(
+        trainer, str(config.model.train_file_pattern), config.search.selection_batches
     )
+
+
+def _select_on_holdout(trainer: Any, config: RunConfig, progress: bool) -> Any:
+    """Each slot's width picked on the run's held-out records (``nwsrec.search.select``)."""
+    search: SearchConfig = config.search
     return select_widths(
         trainer,
-        batches,
-        tolerance=float(params.get("selection_tolerance") or 0.0),
-        rounds=int(params.get("selection_rounds") or 1),
-        loss=str(params.get("selection_loss") or "recalibrated"),
+        _holdout_batches(trainer, config),
+        tolerance=search.selection_tolerance,
+        rounds=search.selection_rounds,
+        loss=search.selection_loss,
         on_progress=CountProgress(0, "held-out evaluations", enabled=progress),
     )
 
@@ -345,7 +379,7 @@ REGROW_FRACTIONS = (0.5, 0.25, 0.125)
 
 def _frontier_on_holdout(
     trainer: Any,
-    params: Mapping[str, Any],
+    config: RunConfig,
     progress: bool,
     budget: float | None,
     max_bytes: int | None,
@@ -354,19 +388,14 @@ def _frontier_on_holdout(
 
     Returns ``(frontier.json document, neighbour losses around its default point)``.
     """
-    max_batches = params.get("selection_batches")
-    batches = holdout_batches(
-        trainer, params["train_file_pattern"], int(max_batches) if max_batches else None
-    )
+    batches = _holdout_batches(trainer, config)
     model = trainer.model
     unit_rows = model.unit_rows()
     bias_rows = model.slot_bias_rows()
     price_bytes = model.bytes_pricer()
     from nwsrec.search.cost import embedding_parameters_of, full_sizes
 
-    evaluator = HoldoutEvaluator(
-        trainer, batches, loss=str(params.get("selection_loss") or "recalibrated")
-    )
+    evaluator = HoldoutEvaluator(trainer, batches, loss=config.search.selection_loss)
     candidates = layer_candidates(trainer.nws_layers)
     full = embedding_parameters_of(unit_rows, bias_rows, full_sizes(candidates))
     # Re-grown points at the usual budgets and at the one asked for (the uniform widths
@@ -385,7 +414,7 @@ def _frontier_on_holdout(
         on_progress=CountProgress(0, "frontier steps", enabled=progress),
         evaluator=evaluator,
     )
-    tolerance = float(params.get("selection_tolerance") or 0.0)
+    tolerance = config.search.selection_tolerance
     if budget is not None or max_bytes is not None:
         rule: dict[str, Any] = {"rule": "budget" if budget is not None else "max_bytes"}
         if budget is not None:
@@ -426,20 +455,16 @@ def load_search_evaluator(
     Raises:
         FileNotFoundError: no checkpoint in ``model_dir``.
     """
-    params = {**params, "search": True, "slot_dims": None}
-    trainer = Trainer(lambda: cls(params), params, model_dir, progress=False)
+    config = RunConfig.from_params(params).replace(search=True, slot_dims=None)
+    trainer = Trainer(lambda: cls(config), config, model_dir, progress=False)
     best = os.path.join(model_dir, "best")
     found = trainer.restore(best if glob.glob(os.path.join(best, "*.index")) else None)
     if not found:
         raise FileNotFoundError(
             f"`model_dir` must hold a finished search's checkpoint. Received: {model_dir!r}"
         )
-    max_batches = params.get("selection_batches")
-    batches = holdout_batches(
-        trainer, params["train_file_pattern"], int(max_batches) if max_batches else None
-    )
     return HoldoutEvaluator(
-        trainer, batches, loss=loss or str(params.get("selection_loss") or "recalibrated")
+        trainer, _holdout_batches(trainer, config), loss=loss or config.search.selection_loss
     )
 
 
@@ -478,7 +503,8 @@ def run_search(
 
     Args:
         cls: the model class (a :class:`~nwsrec.search.model.WidthSearchModel`).
-        params: resolved params (``search`` is set to True).
+        params: the run's :class:`~nwsrec.config.RunConfig` (:func:`resolve_config`), or
+            its flat params; searched with :meth:`~nwsrec.config.RunConfig.for_search`.
         model_dir: the run's directory.
         progress: show a progress bar.
         strategy: a ``tf.distribute`` strategy (default: the default strategy).
@@ -493,23 +519,11 @@ def run_search(
         A :class:`RunReport` whose ``slot_dims`` are the chosen sizes.
 
     Raises:
-        ValueError: an unknown ``width_selection``, ``"holdout"`` without
-            ``holdout_every``, or a model without NWS layer.
+        ValueError: a ``width_selection`` on held-out records without ``holdout_every``,
+            or a model without NWS layer.
     """
-    params = {**params, "search": True, "slot_dims": None}
-    if params.get("search_steps"):
-        params["train_steps"] = int(params["search_steps"])
-    method = str(params.get("width_selection") or "argmax")
-    if method not in ("argmax", "holdout", "frontier"):
-        raise ValueError(
-            "`width_selection` must be argmax, holdout or frontier. "
-            f"Received: width_selection={method!r}"
-        )
-    if method in ("holdout", "frontier") and not params.get("holdout_every"):
-        raise ValueError(
-            f"`width_selection={method}` needs `holdout_every` >= 2 (the records to select "
-            f"on). Received: holdout_every={params.get('holdout_every')!r}"
-        )
+    config = RunConfig.from_params(params).for_search()
+    method = config.search.width_selection
     check_budget(budget, max_bytes)
     if (budget is not None or max_bytes is not None) and method != "frontier":
         raise ValueError(
@@ -517,19 +531,19 @@ def run_search(
             f"Received: width_selection={method!r}"
         )
     trainer, result, evaluation = _train_and_evaluate(
-        cls, params, model_dir, progress, strategy, restore_dir
+        cls, config, model_dir, progress, strategy, restore_dir
     )
     if not trainer.nws_layers:
         raise ValueError(
             f"`--model` must build an NWS layer (MixedEmbedOpComb) in search mode. "
-            f"Received: model {params.get('model_name')!r} without one"
+            f"Received: model {config.model.model_name!r} without one"
         )
     selection = document = neighbours = None
     if method == "holdout":
-        selection = _select_on_holdout(trainer, params, progress)
+        selection = _select_on_holdout(trainer, config, progress)
     if method == "frontier":
         began = time.perf_counter()
-        document, neighbours = _frontier_on_holdout(trainer, params, progress, budget, max_bytes)
+        document, neighbours = _frontier_on_holdout(trainer, config, progress, budget, max_bytes)
         document["selection_seconds"] = time.perf_counter() - began
         logger.info(
             "frontier: %d held-out evaluations in %.1f s",
@@ -539,7 +553,7 @@ def run_search(
     found = search_result(
         trainer.nws_layers,
         result.step,
-        params.get("model_name"),
+        config.model.model_name,
         selection=selection,
         frontier=document,
         neighbours=neighbours,
@@ -547,7 +561,7 @@ def run_search(
     found["eval"] = {"auc": evaluation.auc, "log_loss": evaluation.log_loss}
     result_path = write_search_result(os.path.join(model_dir, SEARCH_RESULT), found)
     plot_path = plot_search(read_history(model_dir), found, os.path.join(model_dir, SEARCH_PLOT))
-    report = _report(params, model_dir, trainer, result, evaluation)
+    report = _report(config, model_dir, trainer, result, evaluation)
     report.slot_dims = units_to_slot_dims({s: v["size"] for s, v in found["slots"].items()})
     report.selection = dict(found["selection"])
     report.search_result_path = result_path
@@ -559,7 +573,7 @@ def run_search(
         report.frontier_plot_path = plot_frontier(
             document,
             os.path.join(model_dir, FRONTIER_PLOT),
-            title=f"Width frontier of {params.get('model_name') or 'model'} "
+            title=f"Width frontier of {config.model.model_name or 'model'} "
             f"({document['num_examples']} held-out examples)",
         )
     return report
@@ -582,7 +596,8 @@ def run_train(
 
     Args:
         cls: the model class.
-        params: resolved params (``search`` is set to False).
+        params: the run's :class:`~nwsrec.config.RunConfig` (:func:`resolve_config`), or
+            its flat params; trained with :meth:`~nwsrec.config.RunConfig.for_training`.
         model_dir: the run's directory.
         dims_path: a ``search_result.json``; None trains every slot at full width.
         progress: show a progress bar.
@@ -600,7 +615,7 @@ def run_train(
         ValueError: the dims file does not match the model (a slot missing, an unknown
             slot, a size that is not a candidate), naming the file and slot.
     """
-    params = {**params, "search": False}
+    config = RunConfig.from_params(params).for_training()
     if dims_path is None and (budget is not None or max_bytes is not None):
         raise ValueError(
             "`--budget` / `--max-bytes` pick a point of a search's frontier: give `--dims "
@@ -608,13 +623,15 @@ def run_train(
         )
     if dims_path is not None:
         dims = read_search_dims(dims_path, budget=budget, max_bytes=max_bytes)
-        slots = params.get("slots")
+        slots: Iterable[int] | None = config.search.slots
         if slots is None:
-            slots = read_vocab_file(params["vocab_file_path"], params.get("vocab_size_per_slot"))
-        params["slot_dims"] = check_slot_dims(
-            dims, slots, params["candidate_sizes"], f"--dims {dims_path}"
+            slots = read_vocab_file(
+                str(config.model.vocab_file_path), config.pipeline.vocab_size_per_slot
+            )
+        config = config.for_training(
+            check_slot_dims(dims, slots, config.search.candidate_sizes, f"--dims {dims_path}")
         )
     trainer, result, evaluation = _train_and_evaluate(
-        cls, params, model_dir, progress, strategy, restore_dir
+        cls, config, model_dir, progress, strategy, restore_dir
     )
-    return _report(params, model_dir, trainer, result, evaluation)
+    return _report(config, model_dir, trainer, result, evaluation)

@@ -17,7 +17,7 @@ __all__ = [
     "run_on_cluster",
 ]
 
-from nwsrec.config import STRATEGIES
+from nwsrec.config import STRATEGIES, RunConfig
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,9 +52,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def params_from_args(args: argparse.Namespace, command: str) -> tuple[type, dict[str, Any], str]:
-    """``(model_class, params, model_dir)`` from the options of :func:`add_run_arguments`."""
-    from nwsrec.runs import default_model_dir, parse_param_overrides, resolve_params
+def params_from_args(args: argparse.Namespace, command: str) -> tuple[type, RunConfig, str]:
+    """``(model_class, config, model_dir)`` from the options of :func:`add_run_arguments`:
+    the run's typed configuration, resolved once from the command line."""
+    from nwsrec.runs import default_model_dir, parse_param_overrides, resolve_config
 
     overrides = parse_param_overrides(args.param)
     epochs = getattr(args, "epochs", None)
@@ -65,18 +66,18 @@ def params_from_args(args: argparse.Namespace, command: str) -> tuple[type, dict
                 f"--steps {args.steps}"
             )
         overrides["epochs"] = epochs
-    cls, params = resolve_params(
+    cls, config = resolve_config(
         args.model,
         overrides,
         steps=args.steps,
         batch_size=args.batch_size,
         data_dir=args.data_dir,
     )
-    if args.steps is not None and params.get("epochs") is not None:
-        params["epochs"] = None  # --steps: the length in steps, not the model's epochs
-    if command == "search" and args.steps is not None and params.get("search_steps"):
-        params["search_steps"] = int(args.steps)  # --steps is the search's own length
-    return cls, params, args.model_dir or default_model_dir(args.model, command)
+    if args.steps is not None and config.trainer.epochs is not None:
+        config = config.replace(epochs=None)  # --steps: the length in steps, not in epochs
+    if command == "search" and args.steps is not None and config.search.search_steps:
+        config = config.replace(search_steps=int(args.steps))  # the search's own length
+    return cls, config, args.model_dir or default_model_dir(args.model, command)
 
 
 def add_strategy_argument(parser: argparse.ArgumentParser) -> None:
@@ -111,12 +112,12 @@ def add_budget_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 def run_on_cluster(
     args: argparse.Namespace,
     command: str,
-    run: Callable[[type, dict[str, Any], str, dict[str, Any]], Any],
+    run: Callable[[type, RunConfig, str, dict[str, Any]], Any],
 ) -> Any:
     """Runs a ``search`` or ``train`` command as this task of a (maybe one-process) cluster.
 
     ``--list-params`` prints the model's params instead. Otherwise the strategy is made
-    first (TensorFlow must not run anything before it exists), then ``run(cls, params,
+    first (TensorFlow must not run anything before it exists), then ``run(cls, config,
     task_model_dir, options)`` trains, where ``options`` holds ``progress``,
     ``strategy`` and ``restore_dir`` (the chief's model dir).
 
@@ -133,13 +134,13 @@ def run_on_cluster(
         return None
 
     def task(task_model_dir: str, strategy: Any, restore_dir: str) -> Any:
-        cls, params, _ = params_from_args(args, command)
+        cls, config, _ = params_from_args(args, command)
         options = {
             "progress": not args.no_progress,
             "strategy": strategy,
             "restore_dir": restore_dir,
         }
-        return run(cls, params, task_model_dir, options)
+        return run(cls, config, task_model_dir, options)
 
     model_dir = args.model_dir or default_model_dir(args.model, command)
     done = run_task(getattr(args, "strategy", "auto"), model_dir, task)

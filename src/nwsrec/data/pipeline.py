@@ -138,7 +138,7 @@ import tensorflow as tf
 from tensorflow.python.data.ops import dataset_ops, iterator_ops
 
 from nwsrec.checks import is_int
-from nwsrec.config import PipelineConfig
+from nwsrec.config import PipelineConfig, RunConfig
 from nwsrec.data.files import detect_all, list_files, shard_files
 from nwsrec.data.scan import (
     DataFileError,
@@ -367,10 +367,41 @@ def _deployment(arg: Any) -> tuple[int, int, int | None, Mapping[str, Any]]:
     )
 
 
-def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False) -> _Knobs:
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """An input function's params, read by type and validated once (at construction):
+    the pipeline's knobs, the batch (None: not set) and the trainer's ``seed``."""
+
+    pipeline: PipelineConfig
+    batch_size: Any
+    seed: Any
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> _Settings:
+        if isinstance(params, RunConfig):
+            given = params.given
+            return cls(
+                params.pipeline,
+                params.model.batch_size if "batch_size" in given else None,
+                params.trainer.seed,
+            )
+        return cls(PipelineConfig.from_params(params), params.get("batch_size"), params.get("seed"))
+
+
+def _resolve_knobs(settings: _Settings, arg: Any, *, partial: bool = False) -> _Knobs:
+    """The knobs of one call: ``settings``, with a params mapping given as ``arg``
+    (the Monolith/TPUEstimator way) overriding them."""
     pipeline_id, num_pipelines, replicas, overrides = _deployment(arg)
-    merged = {**DEFAULT_PARAMS, **params, **overrides}
-    batch = merged.get("batch_size", 1 if partial else None)
+    if overrides:
+        settings = _Settings(
+            PipelineConfig.from_params({**settings.pipeline.to_params(), **overrides}),
+            overrides.get("batch_size", settings.batch_size),
+            overrides.get("seed", settings.seed),
+        )
+    config = settings.pipeline
+    batch = settings.batch_size
+    if batch is None and partial:
+        batch = 1
     if not is_int(batch) or batch < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch!r}")
     if replicas is not None:  # a global batch, split over the replicas
@@ -380,7 +411,6 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
                 f"replicas in sync. Received: batch_size={batch}"
             )
         batch //= replicas
-    config = PipelineConfig.from_params(merged)
     return _Knobs(
         batch_size=batch,
         pipeline_id=pipeline_id,
@@ -399,7 +429,7 @@ def _resolve_knobs(params: Mapping[str, Any], arg: Any, *, partial: bool = False
         shuffle_buffer=config.shuffle_buffer,
         shuffle_files=config.shuffle_files,
         shuffle_block=config.shuffle_block,
-        shuffle_seed=_shuffle_seed(config.shuffle_seed, merged.get("seed")),
+        shuffle_seed=_shuffle_seed(config.shuffle_seed, settings.seed),
         missing_features=config.missing_features,
     )
 
@@ -496,7 +526,8 @@ class InputFn:
         self.files_read: list[str] = []
         self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
         self._lock = threading.Lock()
-        knobs = _resolve_knobs(self.params, None, partial=True)  # bad knobs fail now
+        self._settings = _Settings.of(params)  # read once: bad knobs fail now
+        knobs = _resolve_knobs(self._settings, None, partial=True)
         # The slot features every record must hold (missing_features="error").
         self._required: tuple[str, ...] = ()
         if knobs.missing_features == "error":
@@ -734,7 +765,7 @@ class InputFn:
                 skip count past the end of the shard, or (:class:`DataFileError`) a file
                 a pre-scan found bad.
         """
-        knobs = _resolve_knobs(self.params, arg)
+        knobs = _resolve_knobs(self._settings, arg)
         files = list_files(self.file_pattern)
         try:
             shard = shard_files(files, knobs.pipeline_id, knobs.num_pipelines)
@@ -808,7 +839,7 @@ class InputFn:
         Args:
             arg: as for :meth:`__call__` (None: one pipeline, every file).
         """
-        knobs = _resolve_knobs(self.params, arg, partial=True)
+        knobs = _resolve_knobs(self._settings, arg, partial=True)
         files = shard_files(list_files(self.file_pattern), knobs.pipeline_id, knobs.num_pipelines)
         codecs = detect_all(files) if knobs.compression_type == "auto" else None
         if codecs is None:
@@ -862,7 +893,7 @@ class InputFn:
         with self._lock:
             paths = list(self.files_read)
         logger.info("looking for the file behind %s in %d files", type(error).__name__, len(paths))
-        compression = _resolve_knobs(self.params, None, partial=True).compression_type
+        compression = _resolve_knobs(self._settings, None, partial=True).compression_type
         compressions = detect_all(paths) if compression == "auto" else [compression] * len(paths)
         jobs = list(zip(paths, compressions, strict=True))
         found = scan_files(jobs, lambda path, c: self._scan(path, c, with_features=True))

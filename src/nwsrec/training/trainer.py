@@ -17,7 +17,9 @@ the Keras optimizers do it themselves in ``apply_gradients`` (``ReplicaContext.a
 inside a replica context); the table gradients are all-reduced here. The strategy is a
 parameter; on one machine it is the default strategy.
 
-Training params (read from the run's params; defaults in :data:`TRAINING_DEFAULTS`):
+Training params (the run's :class:`nwsrec.config.RunConfig`, resolved once from its flat
+params: the ``trainer`` section, defaults in :data:`TRAINING_DEFAULTS`; the architecture
+weights' and ``width_penalty`` in the ``search`` section):
 
 - ``train_steps``: the global step to train to.
 - ``dense_optimizer`` (``adam`` | ``adagrad`` | ``sgd``), ``dense_learning_rate``.
@@ -61,7 +63,7 @@ import numpy as np
 import tensorflow as tf
 
 from nwsrec.checks import check_int
-from nwsrec.config import TrainerConfig
+from nwsrec.config import RunConfig, SearchConfig, TrainerConfig
 from nwsrec.data.files import list_files
 from nwsrec.data.pipeline import InputFn, RecordSplit
 from nwsrec.data.scan import check_vocab_slots, find_id_out_of_range
@@ -218,8 +220,8 @@ class Trainer:
 
     Args:
         model_fn: builds the model (e.g. ``lambda: MyModel(params)``).
-        params: the run's params (the model's ``default_params()`` with overrides);
-            training knobs as in :data:`TRAINING_DEFAULTS`, plus ``batch_size``.
+        params: the run's :class:`~nwsrec.config.RunConfig`, or its flat params (the
+            model's ``default_params()`` with overrides), resolved into one here.
         model_dir: where checkpoints, ``params.json``, event files and the NWS history go.
         strategy: a ``tf.distribute.Strategy``; default: the current (default) strategy.
         progress: show a progress bar on stderr.
@@ -243,22 +245,26 @@ class Trainer:
         restore_dir: str | None = None,
     ) -> None:
 
-        self.params = dict(params)
+        # Resolved once: every knob below is read from its typed section; ``params`` (the
+        # flat wire format) is what params.json and the manifest record.
+        self.run_config = RunConfig.from_params(params)
+        self.params = self.run_config.to_params()
         self.model_dir = model_dir
         self.restore_dir = model_dir if restore_dir is None else restore_dir
         self._dir_lock = _hold_model_dir(self, model_dir)
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         self.progress = progress
-        self.batch_size = int(self.params["batch_size"])
+        self.batch_size = self.run_config.model.batch_size
         if self.batch_size % self.strategy.num_replicas_in_sync:
             raise ValueError(
                 "`batch_size` must be a multiple of the number of replicas "
                 f"({self.strategy.num_replicas_in_sync}). Received: batch_size={self.batch_size}"
             )
-        self.config = TrainerConfig.from_params(self.params)
+        self.config: TrainerConfig = self.run_config.trainer
+        self.search_config: SearchConfig = self.run_config.search
         if self.config.seed is not None:
             keras.utils.set_random_seed(self.config.seed)
-        self._width_penalty = self.config.width_penalty
+        self._width_penalty = self.search_config.width_penalty
         self.holdout_every = self.config.holdout_every
         with self.strategy.scope():
             self.model = model_fn()
@@ -293,7 +299,7 @@ class Trainer:
             self.optimizers = {"dense": self.dense_optimizer}
             if self.arch_variables:
                 self.arch_optimizer = _make_optimizer(
-                    self.config.arch_optimizer, self.config.arch_learning_rate
+                    self.search_config.arch_optimizer, self.search_config.arch_learning_rate
                 )
                 self.arch_optimizer.build(self.arch_variables)
                 self.optimizers["arch"] = self.arch_optimizer
@@ -332,10 +338,19 @@ class Trainer:
         split = RecordSplit(self.holdout_every, held_out=part == "holdout")
         return self.model.create_input_fn(file_pattern, repeat=repeat, split=split)
 
+    def _train_pattern(self) -> str:
+        pattern = self.run_config.model.train_file_pattern
+        if not pattern:
+            raise ValueError(
+                "`train_file_pattern` must be set in the params. Received: "
+                f"train_file_pattern={pattern!r}"
+            )
+        return pattern
+
     def _ensure_built(self) -> None:
         """Creates every variable by one inference pass over one real batch."""
 
-        pattern = self.params.get("train_file_pattern")
+        pattern = self.run_config.model.train_file_pattern
         if not pattern:
             raise ValueError(
                 "`train_file_pattern` must be set in the params. Received: "
@@ -355,7 +370,7 @@ class Trainer:
 
     def _check_vocab_slots(self, pattern: str) -> None:
         """The vocab file must list the slots of the training data (its first record)."""
-        vocab_path = self.params.get("vocab_file_path")
+        vocab_path = self.run_config.model.vocab_file_path
         if not vocab_path:
             return
         try:
@@ -364,7 +379,7 @@ class Trainer:
             return  # no file: the input function says so
         slots = read_vocab_file(vocab_path)
         check_vocab_slots(
-            list(slots), vocab_path, files[0], self.params.get("compression_type", "auto")
+            list(slots), vocab_path, files[0], self.run_config.pipeline.compression_type
         )
 
     def _loss_terms(self) -> Any:
@@ -404,7 +419,7 @@ class Trainer:
         self.dense_optimizer.apply_gradients(routed.dense)
         if self.arch_variables:
             warm = tf.cast(
-                self.global_step >= self.config.arch_warmup_steps,
+                self.global_step >= self.search_config.arch_warmup_steps,
                 tf.float32,
             )
             self.arch_optimizer.apply_gradients([(g * warm, v) for g, v in routed.arch])
@@ -594,7 +609,7 @@ class Trainer:
         """
 
         total = self.config.train_steps if steps is None else check_int("steps", steps, minimum=0)
-        pattern = file_pattern or self.params["train_file_pattern"]
+        pattern = file_pattern or self._train_pattern()
         log_every = self.config.log_every_steps
         ckpt_every = self.config.checkpoint_every_steps
         patience = self.config.early_stopping_patience
@@ -804,7 +819,7 @@ class Trainer:
         Counts the records without parsing them (``InputFn.count_records``) when the
         model's input function can; else counts the batches of one pass.
         """
-        pattern = file_pattern or self.params["train_file_pattern"]
+        pattern = file_pattern or self._train_pattern()
         input_fn = self.input_fn(pattern, repeat=False, part="train")
         count = getattr(input_fn, "count_records", None)
         with _naming_errors(input_fn):  # a corrupt file is named, as in training
@@ -917,7 +932,7 @@ class Trainer:
             An :class:`EvalResult`; also written to the ``eval`` event file.
         """
 
-        pattern = file_pattern or self.params.get("eval_file_pattern")
+        pattern = file_pattern or self.run_config.model.eval_file_pattern
         if not pattern:
             raise ValueError(
                 "`eval_file_pattern` must be set in the params. Received: "

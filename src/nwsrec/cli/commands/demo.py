@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from nwsrec.cli.report import format_frontier
+    from nwsrec.config import RunConfig
     from nwsrec.data.synthetic import SyntheticConfig, generate_synthetic, load_truth
     from nwsrec.runs import (
         parse_param_overrides,
@@ -118,9 +119,10 @@ def run(args: argparse.Namespace) -> int:
     cls, params = resolve_params("synthetic", overrides, data_dir=data_dir)
     if args.steps is not None:
         params = scale_steps(params, args.steps, keep=overrides)
+    run_config = RunConfig.from_params(params)
     progress = not args.no_progress
     print("[2/5] searching embedding widths (the held-out loss vs memory frontier)", flush=True)
-    searched = run_search(cls, params, os.path.join(args.out, "search"), progress=progress)
+    searched = run_search(cls, run_config, os.path.join(args.out, "search"), progress=progress)
     from nwsrec.search.result import read_search_dims
 
     result_path = str(searched.search_result_path)
@@ -132,14 +134,14 @@ def run(args: argparse.Namespace) -> int:
         key = tuple(sorted((int(s), int(d)) for s, d in dims.items()))
         if key not in trained:
             trained[key] = run_train(
-                cls, {**params, "slot_dims": dict(dims)}, model_dir, progress=progress
+                cls, run_config.for_training(dict(dims)), model_dir, progress=progress
             )
         else:
             print(f"      {name}: the same widths as a run above", flush=True)
         return trained[key]
 
     print("[3/5] training the uniform widths (every slot at one width) and full width", flush=True)
-    widths = sorted({int(c) for c in params["candidate_sizes"] if int(c) > 0})
+    widths = sorted({c for c in run_config.search.candidate_sizes if c > 0})
     uniform_rows = []
     for width in widths:
         name = f"full width ({width})" if width == widths[-1] else f"every slot {width}"

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the model and print its memory plan; return the exit status."""
     from nwsrec import model_imports
     from nwsrec.cli.errors import CommandError
-    from nwsrec.runs import parse_param_overrides, resolve_params
+    from nwsrec.runs import parse_param_overrides, resolve_config
     from nwsrec.search.result import read_search_dims
 
     if args.max_tables is not None and args.max_tables < 0:
@@ -86,18 +86,19 @@ def run(args: argparse.Namespace) -> int:
     if args.vocab_file is not None:
         overrides["vocab_file_path"] = args.vocab_file
     try:
-        model_class, params = resolve_params(
+        model_class, config = resolve_config(
             args.model, overrides, data_dir=args.data_dir, check_data=False
         )
     except model_imports.ModelImportError as err:
         raise CommandError(str(err)) from err
     if args.budget is not None and args.dims is None:
         raise ValueError(f"`--budget` needs `--dims`. Received: --budget {args.budget}")
+    changes: dict[str, Any] = {}
     if args.dims is not None:
-        params["slot_dims"] = read_search_dims(args.dims, budget=args.budget)
+        changes["slot_dims"] = read_search_dims(args.dims, budget=args.budget)
     if args.search:
-        params["search"] = True
-    model = model_class(params)
+        changes["search"] = True
+    model = model_class(config.replace(**changes) if changes else config)
     plan = model.table_memory_plan()
     found = available_memory()
     if args.json:

@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
     report = run_on_cluster(
         args,
         "search",
-        lambda cls, params, model_dir, options: run_search(
-            cls, params, model_dir, budget=args.budget, max_bytes=args.max_bytes, **options
+        lambda cls, config, model_dir, options: run_search(
+            cls, config, model_dir, budget=args.budget, max_bytes=args.max_bytes, **options
         ),
     )
     if report is None:

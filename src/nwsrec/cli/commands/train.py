@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     report = run_on_cluster(
         args,
         "train",
-        lambda cls, params, model_dir, options: run_train(
+        lambda cls, config, model_dir, options: run_train(
             cls,
-            params,
+            config,
             model_dir,
             dims_path=args.dims,
             budget=args.budget,

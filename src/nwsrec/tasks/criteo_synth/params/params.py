@@ -17,7 +17,7 @@ from nwsrec.tasks.synthetic.params.params import SyntheticModel
 __all__ = ["CriteoSynthModel"]
 
 
-@register(name="criteo_synth")
+@register(name="criteo_synth", make_data="nwsrec datasets generate criteo")
 class CriteoSynthModel(WidthSearchModel):
     """DNN over (masked) slot embeddings plus per-slot bias on the Criteo-shaped data.
 

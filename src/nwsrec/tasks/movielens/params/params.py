@@ -16,7 +16,7 @@ from nwsrec.search.model import TASK_DEFAULTS, WidthSearchModel
 __all__ = ["MovieLensModel"]
 
 
-@register(name="movielens")
+@register(name="movielens", make_data="nwsrec datasets fetch movielens-100k")
 class MovieLensModel(WidthSearchModel):
     """DNN over (masked) slot embeddings plus per-slot bias on MovieLens-100K.
 

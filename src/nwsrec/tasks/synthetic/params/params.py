@@ -14,7 +14,7 @@ from nwsrec.search.model import TASK_DEFAULTS, WidthSearchModel
 __all__ = ["SyntheticModel"]
 
 
-@register(name="synthetic")
+@register(name="synthetic", make_data="nwsrec datasets generate synthetic")
 class SyntheticModel(WidthSearchModel):
     """DNN over (masked) slot embeddings plus per-slot bias on the synthetic data.
 
