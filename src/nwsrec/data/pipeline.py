@@ -547,6 +547,12 @@ class InputFn:
         return self
 
     @property
+    def pipeline_config(self) -> PipelineConfig:
+        """The pipeline's knobs, read from ``params`` once (a call's params mapping may
+        override them for that call)."""
+        return self._settings.pipeline
+
+    @property
     def num_corrupt_files(self) -> int:
         """How many files ``skip_corrupt_files`` left out so far."""
         return len(self.corrupt_files)

@@ -162,11 +162,11 @@ def _naming_bad_ids(input_fn: Any, model: Any) -> Any:
         if match is None or not paths:
             raise
         slot, size = int(match.group(1)), int(match.group(2))
-        params = getattr(input_fn, "params", {}) or {}
-        found = find_id_out_of_range(
-            paths, f"slot_{slot}_0", size, params.get("compression_type", "auto")
-        )
-        vocab = getattr(model, "params", {}).get("vocab_file_path")
+        pipeline = getattr(input_fn, "pipeline_config", None)
+        compression = "auto" if pipeline is None else pipeline.compression_type
+        found = find_id_out_of_range(paths, f"slot_{slot}_0", size, compression)
+        config = getattr(model, "run_config", None)
+        vocab = None if config is None else config.model.vocab_file_path
         if found is None:
             raise ValueError(
                 f"ids of slot {slot} must lie in [0, {size}) (its vocab size"

@@ -37,12 +37,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluates and prints the metrics; returns the exit status."""
+    from nwsrec.config import RunConfig
     from nwsrec.serving.model_dir import load_model
     from nwsrec.serving.predict import evaluate_files, graph_rewrites_off
 
     with graph_rewrites_off():  # one scoring pass: see its docstring
         loaded = load_model(args.model_dir)
-        pattern = args.files or loaded.params.get("eval_file_pattern")
+        pattern = args.files or RunConfig.from_params(loaded.params).model.eval_file_pattern
         if not pattern:
             raise ValueError(
                 "`--files` must be given: the run's params have no eval_file_pattern. "
