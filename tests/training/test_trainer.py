@@ -162,3 +162,25 @@ def test_evaluation_reads_every_example_the_last_partial_batch_too(tiny_data, tm
     assert partial.num_examples == whole.num_examples == 1024
     assert partial.log_loss == pytest.approx(whole.log_loss, abs=1e-6)
     assert partial.auc == pytest.approx(whole.auc, abs=1e-6)
+
+
+def test_a_run_config_and_its_flat_params_are_the_same_run(hand_params, tmp_path):
+    from nwsrec.config import RunConfig
+    from nwsrec.training.rundir import run_manifest
+
+    params = {**hand_params, "train_steps": 4, "checkpoint_every_steps": 2}
+    flat = Trainer(lambda: HandModel(params), params, str(tmp_path), progress=False)
+    flat.train()
+    flat.close()
+    config = RunConfig.from_params({**params, "train_steps": 6})
+    typed = Trainer(lambda: HandModel(config), config, str(tmp_path), progress=False)
+    # The flat wire format is what the run dir records: params.json and the manifest of
+    # a dir written from flat params are those of the typed config, and it resumes.
+    assert typed.params == {**flat.params, "train_steps": 6} == config.to_params()
+    assert run_manifest(typed.params, typed.tables, typed.model) == run_manifest(
+        flat.params, flat.tables, flat.model
+    )
+    result = typed.train()
+    assert (result.start_step, result.step) == (4, 6)
+    with open(os.path.join(tmp_path, "params.json")) as f:
+        assert json.load(f)["train_steps"] == 6
