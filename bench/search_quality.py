@@ -176,7 +176,8 @@ class _Seed:
         from nwsrec.runs import run_train
         from nwsrec.search.result import read_search_dims
 
-        if dims is None and "dims_path" in kwargs:
+        warm = bool(kwargs.get("warm_start"))
+        if dims is None and "dims_path" in kwargs and not warm:
             dims = read_search_dims(
                 kwargs["dims_path"],
                 budget=kwargs.get("budget"),
@@ -205,6 +206,10 @@ class _Seed:
         row["name"] = name
         stopping = report.early_stopping or {}
         row["best_step"], row["stopped_step"] = stopping.get("best_step"), report.step
+        row["stopped_step"] = stopping.get("stopped_step", report.step)
+        if warm:  # the same widths as a scratch row: kept out of the rank check
+            row["warm_start"] = report.warm_start
+            return row
         if self.estimate is not None and dims is not None:
             row["estimate"] = self.estimate(dims)
         if dims is not None:
@@ -284,11 +289,14 @@ def _run_seed(
     if default["params"] >= popularity_parameters(run.slot_rows, uniform_dims(run.slot_rows, 1)):
         dims = popularity_dims(run.slot_rows, default["params"], max_width=full_width)
         run.train("popularity @search", dims)
+    run.train("search (default) warm", dims_path=result_path, warm_start=True)
     for fraction in BUDGETS:
-        try:
-            run.train(f"search @{_label(fraction)}", dims_path=result_path, budget=fraction)
-        except ValueError as err:  # no frontier point within the budget
-            print(f"  [{dataset} seed {seed}] search @{_label(fraction)} skipped: {err}")
+        for warm in (False, True):
+            name = f"search @{_label(fraction)}" + (" warm" if warm else "")
+            try:
+                run.train(name, dims_path=result_path, budget=fraction, warm_start=warm)
+            except ValueError as err:  # no frontier point within the budget
+                print(f"  [{dataset} seed {seed}] {name} skipped: {err}")
     for name, dims in _mixtures(run.slot_rows, run.candidates, mixtures, seed).items():
         run.train(f"check: {name}", dims)
     out = {"rows": run.rows, "full_width": full_width, "candidates": run.candidates}
@@ -461,12 +469,49 @@ def _goals(dataset, seeds, names, full_name, full_p, summary) -> list[str]:
         f"{evaluations} frontier evaluations; search table memory {mm:.2f}x full width's "
         "[goal <= 1.2x])"
     )
+    lines += _warm_start_lines(seeds, names)
     lines += _rank_check(seeds)
     if len(seeds) < 2:
         lines = [
             line if line.startswith("trust") else f"[1 seed: no standard error] {line}"
             for line in lines
         ]
+    return lines
+
+
+def _warm_start_lines(seeds: list[dict], names: list[str]) -> list[str]:
+    """Warm-started retrains (from the supernet's weights) against retrains from scratch
+    at the same widths: test AUC, wall time and steps, paired by seed."""
+    lines = []
+    for warm in [n for n in names if n.endswith(" warm")]:
+        scratch = warm[: -len(" warm")]
+        if scratch not in names:
+            continue
+        m, se = _mean_se(_paired(seeds, warm, scratch))
+        se = 0.0 if math.isnan(se) else se
+        wall = statistics.mean(
+            s["rows"][warm]["wall_s"] / s["rows"][scratch]["wall_s"] for s in seeds
+        )
+        steps = [
+            (s["rows"][warm].get("best_step") or 0, s["rows"][scratch].get("best_step") or 0)
+            for s in seeds
+        ]
+        verdict = "better" if m > se else "worse" if m < -se else "tie"
+        lines.append(
+            f"warm start {scratch}: {verdict}, AUC {m:+.4f} +- {se:.4f} vs from scratch; "
+            f"{wall:.2f}x its wall time; best step {statistics.mean(w for w, _ in steps):.0f} "
+            f"vs {statistics.mean(c for _, c in steps):.0f}"
+        )
+    if "search (default) warm" in names:
+        total = [
+            (s["cost"]["search_wall_s"] + s["rows"]["search (default) warm"]["wall_s"])
+            / s["cost"]["full_wall_s"]
+            for s in seeds
+        ]
+        lines.append(
+            f"a model out of a search (search + warm fine-tune of its default point): "
+            f"{statistics.mean(total):.2f}x the wall time of one full-width training"
+        )
     return lines
 
 
