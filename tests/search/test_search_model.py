@@ -28,8 +28,9 @@ def test_nested_layout_is_one_block_of_full_width_separate_the_sum(data):
     separate = _model(data, search=True, supernet_layout="separate")
     assert nested.env.slot_to_dims == {1: [1, 16], 2: [1, 16], 3: [1, 16]}
     assert separate.env.slot_to_dims == {1: [1, 31], 2: [1, 31], 3: [1, 31]}
-    # The same NWS layer (the segments of [0, 1, 2, 4, 8, 16]) in both.
-    assert nested.nws_layers()[0].total_embedding_size == 3 * 31
+    # The NWS layer reads the blocks as they are: 16 nested columns or 31 in segments.
+    assert nested.nws_layers()[0].total_embedding_size == 3 * 16
+    assert separate.nws_layers()[0].total_embedding_size == 3 * 31
     vectors = {
         name: sum(r.raw_bytes for r in model.table_memory_plan().tables if r.name.endswith("_1"))
         for name, model in (("nested", nested), ("separate", separate))
@@ -45,7 +46,7 @@ def test_nested_pinned_size_is_the_first_columns_of_the_block(data, sizes):
     (layer,) = model.nws_layers()
     x = tf.constant(np.random.default_rng(0).normal(size=(5, 3 * 16)), tf.float32)
     with layer.pinned(sizes):
-        y = model._separate_to_nested(layer(model._nested_to_separate(x, 3), training=False), 3)
+        y = layer(x, training=False)
     expected = x.numpy().copy()
     for i, slot in enumerate(["1", "2", "3"]):
         expected[:, i * 16 + sizes[slot] : (i + 1) * 16] = 0.0

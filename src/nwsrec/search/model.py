@@ -9,8 +9,8 @@ data location. One model, two modes:
       logits = DNN(NWS([e_1 | e_2 | ... ])) + sum_s bias_s
 
   ``supernet_layout`` sets the vector slice: ``"nested"`` (default) has one block of the
-  largest candidate size, choice ``j`` being its first ``c_j`` columns (the block is
-  spread into the layer's segments, and the layer's output folded back, so the DNN sees
+  largest candidate size, choice ``j`` being its first ``c_j`` columns (the layer's
+  ``layout="nested"``: it zeroes the columns past the choice in place, so the DNN sees
   ``max(c)`` columns per slot whatever the choice); ``"separate"`` has one block of
   ``sum(candidate_sizes)`` columns, choice ``j`` owning the ``j``-th segment (1.75x the
   table of full width for ``[0, 4, 8, 16]``).
@@ -509,23 +509,6 @@ class WidthSearchModel(Model):
             return max(self._candidates)
         return sum(self._candidates)
 
-    def _nested_to_separate(self, x: tf.Tensor, num_slots: int) -> tf.Tensor:
-        """``[B, S * max(c)]`` nested blocks -> ``[B, S * sum(c)]``: choice j's segment
-        holds the first ``c_j`` columns of its slot's block."""
-        full = max(self._candidates)
-        index = [s * full + k for s in range(num_slots) for c in self._candidates for k in range(c)]
-        return tf.gather(x, index, axis=1)
-
-    def _separate_to_nested(self, y: tf.Tensor, num_slots: int) -> tf.Tensor:
-        """The NWS output back to nested blocks: column k of a slot's block is the sum of
-        column k of each of its segments (only the chosen one is non-zero)."""
-        full = max(self._candidates)
-        target = [
-            s * full + k for s in range(num_slots) for c in self._candidates for k in range(c)
-        ]
-        folded = tf.math.unsorted_segment_sum(tf.transpose(y), target, num_slots * full)
-        return tf.transpose(folded)
-
     def _slot(self, slot_id: int) -> FeatureSlot:
         p = self.config
         scale = p.vec_init_scale
@@ -579,15 +562,11 @@ class WidthSearchModel(Model):
                     pretraining_steps=p.pretraining_steps,
                     seed=p.nws_seed,
                     mode=p.nws_mode,
+                    layout=p.supernet_layout,
                     name="nws",
                 ),
             )
-            if p.supernet_layout == "nested":
-                wide = self._nested_to_separate(x, len(names))
-                masked, kept = nws(wide, training=self.training, return_kept=True)
-                x = self._separate_to_nested(masked, len(names))
-            else:
-                x, kept = nws(x, training=self.training, return_kept=True)
+            x, kept = nws(x, training=self.training, return_kept=True)
             # A slot at size 0 goes whole, bias included, as in a retrain at width 0 (a
             # bucketed slot keeps its bias while any of its buckets is kept). In search
             # mode every slot adds one bias, in slot order: one [B, S] product.
