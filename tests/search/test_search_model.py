@@ -83,3 +83,24 @@ def test_row_wise_adagrad_is_a_table_optimizer_priced_by_its_rows(data):
     per_element = _model(data).bytes_pricer()
     sizes = {"1": 16, "2": 16, "3": 16}
     assert price(sizes) < per_element(sizes)
+
+
+@pytest.mark.parametrize("layout", ["nested", "separate"])
+def test_sandwich_adds_half_the_full_width_loss_minus_the_drawn_widths(data, layout):
+    model = _model(data, search=True, supernet_layout=layout, sandwich=True, batch_size=32)
+    features = next(iter(model.create_input_fn(str(data / "train-*"), repeat=False)(
+        tf.distribute.InputContext()
+    )))  # fmt: skip
+    labels = tf.cast(tf.reshape(features["label"], [-1]), tf.float32)
+
+    def loss(logits):
+        return float(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)))
+
+    (layer,) = model.nws_layers()
+    with layer.pinned(layer.largest_sizes()):
+        full, none = model.forward(features, training=False)
+    drawn, (aux,) = model.forward(features, training=True)
+    assert none == []
+    assert float(aux) == pytest.approx(0.5 * (loss(full) - loss(drawn)), abs=1e-5)
+    _, without = _model(data, search=True, batch_size=32).forward(features, training=True)
+    assert without == []  # the task defaults train the drawn widths only
