@@ -652,6 +652,12 @@ def run_train(
     def start_from_search(trainer: Trainer) -> None:
         if dims_path is None or not warm_start or _has_checkpoint(restore_dir or model_dir):
             return
+        if trainer.strategy.num_replicas_in_sync > 1 or trainer.coordinator is not None:
+            raise ValueError(
+                "`--warm-start` reads the search's weights in one process: train without "
+                "--strategy, or from scratch (--no-warm-start). Received: a run on "
+                f"{trainer.strategy.num_replicas_in_sync} replicas"
+            )
         search_dir = os.path.dirname(os.path.abspath(dims_path))
         search_params = read_search_params(search_dir)
         with load_search_trainer(cls, search_params, search_dir) as search:
