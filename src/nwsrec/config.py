@@ -439,6 +439,12 @@ class SearchConfig(Config):
         "search mode: 'nested' (size c = the first c columns of one block of the largest "
         "size) or 'separate' (one block per candidate, sum(candidate_sizes) columns)",
     )
+    sandwich: bool = knob(
+        False,
+        "search mode: each training step also trains every slot at its largest size (one "
+        "more DNN pass; the two losses averaged), so full width trains as in a "
+        "fixed-width run while the drawn widths train their own",
+    )
     selection_rounds: int = knob(2, "holdout: passes over the slots")
     hidden_units: list[int] = knob([64], "widths of the DNN's ReLU layers")
     vec_optimizer: str = knob(

@@ -54,6 +54,8 @@ from nwsrec.search.result import (
     write_search_result,
 )
 from nwsrec.search.select import neighbour_losses, search_frontier, select_widths
+from nwsrec.search.warm_start import WarmStart
+from nwsrec.search.warm_start import warm_start as warm_start_from
 from nwsrec.training.rundir import ModelDirLock
 from nwsrec.training.summaries import CountProgress, read_history
 from nwsrec.training.trainer import Trainer
@@ -74,6 +76,10 @@ __all__ = [
 ]
 
 _DATA_KEYS = ("train_file_pattern", "eval_file_pattern", "vocab_file_path")
+
+# Whether `nwsrec train --dims` starts from the search's weights when neither
+# --warm-start nor --no-warm-start is given (bench/search_quality.py measures both).
+WARM_START_DEFAULT = False
 
 
 def parse_param_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -271,6 +277,8 @@ class RunReport:
         early_stopping: with ``early_stopping_patience``: the best step (whose weights
             were restored and evaluated), its held-out log loss, where training stopped
             and every held-out evaluation (``TrainResult.early_stopping``).
+        warm_start: a run started from a search's weights: what was copied
+            (:class:`~nwsrec.search.warm_start.WarmStart`).
     """
 
     model_name: str
@@ -291,6 +299,7 @@ class RunReport:
     frontier: dict[str, Any] | None = None
     frontier_path: str | None = None
     frontier_plot_path: str | None = None
+    warm_start: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serializable summary (without the memory plan object)."""
@@ -308,6 +317,7 @@ def _train_and_evaluate(
     progress: bool,
     strategy: Any,
     restore_dir: str | None,
+    before_training: Callable[[Trainer], None] | None = None,
 ) -> tuple[Trainer, Any, Any]:
     trainer = Trainer(
         lambda: cls(config),
@@ -317,6 +327,8 @@ def _train_and_evaluate(
         progress=progress,
         restore_dir=restore_dir,
     )
+    if before_training is not None:
+        before_training(trainer)
     result = trainer.train()  # refuses a dir of another model or meaning (manifest.json)
     # A search is reported at full width (the layer's own inference would be the argmax
     # of its architecture weights, which the built-in searches never train).
@@ -435,6 +447,26 @@ def _frontier_on_holdout(
     return document, neighbours
 
 
+def load_search_trainer(cls: type, params: Mapping[str, Any], model_dir: str) -> Trainer:
+    """A trainer of a finished search with the weights its selection saw restored: the
+    best held-out step of an early-stopped search (``model_dir/best``), else the newest
+    checkpoint.
+
+    Raises:
+        FileNotFoundError: no checkpoint in ``model_dir``.
+    """
+    config = RunConfig.from_params(params).replace(search=True, slot_dims=None)
+    trainer = Trainer(lambda: cls(config), config, model_dir, progress=False)
+    best = os.path.join(model_dir, "best")
+    found = trainer.restore(best if glob.glob(os.path.join(best, "*.index")) else None)
+    if not found:
+        trainer.close()
+        raise FileNotFoundError(
+            f"`model_dir` must hold a finished search's checkpoint. Received: {model_dir!r}"
+        )
+    return trainer
+
+
 def load_search_evaluator(
     cls: type, params: Mapping[str, Any], model_dir: str, *, loss: str | None = None
 ) -> HoldoutEvaluator:
@@ -456,13 +488,7 @@ def load_search_evaluator(
         FileNotFoundError: no checkpoint in ``model_dir``.
     """
     config = RunConfig.from_params(params).replace(search=True, slot_dims=None)
-    trainer = Trainer(lambda: cls(config), config, model_dir, progress=False)
-    best = os.path.join(model_dir, "best")
-    found = trainer.restore(best if glob.glob(os.path.join(best, "*.index")) else None)
-    if not found:
-        raise FileNotFoundError(
-            f"`model_dir` must hold a finished search's checkpoint. Received: {model_dir!r}"
-        )
+    trainer = load_search_trainer(cls, config, model_dir)
     return HoldoutEvaluator(
         trainer, _holdout_batches(trainer, config), loss=loss or config.search.selection_loss
     )
@@ -591,6 +617,7 @@ def run_train(
     restore_dir: str | None = None,
     budget: float | None = None,
     max_bytes: int | None = None,
+    warm_start: bool | None = None,
 ) -> RunReport:
     """Trains at fixed widths and evaluates on the held-out split.
 
@@ -607,6 +634,10 @@ def run_train(
             this fraction of full width's embedding parameters
             (:func:`nwsrec.search.result.read_search_dims`).
         max_bytes: with ``dims_path``: ... within this many table bytes.
+        warm_start: with ``dims_path``: a new run starts from the search's weights (the
+            first columns of each slot's nested block, :mod:`nwsrec.search.warm_start`)
+            instead of a fresh initialisation; None: :data:`WARM_START_DEFAULT`. A run
+            that resumes from its own checkpoint ignores it.
 
     Returns:
         A :class:`RunReport`.
@@ -631,7 +662,53 @@ def run_train(
         config = config.for_training(
             check_slot_dims(dims, slots, config.search.candidate_sizes, f"--dims {dims_path}")
         )
+    if warm_start is None:
+        warm_start = WARM_START_DEFAULT
+    started: list[WarmStart] = []
+
+    def start_from_search(trainer: Trainer) -> None:
+        if dims_path is None or not warm_start or _has_checkpoint(restore_dir or model_dir):
+            return
+        if trainer.strategy.num_replicas_in_sync > 1 or trainer.coordinator is not None:
+            raise ValueError(
+                "`--warm-start` reads the search's weights in one process: train without "
+                "--strategy, or from scratch (--no-warm-start). Received: a run on "
+                f"{trainer.strategy.num_replicas_in_sync} replicas"
+            )
+        search_dir = os.path.dirname(os.path.abspath(dims_path))
+        search_params = read_search_params(search_dir)
+        with load_search_trainer(cls, search_params, search_dir) as search:
+            with trainer.strategy.scope():
+                started.append(warm_start_from(trainer, search, source=search_dir))
+
     trainer, result, evaluation = _train_and_evaluate(
-        cls, config, model_dir, progress, strategy, restore_dir
+        cls, config, model_dir, progress, strategy, restore_dir, start_from_search
     )
-    return _report(config, model_dir, trainer, result, evaluation)
+    report = _report(config, model_dir, trainer, result, evaluation)
+    if started:
+        report = dataclasses.replace(report, warm_start=started[0].as_dict())
+    return report
+
+
+def _has_checkpoint(model_dir: str) -> bool:
+    """Whether ``model_dir`` holds a checkpoint a run would resume from."""
+    return bool(glob.glob(os.path.join(model_dir, "ckpt-*.index")))
+
+
+def read_search_params(search_dir: str) -> dict[str, Any]:
+    """The resolved params of the search in ``search_dir`` (its ``params.json``).
+
+    Raises:
+        FileNotFoundError: naming the directory, when it has no ``params.json``.
+    """
+    path = os.path.join(search_dir, "params.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"warm-start reads the search's params.json beside its search_result.json. "
+            f"Received: no {path}"
+        )
+    with open(path, encoding="utf-8") as handle:
+        params = json.load(handle)
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: must be a JSON object. Received: {type(params).__name__}")
+    return params

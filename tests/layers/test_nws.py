@@ -489,8 +489,12 @@ def test_config_holds_every_constructor_argument():
         "distillation_mask": True,
         "seed": 99,
         "mode": "mixed",
+        "layout": "separate",
     }
     assert MixedEmbedOpComb.from_config(config).get_config() == config
+    nested = make_layer(layout="nested", name="n").get_config()
+    assert nested["layout"] == "nested"
+    assert MixedEmbedOpComb.from_config(nested).get_config() == nested
 
 
 def test_keras_save_and_load_restore_step_weights_and_outputs(tmp_path):
@@ -696,3 +700,93 @@ def test_pinned_logits_name_the_slot_or_size_at_fault():
     with pytest.raises(ValueError, match="slot item must be one of its candidates \\[4, 12\\]"):
         layer.pinned_logits({"item": 8})
     assert layer.largest_sizes() == {"user": 16, "item": 12, "ctx": 8}
+
+
+# ------------------------------------------------------------------------ nested layout
+
+NESTED_WIDTH = 16 + 12 + 8  # each slot's block is its largest size
+
+
+def nested_to_separate(x):
+    """The nested blocks copied into segments: choice j's segment holds the first c_j
+    columns of its slot's block (the reference the nested layout must agree with)."""
+    index, start = [], 0
+    for sizes in CHOICES:
+        index += [start + k for c in sizes for k in range(c)]
+        start += max(sizes)
+    return x[:, index], index
+
+
+def fold(y, index, width):
+    """Segments back to nested blocks: column k is the sum over the segments' column k."""
+    out = np.zeros((y.shape[0], width), dtype=y.dtype)
+    np.add.at(out, (slice(None), index), y)
+    return out
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_nested_layout_computes_what_segments_of_copied_columns_compute(training):
+    rng = np.random.default_rng(11)
+    logits = [rng.normal(size=len(c)) for c in CHOICES]
+    x = rng.normal(size=(6, NESTED_WIDTH)).astype(np.float32)
+    upstream = rng.normal(size=(6, NESTED_WIDTH)).astype(np.float32)
+    nested, separate = (
+        built(make_layer(seed=5, layout=layout)) for layout in ("nested", "separate")
+    )
+    for layer in (nested, separate):
+        set_logits(layer, logits)
+    wide, index = nested_to_separate(x)
+    up = nested_to_separate(upstream)[0]
+    for _ in range(4):  # the same seed draws the same choices in both
+        if training:
+            y, (grad_w,), grad_x = train_gradients(nested, x, lambda y: keras.ops.sum(y * upstream))
+            ref_y, (ref_w,), ref_x = train_gradients(
+                separate, wide, lambda y: keras.ops.sum(y * up)
+            )
+            ref_y = fold(np.asarray(ref_y), index, NESTED_WIDTH)
+            np.testing.assert_allclose(np.asarray(grad_w), np.asarray(ref_w), rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(
+                np.asarray(grad_x), fold(np.asarray(ref_x), index, NESTED_WIDTH), rtol=1e-6
+            )
+        else:
+            y = nested(x, training=False)
+            ref_y = fold(np.asarray(separate(wide, training=False)), index, NESTED_WIDTH)
+        np.testing.assert_allclose(np.asarray(y), ref_y, rtol=1e-6, atol=1e-7)
+
+
+def test_nested_training_keeps_a_prefix_of_each_block_as_wide_as_a_candidate():
+    layer = built(make_layer(layout="nested", seed=2))
+    x = np.ones((1, NESTED_WIDTH), dtype=np.float32)
+    for _ in range(20):
+        y = np.asarray(layer(x, training=True))[0]
+        start = 0
+        for sizes in CHOICES:
+            block = y[start : start + max(sizes)]
+            kept = int(np.count_nonzero(block))
+            assert kept in sizes and np.all(block[:kept] == 1.0) and np.all(block[kept:] == 0)
+            start += max(sizes)
+
+
+def test_nested_mixed_mode_weighs_column_k_by_the_probability_of_a_width_above_k():
+    layer = built(make_layer(layout="nested", mode="mixed"))
+    rng = np.random.default_rng(4)
+    logits = [rng.normal(size=len(c)) for c in CHOICES]
+    set_logits(layer, logits)
+    x = rng.normal(size=(2, NESTED_WIDTH)).astype(np.float32)
+    weights = np.concatenate(
+        [
+            [softmax(w)[np.asarray(sizes) > k].sum() for k in range(max(sizes))]
+            for w, sizes in zip(logits, CHOICES, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(layer(x, training=False), x * weights, rtol=1e-5)
+
+
+def test_nested_layout_needs_ascending_sizes_and_one_block_of_the_largest():
+    with pytest.raises(ValueError, match=r"distinct and ascending. Received: \[8, 4\]"):
+        make_layer(layout="nested", embedding_size_choices_list=[[0, 16], [8, 4], [2]])
+    with pytest.raises(ValueError, match="`layout` must be one of"):
+        make_layer(layout="stacked")
+    layer = built(make_layer(layout="nested"))
+    with pytest.raises(ValueError, match="sum over slots of their largest size \\(36"):
+        layer(np.zeros((2, WIDTH), dtype=np.float32))

@@ -28,8 +28,9 @@ def test_nested_layout_is_one_block_of_full_width_separate_the_sum(data):
     separate = _model(data, search=True, supernet_layout="separate")
     assert nested.env.slot_to_dims == {1: [1, 16], 2: [1, 16], 3: [1, 16]}
     assert separate.env.slot_to_dims == {1: [1, 31], 2: [1, 31], 3: [1, 31]}
-    # The same NWS layer (the segments of [0, 1, 2, 4, 8, 16]) in both.
-    assert nested.nws_layers()[0].total_embedding_size == 3 * 31
+    # The NWS layer reads the blocks as they are: 16 nested columns or 31 in segments.
+    assert nested.nws_layers()[0].total_embedding_size == 3 * 16
+    assert separate.nws_layers()[0].total_embedding_size == 3 * 31
     vectors = {
         name: sum(r.raw_bytes for r in model.table_memory_plan().tables if r.name.endswith("_1"))
         for name, model in (("nested", nested), ("separate", separate))
@@ -45,7 +46,7 @@ def test_nested_pinned_size_is_the_first_columns_of_the_block(data, sizes):
     (layer,) = model.nws_layers()
     x = tf.constant(np.random.default_rng(0).normal(size=(5, 3 * 16)), tf.float32)
     with layer.pinned(sizes):
-        y = model._separate_to_nested(layer(model._nested_to_separate(x, 3), training=False), 3)
+        y = layer(x, training=False)
     expected = x.numpy().copy()
     for i, slot in enumerate(["1", "2", "3"]):
         expected[:, i * 16 + sizes[slot] : (i + 1) * 16] = 0.0
@@ -82,3 +83,24 @@ def test_row_wise_adagrad_is_a_table_optimizer_priced_by_its_rows(data):
     per_element = _model(data).bytes_pricer()
     sizes = {"1": 16, "2": 16, "3": 16}
     assert price(sizes) < per_element(sizes)
+
+
+@pytest.mark.parametrize("layout", ["nested", "separate"])
+def test_sandwich_adds_half_the_full_width_loss_minus_the_drawn_widths(data, layout):
+    model = _model(data, search=True, supernet_layout=layout, sandwich=True, batch_size=32)
+    features = next(iter(model.create_input_fn(str(data / "train-*"), repeat=False)(
+        tf.distribute.InputContext()
+    )))  # fmt: skip
+    labels = tf.cast(tf.reshape(features["label"], [-1]), tf.float32)
+
+    def loss(logits):
+        return float(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)))
+
+    (layer,) = model.nws_layers()
+    with layer.pinned(layer.largest_sizes()):
+        full, none = model.forward(features, training=False)
+    drawn, (aux,) = model.forward(features, training=True)
+    assert none == []
+    assert float(aux) == pytest.approx(0.5 * (loss(full) - loss(drawn)), abs=1e-5)
+    _, without = _model(data, search=True, batch_size=32).forward(features, training=True)
+    assert without == []  # the task defaults train the drawn widths only

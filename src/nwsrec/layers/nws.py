@@ -22,6 +22,7 @@ from nwsrec.layers.teacher import TeacherEmbeddingTransform, check_teacher_shape
 __all__ = ["MixedEmbedOpComb"]
 
 MODES = ("sample", "mixed")
+LAYOUTS = ("separate", "nested")
 
 # Logit of a padded or blocked choice: exp() of it underflows to exactly 0 in float32, so
 # such a choice has probability 0 without the NaNs that -inf brings into gradients.
@@ -98,6 +99,14 @@ class MixedEmbedOpComb(keras.layers.Layer):
         seed: integer seed of the draws and of the initial weights (architecture and
             teacher transform), or ``None`` (default) for a random one.
         mode: ``"sample"`` (default) or ``"mixed"``.
+        layout: ``"separate"`` (default): choice ``j`` owns its own segment of the
+            slot's block, as above. ``"nested"``: the slot's block is
+            ``max_j c_ij`` columns and choice ``j`` is its first ``c_ij`` columns, so
+            every choice shares the first columns (each slot's sizes must then be
+            distinct and ascending). Column ``k`` of the block is multiplied by the sum
+            of the factors of the choices wider than ``k``: in ``"sample"`` mode the
+            drawn choice's factor for its first ``c_ij`` columns and 0 after them, in
+            ``"mixed"`` mode the probability that the slot is wider than ``k``.
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
     Example:
@@ -125,6 +134,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
         distillation_mask: bool = False,
         seed: int | None = None,
         mode: str = "sample",
+        layout: str = "separate",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -132,6 +142,17 @@ class MixedEmbedOpComb(keras.layers.Layer):
         self.embedding_size_choices_list = _check_choices(
             embedding_size_choices_list, self.slot_names
         )
+        if layout not in LAYOUTS:
+            raise ValueError(f"`layout` must be one of {LAYOUTS}. Received: layout={layout!r}")
+        if layout == "nested":
+            named = zip(self.slot_names, self.embedding_size_choices_list, strict=True)
+            for name, choices in named:
+                if any(a >= b for a, b in zip(choices, choices[1:], strict=False)):
+                    raise ValueError(
+                        f"With layout='nested' each slot's sizes must be distinct and "
+                        f"ascending. Received: {choices!r} for slot {name!r}"
+                    )
+        self.layout = layout
         self.warmup_steps = check_non_negative_int("warmup_steps", warmup_steps)
         self.pretraining_steps = check_non_negative_int("pretraining_steps", pretraining_steps)
         if teacher_embedding_sizes_list is not None:
@@ -169,7 +190,9 @@ class MixedEmbedOpComb(keras.layers.Layer):
         num_choices = np.array([len(c) for c in choices], dtype=np.int64)
         num_slots, max_choices = len(choices), int(num_choices.max())
         self.num_choices = num_choices.tolist()
-        self.max_emb_choice_per_slot = [sum(c) for c in choices]
+        nested = self.layout == "nested"
+        # Each slot's block width in the input.
+        self.max_emb_choice_per_slot = [max(c) if nested else sum(c) for c in choices]
         self.total_embedding_size = sum(self.max_emb_choice_per_slot)
         self.total_num_choices = int(num_choices.sum())
         self._num_slots, self._max_choices = num_slots, max_choices
@@ -186,10 +209,22 @@ class MixedEmbedOpComb(keras.layers.Layer):
         self._sizes = sizes
         self._zero_first = (j == 0) & (sizes == 0)  # [S, M], choice 0 of a slot sized 0
         self._has_zero_first = bool(self._zero_first.any())
-        # Input column -> position (slot * M + choice) of its choice in the padded matrix.
-        self._column_index = np.repeat(
-            np.arange(num_slots * max_choices, dtype=np.int32), sizes.reshape(-1)
-        )
+        if nested:
+            # Input column k of slot i -> position (i * M + t) of the narrowest choice t
+            # wider than k; the multiplier there is the sum of the factors of choices
+            # t, t + 1, ... (sizes ascend), see `_column_factors`.
+            self._column_index = np.concatenate(
+                [
+                    i * max_choices + np.searchsorted(np.asarray(c), np.arange(max(c)), "right")
+                    for i, c in enumerate(choices)
+                ]
+            ).astype(np.int32)
+        else:
+            # Input column -> position (slot * M + choice) of its choice in the padded
+            # matrix.
+            self._column_index = np.repeat(
+                np.arange(num_slots * max_choices, dtype=np.int32), sizes.reshape(-1)
+            )
 
     # ------------------------------------------------------------------------- build
 
@@ -249,8 +284,9 @@ class MixedEmbedOpComb(keras.layers.Layer):
                 for s, w in zip(self.slot_names[:8], self.max_emb_choice_per_slot, strict=False)
             )
             more = ", ..." if self._num_slots > 8 else ""
+            what = "their largest size" if self.layout == "nested" else "the sum of their sizes"
             raise ValueError(
-                "The embedding width must be the sum over slots of the sum of their sizes "
+                f"The embedding width must be the sum over slots of {what} "
                 f"({self.total_embedding_size}: {widths}{more}). Received: {name}={shape}"
             )
 
@@ -289,7 +325,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
 
         step = ops.convert_to_tensor(self.step)
         padded = self._choice_factors(step, bool(training))  # [S, M]
-        factors = ops.reshape(padded, (-1,))  # [S * M]
+        factors = ops.reshape(self._column_factors(padded), (-1,))  # [S * M]
         masked = self._masked_multiply(embedding, factors)
         if training:
             self.step.assign_add(ops.ones((), dtype=self.step.dtype))
@@ -334,6 +370,14 @@ class MixedEmbedOpComb(keras.layers.Layer):
         onehot = ops.one_hot(chosen[:, 0], self._max_choices, dtype="float32")
         # p - sg(p) first: its value is exactly 0, so the factor is exactly 1.
         return onehot * (1.0 + (probs - ops.stop_gradient(probs)))
+
+    def _column_factors(self, padded: Any) -> Any:
+        """``[S, M]``: what a column of choice position ``(i, t)`` is multiplied by: the
+        choice's factor (``"separate"``), or the sum of the factors of choices ``t, t + 1,
+        ...`` of the slot (``"nested"``: the choices that keep the column)."""
+        if self.layout != "nested":
+            return padded
+        return ops.flip(ops.cumsum(ops.flip(padded, axis=1), axis=1), axis=1)
 
     def _masked_multiply(self, x: Any, factors: Any) -> Any:
         """``x * factors[column_index]``: each column times the factor of its choice.
@@ -557,6 +601,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
                 "distillation_mask": self.distillation_mask,
                 "seed": self.seed,
                 "mode": self.mode,
+                "layout": self.layout,
             }
         )
         return config

@@ -173,7 +173,9 @@ class HoldoutEvaluator:
         self.calls = 0
         self._chunks: list[tuple[Any, Any]] = []
         if hasattr(model, "lookup") and hasattr(model, "forward_pooled"):
-            lookup = tf.function(model.lookup)
+            # The model is plain Python over tensors: nothing to convert (AutoGraph would
+            # spend seconds transpiling the lookup and forward code).
+            lookup = tf.function(model.lookup, autograph=False)
             pooled = [lookup(batch) for batch in batches]
             per_chunk = max(1, chunk // max(1, int(np.asarray(batches[0]["label"]).size)))
             starts = list(range(0, len(batches), per_chunk))
@@ -191,7 +193,7 @@ class HoldoutEvaluator:
                 logits, _ = model.forward_pooled(pooled, features, training=False)
                 return tf.reshape(logits, [-1])
 
-            self._logits_fn = tf.function(logits_of)
+            self._logits_fn = tf.function(logits_of, autograph=False)
             self._batches: list[Any] = []
         else:  # a model without cached lookups: its own evaluation step, batch by batch
             self._batches = list(batches)

@@ -4,9 +4,11 @@ Without --dims every slot has its largest candidate size (full width). With --di
 search_result.json of `nwsrec search`), each slot gets its chosen size and size-0 slots
 are dropped; with --dims and --budget F (or --max-bytes N), the sizes of the search's
 frontier point of lowest held-out loss within F x full width's embedding parameters.
-Reports test AUC, log loss and the table memory plan; writes params.json, checkpoints
-and TensorBoard event files into --model-dir (default runs/<model>/train).
-Rerunning the same command resumes from the last checkpoint.
+--warm-start starts a new run from the search's weights (each slot's first columns of its
+nested block, and the DNN rows that face them) and fine-tunes, instead of training
+from a fresh initialisation. Reports test AUC, log loss and the table memory plan;
+writes params.json, checkpoints and TensorBoard event files into --model-dir (default
+runs/<model>/train). Rerunning the same command resumes from the last checkpoint.
 
 On a cluster, start every task with its TF_CONFIG and --strategy (auto: mwms, or ps when
 the cluster has ps tasks); only the chief writes into --model-dir and prints the report
@@ -36,6 +38,13 @@ def register(subparsers: Any) -> None:
     from nwsrec.cli.args import add_budget_arguments
 
     add_budget_arguments(parser, "with --dims, the frontier point to train")
+    parser.add_argument(
+        "--warm-start",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --dims, start from the search's weights and fine-tune (default: "
+        "from a fresh initialisation)",
+    )
     add_strategy_argument(parser)
     parser.set_defaults(func=run)
 
@@ -56,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             dims_path=args.dims,
             budget=args.budget,
             max_bytes=args.max_bytes,
+            warm_start=args.warm_start,
             **options,
         ),
     )
