@@ -50,9 +50,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 import tensorflow as tf
 
@@ -60,7 +62,7 @@ from nwsrec.checks import is_int
 from nwsrec.features.optimizers import SlotDefaults, default_slot_defaults
 from nwsrec.features.specs import FeatureSlice, SlotSpec
 
-__all__ = ["Env"]
+__all__ = ["Env", "discovery_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -377,3 +379,36 @@ class Env:
                 "create FeatureSlot and FeatureColumnV1 inside logits_fn on every run. "
                 f"Received: slot_id={slot_id} from an ended round"
             )
+
+
+def discovery_batch(feature_map: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch a model's discovery runs on: one example parsed with ``feature_map``,
+    every fixed-length feature zeros (or empty strings), every id list empty.
+
+    Raises:
+        ValueError: if ``feature_map`` is not a mapping.
+
+    Example:
+        >>> batch = discovery_batch({"label": tf.io.FixedLenFeature([], tf.float32),
+        ...                          "slot_1_0": tf.io.VarLenFeature(tf.int64)})
+        >>> batch["label"].numpy().tolist(), batch["slot_1_0"].values.shape.as_list()
+        ([0.0], [0])
+    """
+    if not isinstance(feature_map, Mapping):
+        raise ValueError(
+            f"`feature_map()` must return a mapping. Received: {type(feature_map).__name__}"
+        )
+    example = tf.train.Example()
+    for name, spec in feature_map.items():
+        if not isinstance(spec, tf.io.FixedLenFeature) or spec.default_value is not None:
+            continue
+        size = math.prod(tf.TensorShape(spec.shape).as_list())
+        feature = example.features.feature[name]
+        dtype = tf.as_dtype(spec.dtype)
+        if dtype == tf.string:
+            feature.bytes_list.value.extend([b""] * size)
+        elif dtype.is_integer:
+            feature.int64_list.value.extend([0] * size)
+        else:
+            feature.float_list.value.extend([0.0] * size)
+    return tf.io.parse_example(tf.constant([example.SerializeToString()]), dict(feature_map))
