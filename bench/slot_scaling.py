@@ -9,12 +9,19 @@ machine is shared, wall time is not a fair figure) and as wall time.
 The figure of the goal: 64-slot examples/s over 8-slot examples/s, read as the ratio of
 CPU time per step (``cpu_8 / cpu_64``); goal >= 0.35.
 
-Run: ``.venv/bin/python bench/slot_scaling.py [--rounds 2] [--steps 400]``.
+``--profile SLOTS`` instead traces ``--steps`` steps of one run with the TensorFlow
+profiler and prints, per op type, the op runs and microseconds of CPU per step in the
+executor threads (what is still per slot shows as runs per step growing with the slots).
+
+Run: ``.venv/bin/python bench/slot_scaling.py [--rounds 2] [--steps 400]``;
+``--profile 64 --steps 50`` for the profile.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import glob
 import json
 import os
 import statistics
@@ -49,8 +56,11 @@ def _data(root: str, slots: int) -> str:
     return path
 
 
-def worker(data: str, warmup: int, steps: int, out: str) -> None:
-    """One timed run in this process; writes ``{"cpu_ms", "wall_ms"}`` per step to ``out``."""
+def worker(data: str, warmup: int, steps: int, out: str, profile: str | None = None) -> None:
+    """One timed run in this process; writes ``{"cpu_ms", "wall_ms"}`` per step to ``out``
+    (with ``profile``, a log dir: the profiler's trace of the timed steps, summed)."""
+    import tensorflow as tf
+
     from nwsrec.tasks.synthetic.params.params import SyntheticModel
     from nwsrec.training.trainer import Trainer
 
@@ -70,11 +80,38 @@ def worker(data: str, warmup: int, steps: int, out: str) -> None:
     with tempfile.TemporaryDirectory() as model_dir:
         trainer = Trainer(lambda: SyntheticModel(params), params, model_dir, progress=False)
         trainer.train(steps=warmup)
+        if profile:
+            tf.profiler.experimental.start(profile)
         cpu, wall = time.process_time(), time.perf_counter()
         trainer.train(steps=warmup + steps)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if profile:
+            tf.profiler.experimental.stop()
+    result = {"cpu_ms": 1e3 * cpu / steps, "wall_ms": 1e3 * wall / steps}
+    if profile:
+        result["ops"] = _read_profile(profile, steps)
     with open(out, "w") as f:
-        json.dump({"cpu_ms": 1e3 * cpu / steps, "wall_ms": 1e3 * wall / steps}, f)
+        json.dump(result, f)
+
+
+def _read_profile(logdir: str, steps: int) -> list[tuple[str, float, float]]:
+    """``(op type, runs per step, CPU us per step)`` in the executor threads, by time."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    with open(glob.glob(os.path.join(logdir, "plugins/profile/*/*.xplane.pb"))[0], "rb") as f:
+        space.ParseFromString(f.read())
+    plane = next(p for p in space.planes if p.name == "/host:CPU")
+    time_ps: collections.Counter = collections.Counter()
+    runs: collections.Counter = collections.Counter()
+    for line in plane.lines:
+        if line.name.startswith("tf_Compute"):
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                kind = name.rsplit(":", 1)[1] if ":" in name else "(executor frames)"
+                time_ps[kind] += event.duration_ps
+                runs[kind] += 1
+    return [(k, runs[k] / steps, ps / 1e6 / steps) for k, ps in time_ps.most_common(40)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "nwsrec_slots"))
     parser.add_argument("--worker", nargs=2, metavar=("DATA", "OUT"))
+    parser.add_argument("--profile", type=int, choices=SLOTS, help="profile one run")
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker[0], args.warmup, args.steps, args.worker[1])
+        return 0
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.json")
+            data = _data(args.data, args.profile)
+            worker(data, args.warmup, args.steps, out, profile=os.path.join(tmp, "trace"))
+            with open(out) as f:
+                result = json.load(f)
+        print(f"{args.profile} slots: {result['cpu_ms']:.2f} ms CPU per step (profiled)")
+        print(f"{'op type':32} {'runs/step':>10} {'us/step':>10}")
+        for kind, runs, us in result["ops"]:
+            print(f"{kind:32} {runs:10.1f} {us:10.1f}")
         return 0
     results: dict[int, list[dict]] = {s: [] for s in SLOTS}
     with tempfile.TemporaryDirectory() as tmp:
