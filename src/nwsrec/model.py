@@ -12,13 +12,12 @@ A subclass writes ``logits_fn()``: it declares its slots with
 2. Each :meth:`Model.forward` is one *round*: it looks up every table for the batch
    (:meth:`Model.lookup`), runs ``logits_fn`` with those pooled embeddings and returns
    ``(logits [B], aux_losses)``.
-3. The trainer reads :attr:`Model.table_groups` (tables of one width and optimizer in one
-   variable; :attr:`Model.tables` views each table), :meth:`Model.dense_variables` and
+3. The trainer reads :attr:`Model.table_groups`, :meth:`Model.dense_variables` and
    :meth:`Model.nws_layers`.
 
-The tables are data to the model: :class:`~nwsrec.embedding.SlotTables` builds them from
-the env's :class:`~nwsrec.features.SlotSpec` s, plans their memory and looks a batch up;
-the model supplies the layout hooks (:meth:`Model.table_rows`, :meth:`Model.table_bucket`,
+The model never builds a table: :class:`~nwsrec.embedding.SlotTables` reads the env's
+:class:`~nwsrec.features.SlotSpec` s and builds, plans and looks up the tables; the model
+gives it the layout hooks (:meth:`Model.table_rows`, :meth:`Model.table_bucket`,
 :meth:`Model.slice_ids`).
 
 Example:
@@ -56,6 +55,8 @@ from nwsrec.embedding.slot_tables import SlotTables
 from nwsrec.embedding.specs import TableSpec
 from nwsrec.features import Env, FeatureSlice, TableMemoryPlan, read_vocab_file
 from nwsrec.features.env import discovery_batch
+from nwsrec.layers import MixedEmbedOpComb
+from nwsrec.layers.store import LayerStore
 
 __all__ = ["Model"]
 
@@ -110,8 +111,7 @@ class Model:
             )
         self._params = dict(params)
         self._local = threading.local()
-        self._layers: dict[str, keras.layers.Layer] = {}
-        self._layers_lock = threading.Lock()
+        self._layers = LayerStore()
         self._table_groups = params.get("table_groups", True)
         if not isinstance(self._table_groups, bool):
             raise ValueError(
@@ -208,7 +208,7 @@ class Model:
     @property
     def layers(self) -> Mapping[str, keras.layers.Layer]:
         """The Keras layers created through :meth:`keras_layer`, by name (read-only)."""
-        return MappingProxyType(self._layers)
+        return self._layers.layers
 
     # ------------------------------------------------------------------ the rounds
 
@@ -254,15 +254,12 @@ class Model:
         Works eagerly and inside ``tf.function`` (each trace is one round).
 
         Args:
-            features: the parsed batch: ``slot_{s}_{i}`` ids (``tf.SparseTensor`` or
-                ``tf.RaggedTensor``; a missing ``slot_{s}_{i}`` falls back to
-                ``slot_{s}_0``), ``label`` and whatever else ``logits_fn`` reads.
-            training: whether this is a training step (``self.training`` in
-                ``logits_fn``).
+            features: the parsed batch: the slots' ids (see :meth:`lookup`), ``label`` and
+                whatever else ``logits_fn`` reads.
+            training: whether this is a training step (``self.training`` in ``logits_fn``).
 
         Returns:
-            ``(logits [B], aux_losses)``: the auxiliary losses added with
-            :meth:`add_loss` during this round.
+            ``(logits [B], aux_losses)``, the losses added with :meth:`add_loss`.
 
         Raises:
             ValueError: for bad arguments, or a round that declares other slots or dims
@@ -315,10 +312,8 @@ class Model:
 
     def table_rows(self, slot_id: int, index: int) -> int:
         """The rows of slice ``index`` of slot ``slot_id``'s table: the slot's vocab size
-        (plus the OOV row with ``out_of_range_ids="oov"``).
-
-        A subclass whose slices hold part of a slot's ids (frequency buckets) returns
-        fewer, and maps the ids in :meth:`slice_ids`.
+        (plus the OOV row with ``out_of_range_ids="oov"``); fewer in a subclass whose
+        slices hold part of a slot's ids (frequency buckets, mapped by :meth:`slice_ids`).
 
         Raises:
             LookupError: naming the slot, if it is missing from the vocab file.
@@ -341,7 +336,8 @@ class Model:
     def keras_layer(
         self, name: str, factory: Callable[[], keras.layers.Layer]
     ) -> keras.layers.Layer:
-        """The Keras layer called ``name``, created by ``factory()`` on the first call only.
+        """The Keras layer called ``name``, created by ``factory()`` on the first call only
+        (a :class:`~nwsrec.layers.store.LayerStore`).
 
         ``logits_fn`` runs once per step; creating layers through this method keeps their
         weights across steps.
@@ -354,28 +350,7 @@ class Model:
             >>> # inside logits_fn:
             >>> # dense = self.keras_layer("dnn", lambda: keras.layers.Dense(1))
         """
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"`name` must be a non-empty string. Received: name={name!r}")
-        layer = self._layers.get(name)
-        if layer is not None:
-            return layer
-        with self._layers_lock:
-            layer = self._layers.get(name)
-            if layer is None:
-                if isinstance(factory, keras.layers.Layer) or not callable(factory):
-                    raise ValueError(
-                        f"`factory` of layer {name!r} must be a no-argument callable that "
-                        f"returns the layer, e.g. `lambda: keras.layers.Dense(1)`. "
-                        f"Received: factory={factory!r}"
-                    )
-                layer = factory()
-                if not isinstance(layer, keras.layers.Layer):
-                    raise ValueError(
-                        f"`factory` of layer {name!r} must return a keras.layers.Layer. "
-                        f"Received: {type(layer).__name__}"
-                    )
-                self._layers[name] = layer
-        return layer
+        return self._layers.get(name, factory)
 
     def add_loss(self, loss: Any) -> None:
         """Add a scalar auxiliary loss (e.g. distillation) to the current round.
@@ -398,11 +373,9 @@ class Model:
 
     @property
     def tables(self) -> dict[str, TableView]:
-        """``{"table_{s}_{i}": TableView}``, one per slice, built on first access.
-
-        Each table has its slice's optimizer and initializer and the slot's vocab size,
-        and is a view of its rows in its group (:attr:`table_groups`). The first access
-        creates the variables: do it inside the strategy's scope.
+        """``{"table_{s}_{i}": TableView}``, one per slice: its rows of its group
+        (:attr:`table_groups`). The first access creates the variables: do it inside the
+        strategy's scope.
 
         Raises:
             LookupError: if a declared slot is missing from the vocab file.
@@ -429,24 +402,13 @@ class Model:
         self._slot_tables.collection.split_for_serving()
 
     def dense_variables(self) -> list:
-        """The trainable weights of the layers created through :meth:`keras_layer`.
-
-        Includes the architecture weights of :meth:`nws_layers`; each variable once.
-        """
-        seen: set[int] = set()
-        variables = []
-        for layer in self._layers.values():
-            for variable in layer.trainable_weights:
-                if id(variable) not in seen:
-                    seen.add(id(variable))
-                    variables.append(variable)
-        return variables
+        """The trainable weights of the layers created through :meth:`keras_layer` (the
+        architecture weights of :meth:`nws_layers` included), each variable once."""
+        return self._layers.trainable_variables()
 
     def nws_layers(self) -> list:
         """The ``nwsrec.layers.MixedEmbedOpComb`` layers created through :meth:`keras_layer`."""
-        from nwsrec.layers import MixedEmbedOpComb
-
-        return [layer for layer in self._layers.values() if isinstance(layer, MixedEmbedOpComb)]
+        return self._layers.of_type(MixedEmbedOpComb)
 
     def create_input_fn(
         self,
@@ -460,10 +422,8 @@ class Model:
         Args:
             file_pattern: glob of the TFRecord files.
             repeat: repeat the data forever.
-            split: a ``nwsrec.data.RecordSplit`` to read one part of the records (a
-                search's training part or its held-out part); None reads every record.
-            shuffle: read in a seeded order (the pipeline's ``shuffle_*`` knobs); None:
-                ``repeat`` (the training input shuffles, evaluation reads in order).
+            split: a ``nwsrec.data.RecordSplit`` (one part of the records); None: all.
+            shuffle: read in a seeded order; None: ``repeat`` (training shuffles).
         """
         from nwsrec.data.pipeline import make_input_fn
 

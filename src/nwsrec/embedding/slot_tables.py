@@ -74,14 +74,16 @@ class VocabLayout:
 
     Args:
         env: the env whose vocab sizes give the rows.
+        oov: add the OOV row to every table (for :class:`SlotTables` with ``oov``).
     """
 
-    def __init__(self, env: Env) -> None:
+    def __init__(self, env: Env, oov: bool = False) -> None:
         self._env = env
+        self._oov = oov
 
     def table_rows(self, slot_id: int, index: int) -> int:
-        """The slot's vocab size."""
-        return int(self._env.vocab_size_dict[slot_id])
+        """The slot's vocab size (plus the OOV row)."""
+        return int(self._env.vocab_size_dict[slot_id]) + (1 if self._oov else 0)
 
     def table_bucket(self, slot_id: int, index: int) -> int | None:
         """None: a table holds every id of its slot."""
