@@ -74,7 +74,6 @@ __all__ = [
     "SparseFTRL",
     "SparseOptimizer",
     "SparseSGD",
-    "SubtractingOptimizer",
     "make_sparse_optimizer",
 ]
 
@@ -102,12 +101,7 @@ class SparseOptimizer(abc.ABC):
 
     An update gathers the batch's rows of the table and of each slot, computes their new
     values with :meth:`update_rows` (elementwise math on ``[n, dim]`` blocks), and writes
-    them back with ``ResourceScatterUpdate``. Nothing else is read or written. An optimizer
-    whose new table rows are ``table - delta`` with a delta that does not read the table
-    (SGD, Adagrad, row-wise Adagrad, Adam: :class:`SubtractingOptimizer`) subtracts the
-    delta in place with ``ResourceScatterSub`` instead: the table's rows are neither
-    gathered nor written back whole (the same float subtraction, so the same values).
-    Subclasses
+    them back with ``ResourceScatterUpdate``. Nothing else is read or written. Subclasses
     validate their TPU optimizer object at construction. Build one with
     :func:`make_sparse_optimizer`.
 
@@ -201,15 +195,9 @@ class SparseOptimizer(abc.ABC):
                 summed).
             grads: float32 ``[n, dim]``, the summed gradient of each row in ``ids``.
         """
-        targets = {name: slots[name] for name in self.slot_names}
-        if isinstance(self, SubtractingOptimizer):
-            rows = {name: tf.gather(target, ids) for name, target in targets.items()}
-            delta, new_rows = self.table_delta(rows, grads, self.learning_rate())
-            tf.raw_ops.ResourceScatterSub(resource=variable.handle, indices=ids, updates=delta)
-        else:
-            targets = {"table": variable, **targets}
-            rows = {name: tf.gather(target, ids) for name, target in targets.items()}
-            new_rows = self.update_rows(rows, grads, self.learning_rate())
+        targets = {"table": variable, **{name: slots[name] for name in self.slot_names}}
+        rows = {name: tf.gather(target, ids) for name, target in targets.items()}
+        new_rows = self.update_rows(rows, grads, self.learning_rate())
         for name, target in targets.items():
             tf.raw_ops.ResourceScatterUpdate(
                 resource=target.handle, indices=ids, updates=new_rows[name]
@@ -255,35 +243,18 @@ class SparseOptimizer(abc.ABC):
             )
 
 
-class SubtractingOptimizer(SparseOptimizer):
-    """An optimizer whose new table rows are ``table - delta``, ``delta`` computed from the
-    gradient and the slots only (:meth:`table_delta`)."""
-
-    @abc.abstractmethod
-    def table_delta(
-        self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
-    ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-        """``(delta [n, dim], new rows of each slot)`` from the slots' current ``rows``."""
-
-    def update_rows(  # noqa: D102
-        self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
-    ) -> dict[str, tf.Tensor]:
-        delta, slots = self.table_delta(rows, grads, learning_rate)
-        return {"table": rows["table"] - delta, **slots}
-
-
-class SparseSGD(SubtractingOptimizer):
+class SparseSGD(SparseOptimizer):
     """``w -= lr * g``."""
 
     config_class = _TPU.SGD
 
-    def table_delta(  # noqa: D102
+    def update_rows(  # noqa: D102
         self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
-    ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-        return learning_rate * grads, {}
+    ) -> dict[str, tf.Tensor]:
+        return {"table": rows["table"] - learning_rate * grads}
 
 
-class SparseAdagrad(SubtractingOptimizer):
+class SparseAdagrad(SparseOptimizer):
     """``a += g**2; w -= lr * g / sqrt(a)``."""
 
     config_class = _TPU.Adagrad
@@ -292,15 +263,15 @@ class SparseAdagrad(SubtractingOptimizer):
         del slot_name
         return float(self.config.initial_accumulator_value)
 
-    def table_delta(  # noqa: D102
+    def update_rows(  # noqa: D102
         self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
-    ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    ) -> dict[str, tf.Tensor]:
         accumulators = rows["accumulators"] + tf.square(grads)
-        delta = learning_rate * grads * tf.math.rsqrt(accumulators)
-        return delta, {"accumulators": accumulators}
+        table = rows["table"] - learning_rate * grads * tf.math.rsqrt(accumulators)
+        return {"table": table, "accumulators": accumulators}
 
 
-class SparseAdagradRowwise(SubtractingOptimizer):
+class SparseAdagradRowwise(SparseOptimizer):
     """``a += mean(g**2)`` per row (``a`` is ``[n, 1]``); ``w -= lr * g / sqrt(a)``."""
 
     config_class = AdagradRowwise
@@ -309,17 +280,17 @@ class SparseAdagradRowwise(SubtractingOptimizer):
         del slot_name
         return float(self.config.initial_accumulator_value)
 
-    def table_delta(  # noqa: D102
+    def update_rows(  # noqa: D102
         self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
-    ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    ) -> dict[str, tf.Tensor]:
         accumulators = rows["accumulators"] + tf.reduce_mean(
             tf.square(grads), axis=1, keepdims=True
         )
-        delta = (learning_rate * tf.math.rsqrt(accumulators)) * grads
-        return delta, {"accumulators": accumulators}
+        table = rows["table"] - (learning_rate * tf.math.rsqrt(accumulators)) * grads
+        return {"table": table, "accumulators": accumulators}
 
 
-class SparseAdam(SubtractingOptimizer):
+class SparseAdam(SparseOptimizer):
     """Lazy Adam on the rows of the batch, with the TPU formula (no bias correction)."""
 
     config_class = _TPU.Adam
@@ -334,9 +305,9 @@ class SparseAdam(SubtractingOptimizer):
                 f"proportion to the table's rows. Received: lazy_adam={config.lazy_adam!r}"
             )
 
-    def table_delta(  # noqa: D102
+    def update_rows(  # noqa: D102
         self, rows: Mapping[str, tf.Tensor], grads: tf.Tensor, learning_rate: tf.Tensor
-    ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    ) -> dict[str, tf.Tensor]:
         beta_1 = tf.constant(self.config.beta_1, tf.float32)
         beta_2 = tf.constant(self.config.beta_2, tf.float32)
         epsilon = tf.constant(self.config.epsilon, tf.float32)
@@ -346,7 +317,11 @@ class SparseAdam(SubtractingOptimizer):
             step = momenta * tf.math.rsqrt(velocities + tf.square(epsilon))
         else:
             step = momenta / (tf.sqrt(velocities) + epsilon)
-        return learning_rate * step, {"momenta": momenta, "velocities": velocities}
+        return {
+            "table": rows["table"] - learning_rate * step,
+            "momenta": momenta,
+            "velocities": velocities,
+        }
 
 
 class SparseFTRL(SparseOptimizer):
