@@ -512,28 +512,3 @@ def test_prepared_ids_are_shared_by_tables_of_one_vocab_size_and_refused_by_othe
     other = EmbeddingTable("o", VOCAB + 1, DIM, E.SGD(0.1))
     with pytest.raises(ValueError, match=f"prepared for {VOCAB + 1} rows"):
         other.lookup(prepared)
-
-
-@pytest.mark.parametrize(
-    "examples, batch, one_each",
-    [([0, 1, 2], 3, True), ([0, 0, 2], 3, False), ([0, 1], 3, False), ([1, 0, 2], 3, False)],
-    ids=["one-each", "two-in-one", "one-missing", "out-of-order"],
-)
-def test_pooling_passes_rows_through_only_when_each_example_has_one_id(examples, batch, one_each):
-    from nwsrec.embedding.table import one_id_per_example, sum_pool, sum_pool_or_pass
-
-    rows = tf.Variable(tf.random.stateless_normal([len(examples), 3], seed=[1, 2]))
-    examples = tf.constant(examples, tf.int64)
-    assert bool(one_id_per_example(examples, batch)) is one_each
-    weights = tf.random.stateless_normal([batch, 3], seed=[3, 4])
-    outputs = []
-    for pool in (
-        lambda: sum_pool(rows, examples, batch),
-        lambda: sum_pool_or_pass(rows, examples, batch, one_id_per_example(examples, batch)),
-    ):
-        with tf.GradientTape() as tape:
-            pooled = pool()
-            loss = tf.reduce_sum(pooled * weights)
-        outputs.append((pooled.numpy(), tape.gradient(loss, rows).numpy()))
-    np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
-    np.testing.assert_array_equal(outputs[0][1], outputs[1][1])

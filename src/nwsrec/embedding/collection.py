@@ -45,11 +45,9 @@ from nwsrec.embedding.table import (
     EmbeddingTable,
     LookupIds,
     checked_ids,
-    one_id_per_example,
     prepare_ids,
     resolve_initializer,
     sum_pool,
-    sum_pool_or_pass,
 )
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
@@ -65,8 +63,6 @@ class MemberLayout(NamedTuple):
     """int64 ``[n]``: ``k * B + b`` for an id of member ``k`` (in lookup order), example ``b``."""
     num_segments: tf.Tensor
     """Scalar: members x B."""
-    one_each: tf.Tensor
-    """Scalar bool: every example has one id of every member (the rows need no pooling)."""
 
 
 class TableGroup(EmbeddingTable):
@@ -162,13 +158,7 @@ class TableGroup(EmbeddingTable):
                 values = checked_ids(values, self.members[k].rows, self.members[k].name)
             if self.offsets[k]:
                 values = tf.cast(values, tf.int64) + self.offsets[k]
-            examples, batch = prepared.examples, prepared.batch
-            pooled = sum_pool_or_pass(
-                gather_rows(self.variable, values),
-                examples,
-                batch,
-                one_id_per_example(examples, batch),
-            )
+            pooled = sum_pool(gather_rows(self.variable, values), prepared.examples, prepared.batch)
             return {k: tf.ensure_shape(pooled, [prepared.static_batch, self.dim])}
         key = tuple((id(ids[k]), self.offsets[k], self.members[k].rows) for k in order)
         layout = None if layouts is None else layouts.get(key)
@@ -177,7 +167,7 @@ class TableGroup(EmbeddingTable):
             if layouts is not None:
                 layouts[key] = layout
         rows = gather_rows(self.variable, layout.rows)
-        pooled = sum_pool_or_pass(rows, layout.segments, layout.num_segments, layout.one_each)
+        pooled = sum_pool(rows, layout.segments, layout.num_segments)
         static = ids[order[0]].static_batch
         parts = tf.unstack(
             tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
@@ -200,10 +190,7 @@ class TableGroup(EmbeddingTable):
         if any(self.offsets[k] for k in order):
             offsets = tf.constant([self.offsets[k] for k in order], tf.int64)
             values = values + tf.gather(offsets, member)
-        segments, num_segments = examples + member * batch, len(order) * batch
-        return MemberLayout(
-            values, segments, num_segments, one_id_per_example(segments, num_segments)
-        )
+        return MemberLayout(values, examples + member * batch, len(order) * batch)
 
     def _checked_members(self, values: tf.Tensor, member: tf.Tensor, order: list[int]) -> tf.Tensor:
         """``values`` after one run-time check that each id lies in its own table's rows;

@@ -49,10 +49,8 @@ __all__ = [
     "LookupIds",
     "checked_ids",
     "prepare_ids",
-    "one_id_per_example",
     "resolve_initializer",
     "sum_pool",
-    "sum_pool_or_pass",
 ]
 
 
@@ -69,38 +67,6 @@ def sum_pool(rows: tf.Tensor, examples: tf.Tensor, batch: tf.Tensor) -> Any:
 
     def grad(upstream: tf.Tensor) -> tuple[tf.Tensor, None, None]:
         return tf.gather(upstream, examples), None, None
-
-    return pooled, grad
-
-
-def one_id_per_example(examples: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
-    """Scalar bool: whether ``examples`` is exactly ``0, 1, ..., batch - 1`` (each example
-    has one id, in order: a single-valued slot, the common case of CTR data)."""
-    batch = tf.cast(batch, tf.int64)
-    n = tf.size(examples, out_type=tf.int64)
-    in_order = tf.reduce_all(tf.equal(tf.cast(examples, tf.int64), tf.range(n)))
-    return tf.logical_and(tf.equal(n, batch), in_order)
-
-
-@tf.custom_gradient
-def sum_pool_or_pass(
-    rows: tf.Tensor, examples: tf.Tensor, batch: tf.Tensor, one_each: tf.Tensor
-) -> Any:
-    """:func:`sum_pool`, or ``rows`` as they are where ``one_each`` (see
-    :func:`one_id_per_example`): then the pooled rows are the rows, and neither the
-    forward segment sum nor the backward gather runs (only the taken branch of each
-    ``tf.cond`` does). A sum of one float is that float, so the values are the same."""
-
-    def pool() -> tf.Tensor:
-        return tf.math.unsorted_segment_sum(rows, examples, batch)
-
-    pooled = tf.cond(one_each, lambda: tf.identity(rows), pool)
-
-    def grad(upstream: tf.Tensor) -> tuple[tf.Tensor, None, None, None]:
-        back = tf.cond(
-            one_each, lambda: tf.identity(upstream), lambda: tf.gather(upstream, examples)
-        )
-        return back, None, None, None
 
     return pooled, grad
 
