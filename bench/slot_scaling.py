@@ -9,6 +9,16 @@ machine is shared, wall time is not a fair figure) and as wall time.
 The figure of the goal: 64-slot examples/s over 8-slot examples/s, read as the ratio of
 CPU time per step (``cpu_8 / cpu_64``); goal >= 0.35.
 
+What a 64-slot step spends (the profile): the tables' ops now run once per group, not per
+slot (about 70 ops per step grow with the slots, all ``StridedSlice`` / ``Size`` of the
+ids' unpacking); the rest grows with the ids: per group a gather of the batch's rows
+forward, a gather and a scatter per variable in the update, one ``unique`` shared by the
+groups of one layout, and the input pipeline's ``ParseExampleV2``. Tried and not kept
+(measured): ``ResourceScatterSub`` for the ``table - delta`` optimizers instead of gather,
+subtract and ``ResourceScatterUpdate`` (4-5x the CPU on 22k rows x 16); passing the rows
+through where each example has one id (the check and ``tf.cond`` cost more than the
+segment sum and gather they skip).
+
 ``--profile SLOTS`` instead traces ``--steps`` steps of one run with the TensorFlow
 profiler and prints, per op type, the op runs and microseconds of CPU per step in the
 executor threads (what is still per slot shows as runs per step growing with the slots).
