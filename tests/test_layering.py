@@ -153,3 +153,15 @@ def test_only_cli_imports_cli():
             continue
         hits += [f"{path.name}:{ln}" for ln, t in _imports(path) if _part(t) == "cli"]
     assert hits == []
+
+
+def test_the_env_never_imports_the_slots():
+    """``Env`` records plain specs: ``features/env.py`` reads ``features/specs.py``, never
+    ``features/slots.py`` (which imports the env), not even for type checking."""
+    env = SRC / "features" / "env.py"
+    targets = {target for _, target in _imports(env)}
+    assert "nwsrec.features.slots" not in targets
+    assert "nwsrec.features.specs" in targets
+    tree = ast.parse(env.read_text(encoding="utf-8"))
+    relative = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0]
+    assert relative == []

@@ -61,21 +61,6 @@ class RecordingModel(Model):
         return dense(tf.concat([emb, self.features["dense"]], axis=1))[:, 0]
 
 
-class PoolingModel(Model):
-    """Pools slots 1 and 11 several times with sum_pooling and keeps what it produced."""
-
-    def logits_fn(self):
-        fc = {s: FeatureColumnV1(FeatureSlot(self.env, s), f"slot_{s}_0") for s in (1, 11)}
-        input_map, total = {}, []
-        first = self.sum_pooling(fc, input_map, [11, 1], 4, total)
-        second = self.sum_pooling(fc, input_map, [11], 4, total)
-        third = self.sum_pooling(fc, input_map, [1], 2, total, add_into_embeddings=False)
-        fourth = self.sum_pooling(fc, input_map, [1], 2, total)
-        self.record = {"input_map": input_map, "total": total, "out": [first, second, third]}
-        self.record["out"].append(fourth)
-        return tf.reduce_sum(first, axis=1)
-
-
 def _sparse(rows, dtype=tf.int64):
     """A [B, max_len] SparseTensor of ids from a list of id lists."""
     indices = [[b, j] for b, ids in enumerate(rows) for j in range(len(ids))]
@@ -244,42 +229,6 @@ def test_nws_layers_are_the_memoized_mixed_embed_op_combs(tmp_path):
     assert nws_weights and nws_weights <= {id(v) for v in model.dense_variables()}
 
 
-# ------------------------------------------------------------------------ pooling
-
-
-def test_sum_pooling_names_repeated_slots_exactly_and_collects_embeddings(tmp_path):
-    model = PoolingModel(_params(tmp_path))
-    assert model.env.slot_to_dims == {1: [4, 2, 2], 11: [4, 4]}
-    record = model.record
-    # The seed counted keys by substring, so "11_1" also counted for slot 1.
-    assert list(record["input_map"]) == [11, 1, "11_1", "1_1", "1_2"]
-    assert [dim for _, dim in record["total"]] == [4, 4, 4, 2]  # third call not added
-    assert record["input_map"]["1_1"] is record["out"][2]
-
-
-def test_sum_pooling_returns_the_sum_or_the_single_embedding(tmp_path):
-    model = PoolingModel(_params(tmp_path))
-    values = {"slot_1_0": 1.0, "slot_1_1": 2.0, "slot_1_2": 3.0, "slot_11_0": 10.0}
-    values["slot_11_1"] = 20.0
-    dims = {"slot_1_0": 4, "slot_1_1": 2, "slot_1_2": 2, "slot_11_0": 4, "slot_11_1": 4}
-    model.env.begin_round({k: tf.fill([2, dims[k]], v) for k, v in values.items()})
-    model.logits_fn()
-    model.env.end_round()
-    first, second, third, fourth = (t.numpy() for t in model.record["out"])
-    assert np.all(first == 11.0) and first.shape == (2, 4)  # slot 11 + slot 1
-    assert np.all(second == 20.0) and np.all(third == 2.0) and np.all(fourth == 3.0)
-
-
-def test_sum_pooling_errors(tmp_path):
-    model = PlanModel(_params(tmp_path))
-    with pytest.raises(ValueError, match="`features` must name at least one column"):
-        model.sum_pooling({}, {}, [], 4, [])
-    with pytest.raises(
-        LookupError, match="`features` must name keys of `fc_dict`. Received: key=5"
-    ):
-        model.sum_pooling({}, {}, [5], 4, [])
-
-
 # ------------------------------------------------------------------------ configs
 
 
@@ -335,7 +284,7 @@ def test_slot_with_zero_vocab_cannot_get_a_table(tmp_path):
 
 def test_memory_plan_matches_hand_computation(tmp_path, caplog):
     model = PlanModel(_params(tmp_path))
-    with caplog.at_level(logging.INFO, logger="nwsrec.model"):
+    with caplog.at_level(logging.INFO, logger="nwsrec.embedding.slot_tables"):
         plan = model.table_memory_plan()
     assert isinstance(plan, TableMemoryPlan)
     rows = [(t.name, t.rows, t.dim, t.padded_dim, t.optimizer, t.copies) for t in plan.tables]
@@ -615,7 +564,7 @@ def test_tables_that_cannot_fit_are_refused_before_any_is_allocated(tmp_path):
             model.forward(
                 {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1]]), "slot_3_0": _sparse([[1]])}
             )
-        assert model._tables is None
+        assert model._slot_tables._collection is None
     text = str(err.value)
     assert "\n" not in text
     assert text.startswith("the embedding tables of model 'PlanModel' need ")
@@ -634,8 +583,10 @@ def test_check_memory_false_builds_what_the_check_would_refuse(tmp_path, monkeyp
     assert tuple(tables["table_1_1"].variable.shape) == (100, 4)
 
 
-def test_ids_are_range_checked_once_per_table_group_naming_the_table(tmp_path):
-    model = RowwiseModel(_params(tmp_path))  # 2 slots x (bias + vector): 4 tables, 2 groups
+def test_ids_are_range_checked_once_for_the_groups_of_one_layout_naming_the_table(tmp_path):
+    # 2 slots x (bias + vector): 4 tables, 2 groups whose members read the same ids at the
+    # same row offsets: one layout of row ids, checked once.
+    model = RowwiseModel(_params(tmp_path))
 
     @tf.function
     def lookup(features):
@@ -644,7 +595,7 @@ def test_ids_are_range_checked_once_per_table_group_naming_the_table(tmp_path):
     features = {"slot_1_0": _sparse([[1]]), "slot_2_0": _sparse([[1], [49]])}
     graph = lookup.get_concrete_function(features).graph
     checks = [op for op in graph.get_operations() if op.type in ("All", "Any")]
-    assert len(model.tables) == 4 and len(model.table_groups) == 2 and len(checks) == 2
+    assert len(model.tables) == 4 and len(model.table_groups) == 2 and len(checks) == 1
     # Slot 2 has 50 rows: 50 is a row of its group (150 rows) but not of its table.
     bad = {**features, "slot_2_0": _sparse([[1], [50]])}
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"table_2_\d must lie in \[0, 50\)"):

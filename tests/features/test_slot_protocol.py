@@ -8,7 +8,14 @@ import tensorflow as tf
 
 import nwsrec.embedding
 import nwsrec.features
-from nwsrec.features import Env, FeatureColumnV1, FeatureSlot, SlotDefaults
+from nwsrec.features import (
+    Env,
+    FeatureColumnV1,
+    FeatureSlice,
+    FeatureSlot,
+    SlotDefaults,
+    SlotSpec,
+)
 
 E = tf.tpu.experimental.embedding
 
@@ -84,44 +91,56 @@ def test_declare_slot_records_the_slot_and_returns_the_round_id():
     env = Env({1: 10})
     slot = FeatureSlot(env, 1, has_bias=True)  # FeatureSlot calls env.declare_slot
     with pytest.raises(ValueError, match="slot 1 must be declared once per round"):
-        env.declare_slot(slot)
+        env.declare_slot(slot.spec)
     env.finalize()
-    assert env.slot_to_config == {1: slot}
+    assert env.slot_to_config == {1: slot.spec}
+    assert isinstance(env.slot_to_config[1], SlotSpec)
     with pytest.raises(ValueError, match="must be declared inside a round"):
-        env.declare_slot(slot)
+        env.declare_slot(slot.spec)
 
 
-def test_declare_slice_checks_dims_against_discovery():
+def test_declare_slice_checks_dims_against_discovery_and_records_the_slice():
     env = Env({1: 10})
     FeatureColumnV1(FeatureSlot(env, 1), "slot_1_0").add_vector(4)
     env.finalize()
     env.begin_round({"slot_1_0": tf.ones([2, 4])})
     slot = FeatureSlot(env, 1)
-    env.declare_slice(slot, 0, 4)  # what discovery declared: fine
+    sgd = E.SGD(0.1)
     with pytest.raises(ValueError, match=r"slot 1 slice 0 must match discovery \(dim 4"):
-        env.declare_slice(slot, 0, 5)
+        env.declare_slice(slot.round_id, FeatureSlice(1, 0, 5, sgd, None))
     with pytest.raises(ValueError, match=r"slot 1 slice 1 must match discovery \(no such"):
-        env.declare_slice(slot, 1, 4)
-    assert slot.feature_slices == ()  # declare_slice only checks; the slot records
-    slot.add_feature_slice(4)
+        env.declare_slice(slot.round_id, FeatureSlice(1, 1, 4, sgd, None))
+    assert slot.feature_slices == ()  # nothing recorded by a refused slice
+    slot.add_feature_slice(4)  # calls env.declare_slice, which records the slice
     env.end_round()
+
+
+def test_the_env_records_specs_and_never_a_slot():
+    env = Env({1: 10})
+    slot = FeatureSlot(env, 1, has_bias=True)
+    FeatureColumnV1(slot, "slot_1_0").add_vector(3)
+    env.finalize()
+    (spec,) = env.slot_to_config.values()
+    assert type(spec) is SlotSpec and spec.dims == (1, 3)
+    assert spec.feature_slices == slot.feature_slices
+    assert spec.default_vec_optimizer is slot.default_vec_optimizer
 
 
 def test_slice_embedding_is_the_rounds_tensor_and_zeros_in_discovery():
     env = Env({1: 10})
     slot = FeatureSlot(env, 1, has_bias=True)
     bias = slot.feature_slices[0]
-    zeros = env.slice_embedding(slot, bias)
+    zeros = env.slice_embedding(slot.round_id, bias)
     assert zeros.shape == (1, 1) and float(tf.reduce_sum(zeros)) == 0.0
     env.finalize()
     tensor = tf.fill([3, 1], 7.0)
     env.begin_round({"slot_1_0": tensor})
     slot = FeatureSlot(env, 1, has_bias=True)
-    assert env.slice_embedding(slot, slot.feature_slices[0]) is tensor
+    assert env.slice_embedding(slot.round_id, slot.feature_slices[0]) is tensor
     assert FeatureColumnV1(slot, "slot_1_0").get_bias() is tensor
     env.end_round()
     with pytest.raises(ValueError, match="must be used in the round that declared it"):
-        env.slice_embedding(slot, slot.feature_slices[0])
+        env.slice_embedding(slot.round_id, slot.feature_slices[0])
 
 
 def test_slice_embedding_names_a_missing_feature():
@@ -131,4 +150,4 @@ def test_slice_embedding_names_a_missing_feature():
     env.begin_round({})
     slot = FeatureSlot(env, 1, has_bias=True)
     with pytest.raises(LookupError, match="must hold 'slot_1_0'"):
-        env.slice_embedding(slot, slot.feature_slices[0])
+        env.slice_embedding(slot.round_id, slot.feature_slices[0])

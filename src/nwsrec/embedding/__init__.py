@@ -6,6 +6,10 @@
   from their specs as :class:`TableGroup` s (one variable per group, each table at its
   row offset; one gather, unique, optimizer update and scatter per group and step), with
   a :class:`TableView` of each table.
+- :class:`SlotTables` (:mod:`nwsrec.embedding.slot_tables`): a model's tables built from
+  its slots' specs (:class:`nwsrec.features.SlotSpec`): rows, memory plan
+  (:func:`slot_memory_plan`), the collection, and the batch's lookup with its range checks
+  and out-of-range (OOV) remapping.
 - :class:`EmbeddingTable`: a ``tf.Variable`` ``[vocab_size, dim]`` with its optimizer slots;
   ``lookup`` sum-pools ids, ``apply_gradient`` updates only the looked-up rows.
 - :func:`make_sparse_optimizer`: the row optimizer for a ``tf.tpu.experimental.embedding``
@@ -25,6 +29,7 @@ Example:
 """
 
 from nwsrec.embedding.collection import TableCollection, TableGroup, TableView
+from nwsrec.embedding.memory import slot_memory_plan
 from nwsrec.embedding.optimizers import (
     SUPPORTED_OPTIMIZERS,
     SparseAdagrad,
@@ -35,6 +40,7 @@ from nwsrec.embedding.optimizers import (
     SparseSGD,
     make_sparse_optimizer,
 )
+from nwsrec.embedding.slot_tables import SliceLayout, SlotTables, VocabLayout
 from nwsrec.embedding.specs import GroupPlan, TableSpec, plan_groups
 from nwsrec.embedding.table import EmbeddingTable, LookupIds
 
@@ -49,10 +55,14 @@ __all__ = [
     "SparseFTRL",
     "SparseOptimizer",
     "SparseSGD",
+    "SliceLayout",
+    "SlotTables",
     "TableCollection",
     "TableGroup",
     "TableSpec",
     "TableView",
+    "VocabLayout",
     "make_sparse_optimizer",
     "plan_groups",
+    "slot_memory_plan",
 ]

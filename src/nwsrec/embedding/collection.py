@@ -35,7 +35,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -51,7 +51,18 @@ from nwsrec.embedding.table import (
 )
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
-__all__ = ["TableCollection", "TableGroup", "TableView", "assign_rows"]
+__all__ = ["MemberLayout", "TableCollection", "TableGroup", "TableView", "assign_rows"]
+
+
+class MemberLayout(NamedTuple):
+    """Where the ids of a group's members go: the group's rows and the pooled segments."""
+
+    rows: tf.Tensor
+    """int64 ``[n]``: each id's row of the group (its member's offset added), checked."""
+    segments: tf.Tensor
+    """int64 ``[n]``: ``k * B + b`` for an id of member ``k`` (in lookup order), example ``b``."""
+    num_segments: tf.Tensor
+    """Scalar: members x B."""
 
 
 class TableGroup(EmbeddingTable):
@@ -113,12 +124,19 @@ class TableGroup(EmbeddingTable):
             f"dim={self.dim}, optimizer={type(self.optimizer).__name__})"
         )
 
-    def lookup_members(self, ids: Mapping[int, LookupIds]) -> dict[int, tf.Tensor]:
+    def lookup_members(
+        self, ids: Mapping[int, LookupIds], layouts: dict[Any, MemberLayout] | None = None
+    ) -> dict[int, tf.Tensor]:
         """Sum-pooled embeddings of some members for one batch, in one gather.
 
         Args:
             ids: member index -> its ids, prepared (:func:`~nwsrec.embedding.table.prepare_ids`)
                 for that member's rows; every member's batch has the same size.
+            layouts: a cache of the members' row ids and segments, shared by the groups
+                of one lookup: groups whose members read the same ids at the same row
+                offsets (a slot's bias and vector tables) compute them, and check the
+                ids, once; their gradients then carry the same row ids, so the
+                optimizers' ``unique`` of those ids is computed once per step too.
 
         Returns:
             member index -> ``[B, dim]``. The gradient with respect to :attr:`variable` is
@@ -142,9 +160,25 @@ class TableGroup(EmbeddingTable):
                 values = tf.cast(values, tf.int64) + self.offsets[k]
             pooled = sum_pool(gather_rows(self.variable, values), prepared.examples, prepared.batch)
             return {k: tf.ensure_shape(pooled, [prepared.static_batch, self.dim])}
-        # Per member one Size op; the rest is per group: which member each id belongs to,
-        # one range check against each id's own table, the row offsets, one gather and
-        # one segment sum into [members x B, dim].
+        key = tuple((id(ids[k]), self.offsets[k], self.members[k].rows) for k in order)
+        layout = None if layouts is None else layouts.get(key)
+        if layout is None:
+            layout = self._member_layout(ids, order)
+            if layouts is not None:
+                layouts[key] = layout
+        rows = gather_rows(self.variable, layout.rows)
+        pooled = sum_pool(rows, layout.segments, layout.num_segments)
+        static = ids[order[0]].static_batch
+        parts = tf.unstack(
+            tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
+            num=len(order),
+        )
+        return {k: parts[position] for position, k in enumerate(order)}
+
+    def _member_layout(self, ids: Mapping[int, LookupIds], order: list[int]) -> MemberLayout:
+        """Per member one Size op; the rest is per group: which member each id belongs to,
+        one range check against each id's own table, the row offsets, and the segment
+        (member k, example b) -> k * B + b each id pools into."""
         first = ids[order[0]]
         batch = tf.cast(first.batch, tf.int64)
         values = tf.concat([tf.cast(ids[k].values, tf.int64) for k in order], 0)
@@ -156,14 +190,7 @@ class TableGroup(EmbeddingTable):
         if any(self.offsets[k] for k in order):
             offsets = tf.constant([self.offsets[k] for k in order], tf.int64)
             values = values + tf.gather(offsets, member)
-        rows = gather_rows(self.variable, values)
-        pooled = sum_pool(rows, examples + member * batch, len(order) * batch)
-        static = first.static_batch
-        parts = tf.unstack(
-            tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
-            num=len(order),
-        )
-        return {k: parts[position] for position, k in enumerate(order)}
+        return MemberLayout(values, examples + member * batch, len(order) * batch)
 
     def _checked_members(self, values: tf.Tensor, member: tf.Tensor, order: list[int]) -> tf.Tensor:
         """``values`` after one run-time check that each id lies in its own table's rows;
@@ -380,6 +407,7 @@ class TableCollection:
                 out[name] = tf.ensure_shape(pooled, [p.static_batch, self.tables[name].dim])
             return out
         by_group: dict[str, dict[int, LookupIds]] = {}
+        layouts: dict[Any, MemberLayout] = {}
         for name, prepared in ids.items():
             where = self._where.get(name)
             if where is None:
@@ -390,7 +418,7 @@ class TableCollection:
             by_group.setdefault(where[0], {})[where[1]] = prepared
         for group_name, members in by_group.items():
             group = self.groups[group_name]
-            for index, pooled in group.lookup_members(members).items():
+            for index, pooled in group.lookup_members(members, layouts).items():
                 out[group.members[index].name] = pooled
         return {name: out[name] for name in ids}
 

@@ -1,8 +1,9 @@
 """Feature slots, slices and columns, vocab files, and the table memory plan.
 
 - :class:`Env`: a model's slots, discovery then per-step rounds.
-- :class:`FeatureSlot`, :class:`FeatureSlice`, :class:`FeatureColumnV1`: Sail-style
-  declarations inside ``logits_fn``.
+- :class:`FeatureSlot`, :class:`FeatureColumnV1`: Sail-style declarations inside
+  ``logits_fn``; :class:`SlotSpec` and :class:`FeatureSlice`: what they declare, as the
+  plain data the env records and the tables are built from.
 - :func:`read_vocab_file`: ``{slot_id: vocab_size}`` from a TSV.
 - :data:`OPTIMIZER_SLOT_NAMES` (the one table of supported optimizers and their slot
   variables), :func:`parameter_copies`, and the default optimizers / initializers.
@@ -36,7 +37,8 @@ from nwsrec.features.optimizers import (
     row_state_floats,
     supported_optimizer_names,
 )
-from nwsrec.features.slots import FeatureColumnV1, FeatureSlice, FeatureSlot
+from nwsrec.features.slots import FeatureColumnV1, FeatureSlot
+from nwsrec.features.specs import FeatureSlice, SlotSpec
 from nwsrec.features.vocab import read_vocab_file
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "FeatureSlot",
     "Initializer",
     "SlotDefaults",
+    "SlotSpec",
     "TableMemoryPlan",
     "TableMemoryRow",
     "default_bias_initializer",

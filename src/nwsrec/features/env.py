@@ -6,7 +6,7 @@ two phases:
 1. **Discovery** (before :meth:`Env.finalize`): the first run of ``logits_fn``. Each
    :class:`~nwsrec.features.FeatureSlot` and each slice is recorded;
    ``add_vector(dim)`` returns zeros ``[1, dim]``. ``finalize()`` then fixes
-   ``slot_to_dims = {slot_id: [dim, ...]}`` and ``slot_to_config = {slot_id: FeatureSlot}``.
+   ``slot_to_dims = {slot_id: [dim, ...]}`` and ``slot_to_config = {slot_id: SlotSpec}``.
 2. **Rounds** (after finalize): every later run of ``logits_fn`` is one round, opened with
    :meth:`Env.begin_round` (given the pooled embeddings of the batch, keyed
    ``slot_{s}_{i}``) and closed with :meth:`Env.end_round`. A round must declare the same
@@ -16,14 +16,17 @@ two phases:
 Round state is per thread, so replicas of a ``tf.distribute`` strategy that trace
 ``logits_fn`` in parallel threads do not see each other's rounds.
 
-What a :class:`~nwsrec.features.FeatureSlot` and its columns call on their env (the slot
-protocol; neither side touches the other's private members):
+The env records plain data (:class:`~nwsrec.features.SlotSpec`,
+:class:`~nwsrec.features.FeatureSlice`) and never holds a
+:class:`~nwsrec.features.FeatureSlot`; this module does not import the slots. What a slot
+and its columns call on their env (the slot protocol):
 
 - :attr:`Env.slot_defaults`: the optimizers / initializers a slot uses for arguments it is
   not given (one :class:`~nwsrec.features.SlotDefaults` per env).
-- :meth:`Env.declare_slot`: records a new slot in the current round and returns the
+- :meth:`Env.declare_slot`: records a new slot's spec in the current round and returns the
   round's id, which the slot keeps as :attr:`FeatureSlot.round_id`.
-- :meth:`Env.declare_slice`: checks a new slice against the round (and discovery).
+- :meth:`Env.declare_slice`: checks a new slice against the round (and discovery) and
+  records it.
 - :meth:`Env.slice_embedding`: the pooled embedding of a slice in the current round.
 
 Example:
@@ -47,20 +50,19 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import Any
 
 import tensorflow as tf
 
 from nwsrec.checks import is_int
 from nwsrec.features.optimizers import SlotDefaults, default_slot_defaults
+from nwsrec.features.specs import FeatureSlice, SlotSpec
 
-if TYPE_CHECKING:
-    from nwsrec.features.slots import FeatureSlice, FeatureSlot
-
-__all__ = ["Env"]
+__all__ = ["Env", "discovery_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class _Round:
     def __init__(self, round_id: int, embeddings: Mapping[str, tf.Tensor] | None) -> None:
         self.id = round_id
         self.open = True
-        self.slots: dict[int, FeatureSlot] = {}
+        self.slots: dict[int, SlotSpec] = {}
         self.embeddings = embeddings
 
 
@@ -109,7 +111,7 @@ class Env:
         self._finalized = False
         self._discovery = _Round(0, None)
         self._slot_to_dims: dict[int, tuple[int, ...]] = {}
-        self._slot_to_config: dict[int, FeatureSlot] = {}
+        self._slot_to_config: dict[int, SlotSpec] = {}
         self._slices: tuple[FeatureSlice, ...] = ()
         self._zeros: dict[int, tf.Tensor] = {}
         self._round_ids = itertools.count(1)
@@ -142,18 +144,16 @@ class Env:
                 "`logits_fn` must declare at least one FeatureSlot before finalize(). "
                 "Received: no slot"
             )
-        for slot_id, slot in slots.items():
-            if not slot.feature_slices:
+        for slot_id, spec in slots.items():
+            if not spec.feature_slices:
                 raise ValueError(
                     f"slot {slot_id} must have at least one slice: call add_vector(dim) on "
                     "one of its FeatureColumnV1 or declare it with has_bias=True. "
                     f"Received: slot_id={slot_id} with no slice"
                 )
         self._slot_to_config = dict(slots)
-        self._slot_to_dims = {
-            slot_id: tuple(s.dim for s in slot.feature_slices) for slot_id, slot in slots.items()
-        }
-        self._slices = tuple(s for slot in slots.values() for s in slot.feature_slices)
+        self._slot_to_dims = {slot_id: spec.dims for slot_id, spec in slots.items()}
+        self._slices = tuple(s for spec in slots.values() for s in spec.feature_slices)
         self._discovery.open = False
         self._zeros.clear()
         self._finalized = True
@@ -169,8 +169,8 @@ class Env:
         return {slot_id: list(dims) for slot_id, dims in self._slot_to_dims.items()}
 
     @property
-    def slot_to_config(self) -> dict[int, FeatureSlot]:
-        """``{slot_id: FeatureSlot}`` as declared during discovery (a copy), after finalize."""
+    def slot_to_config(self) -> dict[int, SlotSpec]:
+        """``{slot_id: SlotSpec}`` as declared during discovery (a copy), after finalize."""
         self._require_finalized("slot_to_config")
         return dict(self._slot_to_config)
 
@@ -211,8 +211,8 @@ class Env:
         state.embeddings = None
         self._local.round = None
         for slot_id, dims in self._slot_to_dims.items():
-            slot = state.slots.get(slot_id)
-            declared = () if slot is None else tuple(s.dim for s in slot.feature_slices)
+            spec = state.slots.get(slot_id)
+            declared = () if spec is None else spec.dims
             if declared != dims:
                 raise ValueError(
                     f"slot {slot_id} must declare the dims of discovery in every round, "
@@ -256,18 +256,19 @@ class Env:
         state = self._current()
         return state.id if state is not None and state.open else None
 
-    def declare_slot(self, slot: FeatureSlot) -> int:
-        """Record ``slot`` in this thread's open round; return the round's id.
+    def declare_slot(self, spec: SlotSpec) -> int:
+        """Record a new slot's ``spec`` in this thread's open round; return the round's id.
 
-        Called by :class:`~nwsrec.features.FeatureSlot` when it is created; the slot keeps
-        the id as :attr:`~nwsrec.features.FeatureSlot.round_id`.
+        Called by :class:`~nwsrec.features.FeatureSlot` when it is created (its spec has
+        no slice yet); the slot keeps the id as
+        :attr:`~nwsrec.features.FeatureSlot.round_id`.
 
         Raises:
             ValueError: outside a round, for a slot declared twice in the round, or (after
                 discovery) a slot that discovery did not declare or declared with another
                 ``has_bias``.
         """
-        slot_id = slot.slot_id
+        slot_id = spec.slot_id
         state = self._current()
         if state is None or not state.open:
             raise ValueError(
@@ -288,37 +289,48 @@ class Env:
                     "declare the same slots as discovery. "
                     f"Received: slot_id={slot_id}, discovered slots={sorted(self._slot_to_dims)}"
                 )
-            if known.has_bias != slot.has_bias:
+            if known.has_bias != spec.has_bias:
                 raise ValueError(
                     f"slot {slot_id} must keep has_bias={known.has_bias} as in discovery. "
-                    f"Received: has_bias={slot.has_bias}"
+                    f"Received: has_bias={spec.has_bias}"
                 )
-        state.slots[slot_id] = slot
+        state.slots[slot_id] = spec
         return state.id
 
-    def declare_slice(self, slot: FeatureSlot, index: int, dim: int) -> None:
-        """Check a new slice ``index`` of width ``dim`` of ``slot`` against the round.
+    def declare_slice(self, round_id: int, feature_slice: FeatureSlice) -> None:
+        """Check ``feature_slice`` against the round ``round_id`` (and discovery) and record
+        it in its slot's spec.
 
-        Called by :meth:`~nwsrec.features.FeatureSlot.add_feature_slice` before it records
-        the slice.
+        Called by :meth:`~nwsrec.features.FeatureSlot.add_feature_slice` before the slot
+        keeps the slice.
 
         Raises:
-            ValueError: if ``slot`` is not from this thread's open round, or (after
-                discovery) discovery did not declare that slice with that dim.
+            ValueError: if round ``round_id`` is not this thread's open round, the slice is
+                not its slot's next, or (after discovery) discovery did not declare that
+                slice with that dim.
         """
-        self._check_current(slot)
-        if not self._finalized:
-            return
-        dims = self._slot_to_dims[slot.slot_id]
-        if index >= len(dims) or dims[index] != dim:
-            expected = "no such slice" if index >= len(dims) else f"dim {dims[index]}"
+        slot_id, index, dim = feature_slice.slot_id, feature_slice.index, feature_slice.dim
+        self._check_current(round_id, slot_id)
+        state = self._current()
+        assert state is not None  # checked above
+        spec = state.slots[slot_id]
+        if self._finalized:
+            dims = self._slot_to_dims[slot_id]
+            if index >= len(dims) or dims[index] != dim:
+                expected = "no such slice" if index >= len(dims) else f"dim {dims[index]}"
+                raise ValueError(
+                    f"slot {slot_id} slice {index} must match discovery ({expected}; "
+                    f"discovery dims {list(dims)}). Received: dim={dim}"
+                )
+        if index != len(spec.feature_slices):
             raise ValueError(
-                f"slot {slot.slot_id} slice {index} must match discovery ({expected}; "
-                f"discovery dims {list(dims)}). Received: dim={dim}"
+                f"slot {slot_id} must add its slices in order. "
+                f"Received: slice {index} after {len(spec.feature_slices)} slices"
             )
+        state.slots[slot_id] = spec.with_slice(feature_slice)
 
-    def slice_embedding(self, slot: FeatureSlot, feature_slice: FeatureSlice) -> tf.Tensor:
-        """The pooled embedding of ``feature_slice`` of ``slot`` in this thread's round.
+    def slice_embedding(self, round_id: int, feature_slice: FeatureSlice) -> tf.Tensor:
+        """The pooled embedding of ``feature_slice`` in this thread's round ``round_id``.
 
         Called by :meth:`~nwsrec.features.FeatureColumnV1.embedding_lookup`.
 
@@ -327,10 +339,10 @@ class Env:
             tensor ``begin_round`` was given for ``feature_slice.feature_name``.
 
         Raises:
-            ValueError: if ``slot`` is not from this thread's open round.
+            ValueError: if round ``round_id`` is not this thread's open round.
             LookupError: if the round's embeddings lack the slice's feature.
         """
-        self._check_current(slot)
+        self._check_current(round_id, feature_slice.slot_id)
         if not self._finalized:
             zeros = self._zeros.get(feature_slice.dim)
             if zeros is None:
@@ -341,8 +353,8 @@ class Env:
         name = feature_slice.feature_name
         if name not in state.embeddings:
             raise LookupError(
-                f"the round's embeddings must hold {name!r} (slot {slot.slot_id} slice "
-                f"{feature_slice.index}). Received: keys={sorted(state.embeddings)[:10]}"
+                f"the round's embeddings must hold {name!r} (slot {feature_slice.slot_id} "
+                f"slice {feature_slice.index}). Received: keys={sorted(state.embeddings)[:10]}"
             )
         return state.embeddings[name]
 
@@ -359,11 +371,44 @@ class Env:
                 f"`env` must be finalized before {what} is used. Received: env in discovery"
             )
 
-    def _check_current(self, slot: FeatureSlot) -> None:
+    def _check_current(self, round_id: int, slot_id: int) -> None:
         state = self._current()
-        if state is None or not state.open or state.id != slot.round_id:
+        if state is None or not state.open or state.id != round_id:
             raise ValueError(
-                f"FeatureSlot {slot.slot_id} must be used in the round that declared it: "
+                f"FeatureSlot {slot_id} must be used in the round that declared it: "
                 "create FeatureSlot and FeatureColumnV1 inside logits_fn on every run. "
-                f"Received: slot_id={slot.slot_id} from an ended round"
+                f"Received: slot_id={slot_id} from an ended round"
             )
+
+
+def discovery_batch(feature_map: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch a model's discovery runs on: one example parsed with ``feature_map``,
+    every fixed-length feature zeros (or empty strings), every id list empty.
+
+    Raises:
+        ValueError: if ``feature_map`` is not a mapping.
+
+    Example:
+        >>> batch = discovery_batch({"label": tf.io.FixedLenFeature([], tf.float32),
+        ...                          "slot_1_0": tf.io.VarLenFeature(tf.int64)})
+        >>> batch["label"].numpy().tolist(), batch["slot_1_0"].values.shape.as_list()
+        ([0.0], [0])
+    """
+    if not isinstance(feature_map, Mapping):
+        raise ValueError(
+            f"`feature_map()` must return a mapping. Received: {type(feature_map).__name__}"
+        )
+    example = tf.train.Example()
+    for name, spec in feature_map.items():
+        if not isinstance(spec, tf.io.FixedLenFeature) or spec.default_value is not None:
+            continue
+        size = math.prod(tf.TensorShape(spec.shape).as_list())
+        feature = example.features.feature[name]
+        dtype = tf.as_dtype(spec.dtype)
+        if dtype == tf.string:
+            feature.bytes_list.value.extend([b""] * size)
+        elif dtype.is_integer:
+            feature.int64_list.value.extend([0] * size)
+        else:
+            feature.float_list.value.extend([0.0] * size)
+    return tf.io.parse_example(tf.constant([example.SerializeToString()]), dict(feature_map))

@@ -1,6 +1,7 @@
 """The seed's ``sum_pooling`` helper: add one slice to several columns and sum them.
 
-Kept for models written against the seed (``Model.sum_pooling`` calls it); new models call
+A compatibility module for models written against the seed, which called it as
+``self.sum_pooling(...)``; they call ``sum_pooling(...)`` from here. New models call
 ``FeatureColumnV1.add_vector`` and add the results themselves.
 """
 
@@ -26,7 +27,34 @@ def sum_pooling(
 ) -> tf.Tensor:
     """Add a ``dim``-wide slice to each of ``features``' columns and sum them.
 
-    See :meth:`nwsrec.model.Model.sum_pooling` for the arguments.
+    For each key in ``features``, ``fc_dict[key].add_vector(dim)``; the embedding is
+    stored in ``input_map`` under ``key`` the first time, then ``"{key}_1"``,
+    ``"{key}_2"``, ... when the same key is pooled again (the seed's naming, counted
+    exactly rather than by substring). With ``add_into_embeddings``,
+    ``(embedding, dim)`` is appended to ``total_embeddings``.
+
+    Args:
+        fc_dict: ``{key: FeatureColumnV1}``.
+        input_map: receives each slot's embedding (mutated).
+        features: the keys of ``fc_dict`` to pool, at least one.
+        dim: the width of the new slices.
+        total_embeddings: receives ``(embedding, dim)`` pairs (mutated).
+        add_into_embeddings: whether to append to ``total_embeddings``.
+
+    Returns:
+        The one embedding if ``features`` has one key, else their sum ``[B, dim]``.
+
+    Raises:
+        ValueError: if ``features`` is empty.
+        LookupError: if a key of ``features`` is not in ``fc_dict``.
+
+    Example:
+        >>> from nwsrec.features import Env, FeatureColumnV1, FeatureSlot
+        >>> env = Env({1: 10, 2: 10})
+        >>> fc = {s: FeatureColumnV1(FeatureSlot(env, s), f"slot_{s}_0") for s in (1, 2)}
+        >>> input_map, total = {}, []
+        >>> sum_pooling(fc, input_map, [1, 2], 4, total).shape, list(input_map)
+        (TensorShape([1, 4]), [1, 2])
     """
     features = list(features)
     if not features:

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TypeGuard
 
 import tensorflow as tf
@@ -33,6 +32,7 @@ from nwsrec.checks import is_int
 from nwsrec.features import optimizers as _optimizers
 from nwsrec.features.env import Env
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
+from nwsrec.features.specs import FeatureSlice, SlotSpec
 
 __all__ = ["FeatureColumnV1", "FeatureSlice", "FeatureSlot"]
 
@@ -54,42 +54,6 @@ def _check_initializer(initializer: object, arg: str, slot_id: int) -> None:
             f"`{arg}` of slot {slot_id} must be callable as initializer(shape, dtype=...). "
             f"Received: {arg}={initializer!r}"
         )
-
-
-@dataclass(frozen=True, eq=False)
-class FeatureSlice:
-    """One slice of a slot: one embedding table and its training configuration.
-
-    Args:
-        slot_id: the slot.
-        index: the slice's position in the slot (0 is the bias when the slot has one).
-        dim: embedding width.
-        optimizer: a ``tf.tpu.experimental.embedding`` optimizer object.
-        initializer: called as ``initializer(shape, dtype=...)`` to fill the table.
-        is_bias: whether this is the slot's bias slice.
-
-    Example:
-        >>> s = FeatureSlice(2, 1, 16, _optimizers.default_vec_optimizer(), None)
-        >>> s.feature_name, s.table_name
-        ('slot_2_1', 'table_2_1')
-    """
-
-    slot_id: int
-    index: int
-    dim: int
-    optimizer: EmbeddingOptimizer
-    initializer: Initializer | None
-    is_bias: bool = False
-
-    @property
-    def feature_name(self) -> str:
-        """The input feature this slice reads, ``slot_{s}_{i}``."""
-        return f"slot_{self.slot_id}_{self.index}"
-
-    @property
-    def table_name(self) -> str:
-        """The slice's table, ``table_{s}_{i}``."""
-        return f"table_{self.slot_id}_{self.index}"
 
 
 class FeatureSlot:
@@ -172,7 +136,7 @@ class FeatureSlot:
         self._default_vec_optimizer: EmbeddingOptimizer = default_vec_optimizer
         self._default_vec_initializer: Initializer = default_vec_initializer
         self._feature_slices: list[FeatureSlice] = []
-        self._round_id = env.declare_slot(self)
+        self._round_id = env.declare_slot(self.spec)
         if has_bias:
             self._append(1, self._bias_optimizer, self._bias_initializer, is_bias=True)
 
@@ -225,6 +189,19 @@ class FeatureSlot:
         """The slices declared so far in this round, by index."""
         return tuple(self._feature_slices)
 
+    @property
+    def spec(self) -> SlotSpec:
+        """The slot as plain data: its arguments and the slices declared so far."""
+        return SlotSpec(
+            slot_id=self._slot_id,
+            has_bias=self._has_bias,
+            bias_optimizer=self._bias_optimizer,
+            bias_initializer=self._bias_initializer,
+            default_vec_optimizer=self._default_vec_optimizer,
+            default_vec_initializer=self._default_vec_initializer,
+            feature_slices=tuple(self._feature_slices),
+        )
+
     def add_feature_slice(
         self,
         dim: int,
@@ -263,8 +240,8 @@ class FeatureSlot:
         self, dim: int, optimizer: EmbeddingOptimizer, initializer: Initializer, is_bias: bool
     ) -> FeatureSlice:
         index = len(self._feature_slices)
-        self._env.declare_slice(self, index, dim)
         feature_slice = FeatureSlice(self._slot_id, index, dim, optimizer, initializer, is_bias)
+        self._env.declare_slice(self._round_id, feature_slice)
         self._feature_slices.append(feature_slice)
         return feature_slice
 
@@ -348,7 +325,7 @@ class FeatureColumnV1:
                 f"`feature_slice` must be a slice of slot {slot.slot_id} declared in this "
                 f"round. Received: feature_slice={feature_slice!r}"
             )
-        return slot.env.slice_embedding(slot, feature_slice)
+        return slot.env.slice_embedding(slot.round_id, feature_slice)
 
     def get_bias(self) -> tf.Tensor:
         """The pooled bias ``[B, 1]`` (slice 0) of a slot declared with ``has_bias=True``.
