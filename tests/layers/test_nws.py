@@ -782,11 +782,22 @@ def test_nested_mixed_mode_weighs_column_k_by_the_probability_of_a_width_above_k
     np.testing.assert_allclose(layer(x, training=False), x * weights, rtol=1e-5)
 
 
-def test_nested_layout_needs_ascending_sizes_and_one_block_of_the_largest():
-    with pytest.raises(ValueError, match=r"distinct and ascending. Received: \[8, 4\]"):
-        make_layer(layout="nested", embedding_size_choices_list=[[0, 16], [8, 4], [2]])
+def test_nested_layout_takes_sizes_in_any_order_and_one_block_of_the_largest():
+    choices = [[16, 0, 8], [12, 4], [8, 2, 6, 4]]
+    layer = built(make_layer(layout="nested", embedding_size_choices_list=choices, seed=3))
+    x = np.ones((1, NESTED_WIDTH), dtype=np.float32)
+    for _ in range(20):
+        y = np.asarray(layer(x, training=True))[0]
+        start = 0
+        for sizes in choices:
+            block = y[start : start + max(sizes)]
+            kept = int(np.count_nonzero(block))
+            assert kept in sizes and np.all(block[:kept] == 1.0)
+            start += max(sizes)
+    with layer.pinned({"user": 8, "item": 4, "ctx": 2}):
+        y = np.asarray(layer(x, training=False))[0]
+    assert [int(np.count_nonzero(y[a:b])) for a, b in ((0, 16), (16, 28), (28, 36))] == [8, 4, 2]
     with pytest.raises(ValueError, match="`layout` must be one of"):
         make_layer(layout="stacked")
-    layer = built(make_layer(layout="nested"))
     with pytest.raises(ValueError, match="sum over slots of their largest size \\(36"):
         layer(np.zeros((2, WIDTH), dtype=np.float32))

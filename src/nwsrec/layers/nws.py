@@ -102,9 +102,8 @@ class MixedEmbedOpComb(keras.layers.Layer):
         layout: ``"separate"`` (default): choice ``j`` owns its own segment of the
             slot's block, as above. ``"nested"``: the slot's block is
             ``max_j c_ij`` columns and choice ``j`` is its first ``c_ij`` columns, so
-            every choice shares the first columns (each slot's sizes must then be
-            distinct and ascending). Column ``k`` of the block is multiplied by the sum
-            of the factors of the choices wider than ``k``: in ``"sample"`` mode the
+            every choice shares the first columns. Column ``k`` of the block is
+            multiplied by the sum of the factors of the choices wider than ``k``: in ``"sample"`` mode the
             drawn choice's factor for its first ``c_ij`` columns and 0 after them, in
             ``"mixed"`` mode the probability that the slot is wider than ``k``.
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
@@ -144,14 +143,6 @@ class MixedEmbedOpComb(keras.layers.Layer):
         )
         if layout not in LAYOUTS:
             raise ValueError(f"`layout` must be one of {LAYOUTS}. Received: layout={layout!r}")
-        if layout == "nested":
-            named = zip(self.slot_names, self.embedding_size_choices_list, strict=True)
-            for name, choices in named:
-                if any(a >= b for a, b in zip(choices, choices[1:], strict=False)):
-                    raise ValueError(
-                        f"With layout='nested' each slot's sizes must be distinct and "
-                        f"ascending. Received: {choices!r} for slot {name!r}"
-                    )
         self.layout = layout
         self.warmup_steps = check_non_negative_int("warmup_steps", warmup_steps)
         self.pretraining_steps = check_non_negative_int("pretraining_steps", pretraining_steps)
@@ -210,12 +201,17 @@ class MixedEmbedOpComb(keras.layers.Layer):
         self._zero_first = (j == 0) & (sizes == 0)  # [S, M], choice 0 of a slot sized 0
         self._has_zero_first = bool(self._zero_first.any())
         if nested:
-            # Input column k of slot i -> position (i * M + t) of the narrowest choice t
-            # wider than k; the multiplier there is the sum of the factors of choices
-            # t, t + 1, ... (sizes ascend), see `_column_factors`.
+            # Each slot's choices by ascending size (`_column_factors` reorders the
+            # factors so), then: input column k of slot i -> position (i * M + t) of the
+            # narrowest choice t wider than k; the multiplier there is the sum of the
+            # factors of choices t, t + 1, ... in that order.
+            order = np.tile(np.arange(max_choices), (num_slots, 1))
+            for i, c in enumerate(choices):
+                order[i, : len(c)] = np.argsort(np.asarray(c), kind="stable")
+            self._size_order = (order + max_choices * np.arange(num_slots)[:, None]).reshape(-1)
             self._column_index = np.concatenate(
                 [
-                    i * max_choices + np.searchsorted(np.asarray(c), np.arange(max(c)), "right")
+                    i * max_choices + np.searchsorted(np.sort(c), np.arange(max(c)), "right")
                     for i, c in enumerate(choices)
                 ]
             ).astype(np.int32)
@@ -377,7 +373,8 @@ class MixedEmbedOpComb(keras.layers.Layer):
         ...`` of the slot (``"nested"``: the choices that keep the column)."""
         if self.layout != "nested":
             return padded
-        return ops.flip(ops.cumsum(ops.flip(padded, axis=1), axis=1), axis=1)
+        by_size = ops.reshape(ops.take(ops.reshape(padded, (-1,)), self._size_order), padded.shape)
+        return ops.flip(ops.cumsum(ops.flip(by_size, axis=1), axis=1), axis=1)
 
     def _masked_multiply(self, x: Any, factors: Any) -> Any:
         """``x * factors[column_index]``: each column times the factor of its choice.
