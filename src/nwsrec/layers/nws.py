@@ -103,9 +103,9 @@ class MixedEmbedOpComb(keras.layers.Layer):
             slot's block, as above. ``"nested"``: the slot's block is
             ``max_j c_ij`` columns and choice ``j`` is its first ``c_ij`` columns, so
             every choice shares the first columns. Column ``k`` of the block is
-            multiplied by the sum of the factors of the choices wider than ``k``: in ``"sample"`` mode the
-            drawn choice's factor for its first ``c_ij`` columns and 0 after them, in
-            ``"mixed"`` mode the probability that the slot is wider than ``k``.
+            multiplied by the sum of the factors of the choices wider than ``k``: in
+            ``"sample"`` mode the drawn choice's factor for its first ``c_ij`` columns
+            and 0 after them, in ``"mixed"`` mode the probability that the slot is wider than ``k``.
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
     Example:
