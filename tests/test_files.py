@@ -6,7 +6,14 @@ import os
 import numpy as np
 import pytest
 
-from nwsrec.files import TMP_MARKER, atomic_path, jsonable, write_json_atomic, write_text_atomic
+from nwsrec.files import (
+    TMP_MARKER,
+    atomic_path,
+    jsonable,
+    read_json_object,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def test_json_is_sorted_indented_and_ends_with_a_newline(tmp_path):
@@ -39,3 +46,17 @@ def test_the_temporary_file_sits_beside_the_target_with_the_marker(tmp_path):
 
 def test_jsonable_of_nested_values():
     assert jsonable({1: [np.int32(3), None, True]}) == {"1": [3, None, True]}
+
+
+def test_read_json_object_names_the_file_at_fault(tmp_path):
+    path = tmp_path / "params.json"
+    with pytest.raises(FileNotFoundError, match=rf"need params. Received: no {path}"):
+        read_json_object(str(path), "need params")
+    path.write_text("{broken")
+    with pytest.raises(ValueError, match=rf"{path}: must be JSON .* a broken file"):
+        read_json_object(str(path), "need params")
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=rf"{path}: must be a JSON object. Received: list"):
+        read_json_object(str(path), "need params")
+    path.write_text('{"a": 1}')
+    assert read_json_object(str(path), "need params") == {"a": 1}

@@ -445,6 +445,11 @@ class SearchConfig(Config):
         "more DNN pass; the two losses averaged), so full width trains as in a "
         "fixed-width run while the drawn widths train their own",
     )
+    draw_largest: float | None = knob(
+        None,
+        "search mode: probability of drawing a slot's largest size in each step (None: "
+        "every candidate size alike); the rest are drawn uniformly",
+    )
     selection_rounds: int = knob(2, "holdout: passes over the slots")
     hidden_units: list[int] = knob([64], "widths of the DNN's ReLU layers")
     vec_optimizer: str = knob(
@@ -507,6 +512,11 @@ class SearchConfig(Config):
         _check_rate("width_penalty", self.width_penalty, allow_zero=True)
         _check_choice("width_selection", self.width_selection, ("argmax", "holdout", "frontier"))
         _check_choice("supernet_layout", self.supernet_layout, ("nested", "separate"))
+        if self.draw_largest is not None and not 0.0 < float(self.draw_largest) < 1.0:
+            raise ValueError(
+                "`draw_largest` must be None or a probability in (0, 1). "
+                f"Received: draw_largest={self.draw_largest!r}"
+            )
         _check_choice("selection_loss", self.selection_loss, ("recalibrated", "raw"))
         _check_rate("selection_tolerance", self.selection_tolerance, allow_zero=True)
         if self.selection_batches is not None:

@@ -1,4 +1,5 @@
-"""Atomic file writes: the one way nwsrec replaces a file that readers may open.
+"""Atomic file writes (the one way nwsrec replaces a file that readers may open), and
+reading a JSON object with errors that name the file.
 
 Every file a run or a converter writes for others to read (``params.json``,
 ``search_result.json``, ``vocab.tsv``, plots, ``truth.json``) is written to a temporary
@@ -88,3 +89,27 @@ def write_json_atomic(path: str | os.PathLike[str], content: Any) -> None:
         content: anything JSON can hold; other objects are written as their ``repr``.
     """
     write_text_atomic(path, json.dumps(jsonable(content), indent=2, sort_keys=True) + "\n")
+
+
+def read_json_object(path: str, missing: str) -> dict[str, Any]:
+    """Reads a JSON file that must hold an object (``params.json``, ...).
+
+    Args:
+        path: the file.
+        missing: the message of the ``FileNotFoundError`` raised when there is no file
+            (say what was expected; the path is added).
+
+    Raises:
+        FileNotFoundError: ``missing``, naming the path.
+        ValueError: naming the file, when it is not JSON or not an object.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{missing}. Received: no {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = json.load(handle)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: must be JSON ({err}). Received: a broken file") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path}: must be a JSON object. Received: {type(content).__name__}")
+    return content

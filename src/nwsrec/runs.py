@@ -35,7 +35,7 @@ from typing import Any
 from nwsrec import registry
 from nwsrec.config import RunConfig, SearchConfig, check_known_keys
 from nwsrec.features import read_vocab_file
-from nwsrec.files import write_json_atomic
+from nwsrec.files import read_json_object, write_json_atomic
 from nwsrec.search.buckets import units_to_slot_dims
 from nwsrec.search.evaluator import HoldoutEvaluator, holdout_batches, layer_candidates
 from nwsrec.search.frontier import drop_warnings
@@ -701,14 +701,7 @@ def read_search_params(search_dir: str) -> dict[str, Any]:
     Raises:
         FileNotFoundError: naming the directory, when it has no ``params.json``.
     """
-    path = os.path.join(search_dir, "params.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"warm-start reads the search's params.json beside its search_result.json. "
-            f"Received: no {path}"
-        )
-    with open(path, encoding="utf-8") as handle:
-        params = json.load(handle)
-    if not isinstance(params, dict):
-        raise ValueError(f"{path}: must be a JSON object. Received: {type(params).__name__}")
-    return params
+    return read_json_object(
+        os.path.join(search_dir, "params.json"),
+        "warm-start reads the search's params.json beside its search_result.json",
+    )

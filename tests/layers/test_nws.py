@@ -229,6 +229,27 @@ def test_pretraining_draws_uniformly_over_four_choices_then_follows_probabilitie
     assert abs(np.mean(after == 0) - p0) < sigma_tolerance(p0, num_slots)
 
 
+def test_draw_largest_draws_the_largest_size_that_often_and_the_rest_uniformly():
+    num_slots, p = 1000, 0.5
+    # Sizes out of order: the largest is the second choice; a one-choice slot draws it.
+    choices = [[4, 16, 0, 1]] * (num_slots - 1) + [[8]]
+    layer = built(
+        MixedEmbedOpComb(
+            [f"s{i}" for i in range(num_slots)], choices, 0, 10**9, seed=5, draw_largest=p
+        )
+    )
+    ones = np.ones((1, 21 * (num_slots - 1) + 8), np.float32)
+    draws = np.concatenate(
+        [drawn_choices(layer, layer(ones, training=True)[0])[:-1] for _ in range(3)]
+    )
+    n = len(draws)
+    freq = np.bincount(draws, minlength=4) / n
+    assert abs(freq[1] - p) < sigma_tolerance(p, n)
+    for j in (0, 2, 3):
+        assert abs(freq[j] - (1 - p) / 3) < sigma_tolerance((1 - p) / 3, n)
+    assert drawn_choices(layer, layer(ones, training=True)[0])[-1] == 0
+
+
 def test_pretraining_during_warmup_is_uniform_over_the_nonzero_sizes():
     num_slots = 1000
     layer = built(
@@ -490,10 +511,11 @@ def test_config_holds_every_constructor_argument():
         "seed": 99,
         "mode": "mixed",
         "layout": "separate",
+        "draw_largest": None,
     }
     assert MixedEmbedOpComb.from_config(config).get_config() == config
-    nested = make_layer(layout="nested", name="n").get_config()
-    assert nested["layout"] == "nested"
+    nested = make_layer(layout="nested", draw_largest=0.4, name="n").get_config()
+    assert nested["layout"] == "nested" and nested["draw_largest"] == 0.4
     assert MixedEmbedOpComb.from_config(nested).get_config() == nested
 
 
@@ -607,6 +629,12 @@ def test_compute_output_shape():
         pytest.param({"distillation_mask": "yes"}, r"`distillation_mask` must be a bool", id="dm"),
         pytest.param({"seed": "x"}, r"`seed` must be an integer or None", id="seed"),
         pytest.param({"mode": "gumbel"}, r"`mode` must be one of .*mode='gumbel'", id="mode"),
+        pytest.param(
+            {"draw_largest": 1.0},
+            r"`draw_largest` must be None or a probability in \(0, 1\). Received: "
+            r"draw_largest=1.0",
+            id="draw-largest",
+        ),
     ],
 )
 def test_invalid_configuration_raises_value_error(overrides, match):

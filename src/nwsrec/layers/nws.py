@@ -53,7 +53,10 @@ class MixedEmbedOpComb(keras.layers.Layer):
     The drawing distribution ``q_i`` is ``p_i``, except that
 
     - pre-training: while ``step < pretraining_steps``, ``q_i`` is uniform over the slot's
-      own choices, whatever their number;
+      own choices, whatever their number (or, with ``draw_largest = p``, the largest
+      choice with probability ``p`` and the others uniform over the rest: in the nested
+      layout the widest columns are then trained in a share ``p`` of the steps instead of
+      ``1 / n_i``);
     - warm-up: when a slot's first size is 0, that choice's probability is multiplied by
       ``clip(step - warmup_steps, 0, 1)``: size 0 is never drawn until
       ``step > warmup_steps`` (this also holds during pre-training).
@@ -92,6 +95,8 @@ class MixedEmbedOpComb(keras.layers.Layer):
             least one positive).
         warmup_steps: a first size of 0 cannot be drawn while ``step <= warmup_steps``.
         pretraining_steps: draws are uniform while ``step < pretraining_steps``.
+        draw_largest: ``None`` (default, uniform pre-training draws) or the probability
+            in (0, 1) of drawing a slot's largest choice during pre-training.
         teacher_embedding_sizes_list: per slot, the teacher embedding width (positive
             ints), or ``None`` (default) for no distillation.
         distillation_mask: mask the transformed teacher embedding like the embedding
@@ -134,6 +139,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
         seed: int | None = None,
         mode: str = "sample",
         layout: str = "separate",
+        draw_largest: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -172,6 +178,14 @@ class MixedEmbedOpComb(keras.layers.Layer):
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
         self.mode = mode
+        if draw_largest is not None and not (
+            isinstance(draw_largest, int | float) and 0.0 < float(draw_largest) < 1.0
+        ):
+            raise ValueError(
+                "`draw_largest` must be None or a probability in (0, 1). "
+                f"Received: draw_largest={draw_largest!r}"
+            )
+        self.draw_largest = None if draw_largest is None else float(draw_largest)
         self._init_index_arrays()
         self._seed_generator = keras.random.SeedGenerator(self.seed, name="nws_seed_generator")
 
@@ -200,6 +214,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
         self._sizes = sizes
         self._zero_first = (j == 0) & (sizes == 0)  # [S, M], choice 0 of a slot sized 0
         self._has_zero_first = bool(self._zero_first.any())
+        self._pretraining_draw_logits = self._draw_logits(sizes, valid, num_choices)
         if nested:
             # Each slot's choices by ascending size (`_column_factors` reorders the
             # factors so), then: input column k of slot i -> position (i * M + t) of the
@@ -221,6 +236,22 @@ class MixedEmbedOpComb(keras.layers.Layer):
             self._column_index = np.repeat(
                 np.arange(num_slots * max_choices, dtype=np.int32), sizes.reshape(-1)
             )
+
+    def _draw_logits(self, sizes: np.ndarray, valid: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """``[S, M]`` logits of the pre-training draw: uniform over a slot's choices, or,
+        with ``draw_largest = p``, its largest choice with probability ``p`` and the others
+        uniform over the rest (a slot of one choice always draws it)."""
+        logits = np.where(valid, 0.0, _BLOCKED_LOGIT)
+        if self.draw_largest is not None:
+            p = self.draw_largest
+            largest = valid & (sizes == np.where(valid, sizes, -1).max(axis=1, keepdims=True))
+            first_largest = largest & (np.cumsum(largest, axis=1) == 1)
+            others = np.maximum(counts[:, None] - 1, 1)
+            rest = np.log((1.0 - p) / others) * np.ones_like(logits)
+            logits = np.where(valid, np.where(first_largest, np.log(p), rest), logits)
+            single = (counts == 1)[:, None] & valid
+            logits = np.where(single, 0.0, logits)
+        return logits.astype(np.float32)
 
     # ------------------------------------------------------------------------- build
 
@@ -359,8 +390,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
         probs = ops.softmax(logits, axis=-1)
         draw_logits = ops.stop_gradient(logits)
         if self.pretraining_steps > 0:
-            uniform_logits = np.where(self._valid, 0.0, _BLOCKED_LOGIT).astype(np.float32)
-            draw_logits = ops.where(pretraining, uniform_logits, draw_logits)
+            draw_logits = ops.where(pretraining, self._pretraining_draw_logits, draw_logits)
         draw_logits = _block(draw_logits, blocked)
         chosen = keras.random.categorical(draw_logits, 1, dtype="int32", seed=self._seed_generator)
         onehot = ops.one_hot(chosen[:, 0], self._max_choices, dtype="float32")
@@ -599,6 +629,7 @@ class MixedEmbedOpComb(keras.layers.Layer):
                 "seed": self.seed,
                 "mode": self.mode,
                 "layout": self.layout,
+                "draw_largest": self.draw_largest,
             }
         )
         return config

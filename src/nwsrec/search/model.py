@@ -569,6 +569,7 @@ class WidthSearchModel(Model):
                     seed=p.nws_seed,
                     mode=p.nws_mode,
                     layout=p.supernet_layout,
+                    draw_largest=p.draw_largest,
                     name="nws",
                 ),
             )

@@ -16,7 +16,6 @@ it, so scoring a model again never traces again.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ import tensorflow as tf
 
 from nwsrec import registry
 from nwsrec.data.pipeline import post_process_example
+from nwsrec.files import read_json_object
 from nwsrec.training.checkpoints import restore_in_parts, trackable_tables
 from nwsrec.training.summaries import PARAMS_FILE
 
@@ -155,20 +155,15 @@ def read_params(model_dir: str) -> dict[str, Any]:
         ValueError: naming the file, when it is not a JSON object with ``model_name``.
     """
     path = os.path.join(model_dir, PARAMS_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"`--model-dir` must be the directory of a `nwsrec train` or `nwsrec search` "
-            f"run (with {PARAMS_FILE}). Received: model_dir={model_dir!r}"
-        )
-    try:
-        with open(path, encoding="utf-8") as handle:
-            params = json.load(handle)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: must be JSON ({err}). Received: a broken file") from None
-    if not isinstance(params, dict) or not params.get("model_name"):
+    params = read_json_object(
+        path,
+        f"`--model-dir` must be the directory of a `nwsrec train` or `nwsrec search` "
+        f"run (with {PARAMS_FILE}), model_dir={model_dir!r}",
+    )
+    if not params.get("model_name"):
         raise ValueError(
-            f"{path}: must be a JSON object naming `model_name`. Received: "
-            f"{type(params).__name__} without model_name"
+            f"{path}: must be a JSON object naming `model_name`. Received: an object "
+            "without model_name"
         )
     return params
 
