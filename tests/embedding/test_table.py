@@ -502,6 +502,41 @@ def test_sum_pool_and_its_gradient_equal_unsorted_segment_sum_without_the_negati
     assert "GatherV2" in ops and "SelectV2" not in ops
 
 
+@pytest.mark.parametrize("width", [1, 3, 16, 40])
+@pytest.mark.parametrize("rows,segments", [(0, 4), (9, 1), (300, 7), (300, 500)])
+def test_segment_sum_rows_is_bit_identical_to_unsorted_segment_sum(width, rows, segments):
+    from nwsrec.embedding.table import segment_sum_rows
+
+    rng = np.random.default_rng(rows + width)
+    # Magnitudes over six decades: a different order of the additions would show.
+    values = rng.normal(size=(rows, width)) * 10.0 ** rng.integers(-3, 3, size=(rows, 1))
+    values = tf.constant(values, tf.float32)
+    ids = tf.constant(rng.integers(0, segments, rows), tf.int32)
+    expected = tf.math.unsorted_segment_sum(values, ids, segments).numpy()
+    for run in (lambda f: f(), lambda f: tf.function(f)()):
+        got = run(lambda: segment_sum_rows(values, ids, tf.constant(segments))).numpy()
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got.view(np.int32), expected.view(np.int32))
+
+
+def test_wide_rows_are_summed_by_a_sparse_matmul_on_cpu():
+    from nwsrec.embedding.table import segment_sum_rows
+
+    @tf.function
+    def pool(x, ids):
+        return segment_sum_rows(x, ids, 4), segment_sum_rows(x[:, :1], ids, 4)
+
+    graph = pool.get_concrete_function(
+        tf.TensorSpec([None, 16], tf.float32), tf.TensorSpec([None], tf.int64)
+    ).graph
+    ops = [op.type for op in graph.get_operations()]
+    if tf.config.list_logical_devices("GPU"):
+        assert ops.count("UnsortedSegmentSum") == 2
+    else:
+        assert ops.count("SparseTensorDenseMatMul") == 1
+        assert ops.count("UnsortedSegmentSum") == 1  # one-wide rows
+
+
 def test_prepared_ids_are_shared_by_tables_of_one_vocab_size_and_refused_by_others():
     ids = tf.ragged.constant(EXAMPLES, dtype=tf.int64, ragged_rank=1)
     bias = EmbeddingTable("b", VOCAB, 1, E.SGD(0.1))
