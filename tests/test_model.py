@@ -597,7 +597,8 @@ def test_ids_are_range_checked_once_for_the_groups_of_one_layout_naming_the_tabl
     graph = lookup.get_concrete_function(features).graph
     ops = [op.type for op in graph.get_operations()]
     assert len(model.tables) == 4 and len(model.table_groups) == 2
-    assert ops.count("GreaterEqual") == 2 and ops.count("If") + ops.count("StatelessIf") == 1
+    # Both groups read the layout's checked rows and its one-id-per-example test.
+    assert ops.count("GreaterEqual") == 2 and ops.count("All") == 1
     # Slot 2 has 50 rows: 50 is a row of its group (150 rows) but not of its table.
     bad = {**features, "slot_2_0": _sparse([[1], [50]])}
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"table_2_\d must lie in \[0, 50\)"):

@@ -537,6 +537,42 @@ def test_wide_rows_are_summed_by_a_sparse_matmul_on_cpu():
         assert ops.count("UnsortedSegmentSum") == 1  # one-wide rows
 
 
+@pytest.mark.parametrize(
+    "segments,num_segments,passes",
+    [
+        ([0, 1, 2, 3], 4, True),  # one row per segment, in order: passed through
+        ([0, 1, 2], 4, False),  # an empty last segment
+        ([1, 0, 2, 3], 4, False),  # out of order
+        ([0, 0, 2, 3], 4, False),  # two rows in one segment
+        ([], 0, True),
+    ],
+)
+def test_pool_or_pass_equals_sum_pool_and_passes_rows_where_each_segment_has_one(
+    segments, num_segments, passes
+):
+    from nwsrec.embedding.table import one_row_each, pool_or_pass, sum_pool
+
+    rng = np.random.default_rng(len(segments))
+    rows = tf.constant(rng.normal(size=(len(segments), DIM)), tf.float32)
+    upstream = tf.constant(rng.normal(size=(num_segments, DIM)), tf.float32)
+    ids = tf.constant(segments, tf.int64)
+
+    def pool_and_grad(pool):
+        with tf.GradientTape() as tape:
+            tape.watch(rows)
+            pooled = pool(rows)
+            loss = tf.reduce_sum(pooled * upstream)
+        return pooled, tape.gradient(loss, rows)
+
+    one_each = one_row_each(ids, num_segments)
+    assert bool(one_each) == passes
+    expected = pool_and_grad(lambda x: sum_pool(x, ids, num_segments))
+    for run in (lambda f: f(), lambda f: tf.function(f)()):
+        got = run(lambda: pool_and_grad(lambda x: pool_or_pass(x, ids, num_segments, one_each)))
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
 def test_prepared_ids_are_shared_by_tables_of_one_vocab_size_and_refused_by_others():
     ids = tf.ragged.constant(EXAMPLES, dtype=tf.int64, ragged_rank=1)
     bias = EmbeddingTable("b", VOCAB, 1, E.SGD(0.1))

@@ -45,6 +45,8 @@ from nwsrec.embedding.table import (
     EmbeddingTable,
     LookupIds,
     checked_ids,
+    one_row_each,
+    pool_or_pass,
     prepare_ids,
     resolve_initializer,
     sum_pool,
@@ -63,6 +65,9 @@ class MemberLayout(NamedTuple):
     """int64 ``[n]``: ``k * B + b`` for an id of member ``k`` (in lookup order), example ``b``."""
     num_segments: tf.Tensor
     """Scalar: members x B."""
+    one_each: tf.Tensor
+    """Scalar bool: each example has one id of each member (``segments`` is ``0 .. n - 1``),
+    so pooling passes the rows through (:func:`~nwsrec.embedding.table.pool_or_pass`)."""
 
 
 class TableGroup(EmbeddingTable):
@@ -167,7 +172,7 @@ class TableGroup(EmbeddingTable):
             if layouts is not None:
                 layouts[key] = layout
         rows = gather_rows(self.variable, layout.rows)
-        pooled = sum_pool(rows, layout.segments, layout.num_segments)
+        pooled = pool_or_pass(rows, layout.segments, layout.num_segments, layout.one_each)
         static = ids[order[0]].static_batch
         parts = tf.unstack(
             tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
@@ -204,7 +209,8 @@ class TableGroup(EmbeddingTable):
         unchecked = [position for position, k in enumerate(order) if not ids[k].checked]
         if unchecked:
             rows = self._checked_members(rows, raw, order, unchecked)
-        return MemberLayout(rows, segments, len(order) * batch)
+        count = len(order) * batch
+        return MemberLayout(rows, segments, count, one_row_each(segments, count))
 
     def _checked_members(
         self, rows: tf.Tensor, raw: list[tf.Tensor], order: list[int], unchecked: list[int]

@@ -50,6 +50,8 @@ __all__ = [
     "LookupIds",
     "checked_ids",
     "prepare_ids",
+    "one_row_each",
+    "pool_or_pass",
     "resolve_initializer",
     "segment_sum_rows",
     "sum_pool",
@@ -102,6 +104,43 @@ def sum_pool(rows: tf.Tensor, examples: tf.Tensor, batch: tf.Tensor) -> Any:
         return tf.gather(upstream, examples), None, None
 
     return pooled, grad
+
+
+@tf.custom_gradient
+def pool_or_pass(
+    rows: tf.Tensor, segments: tf.Tensor, num_segments: tf.Tensor, one_each: Any
+) -> Any:
+    """:func:`sum_pool` of ``rows``, or ``rows`` as they are where ``one_each`` holds.
+
+    ``one_each`` (a scalar bool, see :func:`one_row_each`) says that row ``i`` is the only
+    row of segment ``i`` and every segment has one: the sum is then ``rows`` itself and its
+    gradient the upstream one, and neither the sum nor the gather of its gradient runs.
+    That is a batch whose examples each have one id per table, the usual CTR batch.
+    """
+    pooled = tf.cond(
+        one_each,
+        lambda: tf.identity(rows),
+        lambda: segment_sum_rows(rows, segments, num_segments),
+    )
+
+    def grad(upstream: tf.Tensor) -> tuple[tf.Tensor, None, None, None]:
+        passed = tf.cond(
+            one_each, lambda: tf.identity(upstream), lambda: tf.gather(upstream, segments)
+        )
+        return passed, None, None, None
+
+    return pooled, grad
+
+
+def one_row_each(segments: tf.Tensor, num_segments: Any) -> tf.Tensor:
+    """Whether ``segments`` is ``0, 1, ..., num_segments - 1``: each segment one row, in
+    order (the condition of :func:`pool_or_pass`)."""
+    count = tf.size(segments, out_type=tf.int64)
+    positions = tf.range(count, dtype=segments.dtype)
+    return tf.logical_and(
+        tf.equal(count, tf.cast(num_segments, tf.int64)),
+        tf.reduce_all(tf.equal(segments, positions)),
+    )
 
 
 class _TruncatedNormal:
