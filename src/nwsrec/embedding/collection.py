@@ -11,8 +11,12 @@ and one segment sum, whatever the number of tables; the gradient of a group is o
     batch of B examples: ids of slot 1 [3], [], [9]    ids of slot 2 [0, 6], [2], []
       ids      [3, 9, 10 + 0, 10 + 6, 10 + 2]            (row offsets added)
       segments [0, 2, B + 0, B + 0, B + 1]               (member k pools into k*B + example)
-      gather -> [5, 16] -> unsorted_segment_sum -> [2 * B, 16]
+      gather -> [5, 16] -> segment sum -> [2 * B, 16]
              -> table_1_1 [B, 16], table_2_1 [B, 16]
+
+Where every example has one id of each member (segments ``0, 1, ..., n - 1``, the usual
+CTR batch) the gathered rows are the pooled ones and the sum and its gradient's gather do
+not run (:func:`~nwsrec.embedding.table.pool_or_pass`).
 
 :class:`TableView` shows one table of a group as the per-table object the rest of nwsrec
 reads (``vocab_size``, ``dim``, ``optimizer``, ``variable``, ``slot_variables``): its rows of
