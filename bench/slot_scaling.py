@@ -10,15 +10,16 @@ The figure of the goal: 64-slot examples/s over 8-slot examples/s, read as the r
 CPU time per step (``cpu_8 / cpu_64``); goal >= 0.35.
 
 What a 64-slot step spends (the profile): the tables' ops run once per group, not per
-slot (about 130 ops per step grow with the slots, all ``DeserializeSparse`` /
-``StridedSlice`` / scalar ``Add`` of the ids' unpacking and the layout's offsets); the
-rest grows with the ids: per group a gather of the batch's rows forward (pooled by a
-pass-through where each example has one id per slot, else by a sparse matmul), one
-``unique`` shared by the groups of one layout, a sparse-matmul sum of duplicate rows and
-a gather and a scatter per optimizer variable in the update, the DNN's first layer over
-64 x 16 inputs, and the input pipeline's ``ParseExampleV2``. Tried and not kept
-(measured): ``ResourceScatterSub`` for the ``table - delta`` optimizers instead of gather,
-subtract and ``ResourceScatterUpdate`` (4-5x the CPU on 22k rows x 16).
+slot (per slot a few small ops remain: the ids' ``DeserializeSparse`` and
+``StridedSlice`` when they are unpacked, and the group layout's scalar adds of row and
+segment offsets); the rest grows with the ids: per group a gather of the batch's rows
+forward (pooled by a pass-through where each example has one id per slot, else by a
+sparse matmul), one ``unique`` shared by the groups of one layout, a sparse-matmul sum of
+duplicate rows and a gather and a scatter per optimizer variable in the update, the
+DNN's first layer over 64 x 16 inputs, and the input pipeline's ``ParseExampleV2``.
+Tried and not kept (measured): ``ResourceScatterSub`` for the ``table - delta``
+optimizers instead of gather, subtract and ``ResourceScatterUpdate`` (4-5x the CPU on 22k
+rows x 16).
 
 ``--profile SLOTS`` instead traces ``--steps`` steps of one run with the TensorFlow
 profiler and prints, per op type, the op runs and microseconds of CPU per step in the

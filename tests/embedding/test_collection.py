@@ -267,6 +267,39 @@ def test_a_group_checks_its_tables_ids_at_once_and_names_the_first_outside(
     assert set(pooled) == set(batch)
 
 
+@pytest.mark.parametrize(
+    "batch",
+    [
+        {n: [[1], [0], [4]] for n in BATCH},  # one id per example: passed through on CPU
+        BATCH,
+    ],
+)
+def test_lookup_and_gradients_are_the_same_with_the_gpu_machine_forms(batch, monkeypatch):
+    import nwsrec.embedding.collection as collection_module
+    import nwsrec.embedding.table as table_module
+
+    collection = TableCollection(_specs())
+    variables = [g.variable for g in collection.groups.values()]
+
+    def step():
+        prepared = {n: collection.prepare(n, _ids(rows), check=False) for n, rows in batch.items()}
+        with tf.GradientTape() as tape:
+            pooled = collection.lookup(prepared)
+            loss = tf.add_n([tf.reduce_sum(p * p) for p in pooled.values()])
+        grads = tape.gradient(loss, variables)
+        return pooled, [(tf.convert_to_tensor(g.values), g.indices) for g in grads]
+
+    cpu = tf.function(step, autograph=False)()
+    monkeypatch.setattr(collection_module, "has_gpu", lambda: True)
+    monkeypatch.setattr(table_module, "has_gpu", lambda: True)
+    gpu_forms = tf.function(step, autograph=False)()
+    for name in batch:
+        np.testing.assert_array_equal(cpu[0][name].numpy(), gpu_forms[0][name].numpy())
+    for (values, ids), (gpu_values, gpu_ids) in zip(cpu[1], gpu_forms[1], strict=True):
+        np.testing.assert_array_equal(values.numpy(), gpu_values.numpy())
+        np.testing.assert_array_equal(ids.numpy(), gpu_ids.numpy())
+
+
 def test_same_seed_same_groups_byte_identical():
     def build():
         tf.keras.utils.set_random_seed(7)

@@ -49,6 +49,7 @@ from nwsrec.embedding.table import (
     EmbeddingTable,
     LookupIds,
     checked_ids,
+    has_gpu,
     one_row_each,
     pool_or_pass,
     prepare_ids,
@@ -69,9 +70,11 @@ class MemberLayout(NamedTuple):
     """int64 ``[n]``: ``k * B + b`` for an id of member ``k`` (in lookup order), example ``b``."""
     num_segments: tf.Tensor
     """Scalar: members x B."""
-    one_each: tf.Tensor
+    one_each: tf.Tensor | None
     """Scalar bool: each example has one id of each member (``segments`` is ``0 .. n - 1``),
-    so pooling passes the rows through (:func:`~nwsrec.embedding.table.pool_or_pass`)."""
+    so pooling passes the rows through (:func:`~nwsrec.embedding.table.pool_or_pass`).
+    None on a machine with a GPU, where the test's ``tf.cond`` would wait for the device
+    each step and the sum is cheap: pooling always sums there."""
 
 
 class TableGroup(EmbeddingTable):
@@ -176,7 +179,10 @@ class TableGroup(EmbeddingTable):
             if layouts is not None:
                 layouts[key] = layout
         rows = gather_rows(self.variable, layout.rows)
-        pooled = pool_or_pass(rows, layout.segments, layout.num_segments, layout.one_each)
+        if layout.one_each is None:
+            pooled = sum_pool(rows, layout.segments, layout.num_segments)
+        else:
+            pooled = pool_or_pass(rows, layout.segments, layout.num_segments, layout.one_each)
         static = ids[order[0]].static_batch
         parts = tf.unstack(
             tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
@@ -214,7 +220,8 @@ class TableGroup(EmbeddingTable):
         if unchecked:
             rows = self._checked_members(rows, raw, order, unchecked)
         count = len(order) * batch
-        return MemberLayout(rows, segments, count, one_row_each(segments, count))
+        one_each = None if has_gpu() else one_row_each(segments, count)
+        return MemberLayout(rows, segments, count, one_each)
 
     def _checked_members(
         self, rows: tf.Tensor, raw: list[tf.Tensor], order: list[int], unchecked: list[int]

@@ -49,9 +49,10 @@ __all__ = [
     "EmbeddingTable",
     "LookupIds",
     "checked_ids",
-    "prepare_ids",
+    "has_gpu",
     "one_row_each",
     "pool_or_pass",
+    "prepare_ids",
     "resolve_initializer",
     "segment_sum_rows",
     "sum_pool",
@@ -59,7 +60,9 @@ __all__ = [
 
 
 @functools.cache
-def _has_gpu() -> bool:
+def has_gpu() -> bool:
+    """Whether this process sees a GPU (the CPU-only forms of the pooling are chosen
+    where it does not)."""
     return bool(tf.config.list_logical_devices("GPU"))
 
 
@@ -78,7 +81,7 @@ def segment_sum_rows(rows: tf.Tensor, segments: tf.Tensor, num_segments: Any) ->
     """
     rows = tf.convert_to_tensor(rows)
     width = rows.shape[1] if rows.shape.rank == 2 else None
-    if width == 1 or rows.dtype not in (tf.float32, tf.float64) or _has_gpu():
+    if width == 1 or rows.dtype not in (tf.float32, tf.float64) or has_gpu():
         return tf.math.unsorted_segment_sum(rows, segments, num_segments)
     count = tf.shape(rows, out_type=tf.int64)[0]
     # [n, 2] as the transpose of a [2, n] stack: a third less CPU than stacking on axis 1.
