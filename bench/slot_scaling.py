@@ -9,22 +9,25 @@ machine is shared, wall time is not a fair figure) and as wall time.
 The figure of the goal: 64-slot examples/s over 8-slot examples/s, read as the ratio of
 CPU time per step (``cpu_8 / cpu_64``); goal >= 0.35.
 
-What a 64-slot step spends (the profile): the tables' ops now run once per group, not per
-slot (about 70 ops per step grow with the slots, all ``StridedSlice`` / ``Size`` of the
-ids' unpacking); the rest grows with the ids: per group a gather of the batch's rows
-forward, a gather and a scatter per variable in the update, one ``unique`` shared by the
-groups of one layout, and the input pipeline's ``ParseExampleV2``. Tried and not kept
-(measured): ``ResourceScatterSub`` for the ``table - delta`` optimizers instead of gather,
-subtract and ``ResourceScatterUpdate`` (4-5x the CPU on 22k rows x 16); passing the rows
-through where each example has one id (the check and ``tf.cond`` cost more than the
-segment sum and gather they skip).
+What a 64-slot step spends (the profile): the tables' ops run once per group, not per
+slot (per slot a few small ops remain: the ids' ``DeserializeSparse`` and
+``StridedSlice`` when they are unpacked, and the group layout's scalar adds of row and
+segment offsets); the rest grows with the ids: per group a gather of the batch's rows
+forward (pooled by a pass-through where each example has one id per slot, else by a
+sparse matmul), one ``unique`` shared by the groups of one layout, a sparse-matmul sum of
+duplicate rows and a gather and a scatter per optimizer variable in the update, the
+DNN's first layer over 64 x 16 inputs, and the input pipeline's ``ParseExampleV2``.
+Tried and not kept (measured): ``ResourceScatterSub`` for the ``table - delta``
+optimizers instead of gather, subtract and ``ResourceScatterUpdate`` (4-5x the CPU on 22k
+rows x 16).
 
 ``--profile SLOTS`` instead traces ``--steps`` steps of one run with the TensorFlow
 profiler and prints, per op type, the op runs and microseconds of CPU per step in the
 executor threads (what is still per slot shows as runs per step growing with the slots).
 
 Run: ``.venv/bin/python bench/slot_scaling.py [--rounds 2] [--steps 400]``;
-``--profile 64 --steps 50`` for the profile.
+``--profile 64 --steps 50`` for the profile; ``--src A/src B/src`` measures two source
+trees (before and after a change) in turn in each round.
 """
 
 from __future__ import annotations
@@ -132,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "nwsrec_slots"))
     parser.add_argument("--worker", nargs=2, metavar=("DATA", "OUT"))
     parser.add_argument("--profile", type=int, choices=SLOTS, help="profile one run")
+    parser.add_argument(
+        "--src",
+        nargs="+",
+        metavar="DIR",
+        help="source trees (each put first on PYTHONPATH), measured in turn in each round",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker[0], args.warmup, args.steps, args.worker[1])
@@ -148,24 +157,33 @@ def main(argv: list[str] | None = None) -> int:
         for kind, runs, us in result["ops"]:
             print(f"{kind:32} {runs:10.1f} {us:10.1f}")
         return 0
-    results: dict[int, list[dict]] = {s: [] for s in SLOTS}
+    trees = args.src or [None]
+    results: dict[tuple[str | None, int], list[dict]] = {(t, s): [] for t in trees for s in SLOTS}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
-            for slots in SLOTS:
-                out = os.path.join(tmp, "out.json")
-                cmd = [sys.executable, __file__, "--worker", _data(args.data, slots), out]
-                cmd += ["--warmup", str(args.warmup), "--steps", str(args.steps)]
-                subprocess.run(cmd, check=True)
-                with open(out) as f:
-                    results[slots].append(json.load(f))
-                print(f"{slots} slots: {results[slots][-1]}", flush=True)
-    cpu = {s: statistics.median(r["cpu_ms"] for r in results[s]) for s in SLOTS}
-    ratio = cpu[8] / cpu[64]
-    for s in SLOTS:
-        rows = ", ".join(f"{r['cpu_ms']:.2f}" for r in results[s])
-        print(f"{s:>2} slots: CPU ms/step {rows} (median {cpu[s]:.2f})")
-    verdict = "met" if ratio >= GOAL else "not met"
-    print(f"64 vs 8 slots: {ratio:.2f}x examples/s by CPU time (goal >= {GOAL}: {verdict})")
+            for tree in trees:
+                env = dict(os.environ)
+                if tree is not None:
+                    env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
+                for slots in SLOTS:
+                    out = os.path.join(tmp, "out.json")
+                    cmd = [sys.executable, __file__, "--worker", _data(args.data, slots), out]
+                    cmd += ["--warmup", str(args.warmup), "--steps", str(args.steps)]
+                    subprocess.run(cmd, check=True, env=env)
+                    with open(out) as f:
+                        results[(tree, slots)].append(json.load(f))
+                    name = "" if tree is None else f"{tree}: "
+                    print(f"{name}{slots} slots: {results[(tree, slots)][-1]}", flush=True)
+    for tree in trees:
+        cpu = {s: statistics.median(r["cpu_ms"] for r in results[(tree, s)]) for s in SLOTS}
+        ratio = cpu[8] / cpu[64]
+        if tree is not None:
+            print(f"{tree}:")
+        for s in SLOTS:
+            rows = ", ".join(f"{r['cpu_ms']:.2f}" for r in results[(tree, s)])
+            print(f"{s:>2} slots: CPU ms/step {rows} (median {cpu[s]:.2f})")
+        verdict = "met" if ratio >= GOAL else "not met"
+        print(f"64 vs 8 slots: {ratio:.2f}x examples/s by CPU time (goal >= {GOAL}: {verdict})")
     return 0
 
 

@@ -234,6 +234,72 @@ def test_an_id_outside_its_table_is_an_error_even_when_the_group_has_that_row():
         collection.prepare("table_2_1", _ids([[12]]))
 
 
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize(
+    "batch,table,received",
+    [
+        # Tables of two sizes in one group: 12 is a row of the group and of table_1_1.
+        ({"table_1_1": [[1], [9]], "table_2_1": [[12], [3]]}, "table_2_1", "12"),
+        ({"table_1_1": [[10], [-1]], "table_2_1": [[0], [3]]}, "table_1_1", r"10\W+-1"),
+        # Tables of one size: checked together, the first with an id outside named.
+        ({"t_a": [[0], [4]], "t_b": [[5, 9], []], "t_c": [[7], [1]]}, "t_b", r"5\W+9\W+7"),
+    ],
+)
+def test_a_group_checks_its_tables_ids_at_once_and_names_the_first_outside(
+    batch, table, received, traced
+):
+    specs = _specs() + [TableSpec(n, 5, 4, E.Adagrad(0.2)) for n in ("t_a", "t_b", "t_c")]
+    collection = TableCollection(specs)
+
+    def lookup():
+        prepared = {n: collection.prepare(n, _ids(rows), check=False) for n, rows in batch.items()}
+        return collection.lookup(prepared)
+
+    run = tf.function(lookup, autograph=False) if traced else lookup
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=rf"{table} must lie in .*ids =\W*{received}"
+    ):
+        run()
+    good = {n: [[0], []] for n in batch}
+    pooled = collection.lookup(
+        {n: collection.prepare(n, _ids(r), check=False) for n, r in good.items()}
+    )
+    assert set(pooled) == set(batch)
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        {n: [[1], [0], [4]] for n in BATCH},  # one id per example: passed through on CPU
+        BATCH,
+    ],
+)
+def test_lookup_and_gradients_are_the_same_with_the_gpu_machine_forms(batch, monkeypatch):
+    import nwsrec.embedding.collection as collection_module
+    import nwsrec.embedding.table as table_module
+
+    collection = TableCollection(_specs())
+    variables = [g.variable for g in collection.groups.values()]
+
+    def step():
+        prepared = {n: collection.prepare(n, _ids(rows), check=False) for n, rows in batch.items()}
+        with tf.GradientTape() as tape:
+            pooled = collection.lookup(prepared)
+            loss = tf.add_n([tf.reduce_sum(p * p) for p in pooled.values()])
+        grads = tape.gradient(loss, variables)
+        return pooled, [(tf.convert_to_tensor(g.values), g.indices) for g in grads]
+
+    cpu = tf.function(step, autograph=False)()
+    monkeypatch.setattr(collection_module, "has_gpu", lambda: True)
+    monkeypatch.setattr(table_module, "has_gpu", lambda: True)
+    gpu_forms = tf.function(step, autograph=False)()
+    for name in batch:
+        np.testing.assert_array_equal(cpu[0][name].numpy(), gpu_forms[0][name].numpy())
+    for (values, ids), (gpu_values, gpu_ids) in zip(cpu[1], gpu_forms[1], strict=True):
+        np.testing.assert_array_equal(values.numpy(), gpu_values.numpy())
+        np.testing.assert_array_equal(ids.numpy(), gpu_ids.numpy())
+
+
 def test_same_seed_same_groups_byte_identical():
     def build():
         tf.keras.utils.set_random_seed(7)

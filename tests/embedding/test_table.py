@@ -502,6 +502,77 @@ def test_sum_pool_and_its_gradient_equal_unsorted_segment_sum_without_the_negati
     assert "GatherV2" in ops and "SelectV2" not in ops
 
 
+@pytest.mark.parametrize("width", [1, 3, 16, 40])
+@pytest.mark.parametrize("rows,segments", [(0, 4), (9, 1), (300, 7), (300, 500)])
+def test_segment_sum_rows_is_bit_identical_to_unsorted_segment_sum(width, rows, segments):
+    from nwsrec.embedding.table import segment_sum_rows
+
+    rng = np.random.default_rng(rows + width)
+    # Magnitudes over six decades: a different order of the additions would show.
+    values = rng.normal(size=(rows, width)) * 10.0 ** rng.integers(-3, 3, size=(rows, 1))
+    values = tf.constant(values, tf.float32)
+    ids = tf.constant(rng.integers(0, segments, rows), tf.int32)
+    expected = tf.math.unsorted_segment_sum(values, ids, segments).numpy()
+    for run in (lambda f: f(), lambda f: tf.function(f, autograph=False)()):
+        got = run(lambda: segment_sum_rows(values, ids, tf.constant(segments))).numpy()
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got.view(np.int32), expected.view(np.int32))
+
+
+def test_wide_rows_are_summed_by_a_sparse_matmul_on_cpu():
+    from nwsrec.embedding.table import segment_sum_rows
+
+    @tf.function
+    def pool(x, ids):
+        return segment_sum_rows(x, ids, 4), segment_sum_rows(x[:, :1], ids, 4)
+
+    graph = pool.get_concrete_function(
+        tf.TensorSpec([None, 16], tf.float32), tf.TensorSpec([None], tf.int64)
+    ).graph
+    ops = [op.type for op in graph.get_operations()]
+    if tf.config.list_logical_devices("GPU"):
+        assert ops.count("UnsortedSegmentSum") == 2
+    else:
+        assert ops.count("SparseTensorDenseMatMul") == 1
+        assert ops.count("UnsortedSegmentSum") == 1  # one-wide rows
+
+
+@pytest.mark.parametrize(
+    "segments,num_segments,passes",
+    [
+        ([0, 1, 2, 3], 4, True),  # one row per segment, in order: passed through
+        ([0, 1, 2], 4, False),  # an empty last segment
+        ([1, 0, 2, 3], 4, False),  # out of order
+        ([0, 0, 2, 3], 4, False),  # two rows in one segment
+        ([], 0, True),
+    ],
+)
+def test_pool_or_pass_equals_sum_pool_and_passes_rows_where_each_segment_has_one(
+    segments, num_segments, passes
+):
+    from nwsrec.embedding.table import one_row_each, pool_or_pass, sum_pool
+
+    rng = np.random.default_rng(len(segments))
+    rows = tf.constant(rng.normal(size=(len(segments), DIM)), tf.float32)
+    upstream = tf.constant(rng.normal(size=(num_segments, DIM)), tf.float32)
+    ids = tf.constant(segments, tf.int64)
+
+    def pool_and_grad(pool):
+        with tf.GradientTape() as tape:
+            tape.watch(rows)
+            pooled = pool(rows)
+            loss = tf.reduce_sum(pooled * upstream)
+        return pooled, tape.gradient(loss, rows)
+
+    one_each = one_row_each(ids, num_segments)
+    assert bool(one_each) == passes
+    expected = pool_and_grad(lambda x: sum_pool(x, ids, num_segments))
+    for run in (lambda f: f(), lambda f: tf.function(f, autograph=False)()):
+        got = run(lambda: pool_and_grad(lambda x: pool_or_pass(x, ids, num_segments, one_each)))
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
 def test_prepared_ids_are_shared_by_tables_of_one_vocab_size_and_refused_by_others():
     ids = tf.ragged.constant(EXAMPLES, dtype=tf.int64, ragged_rank=1)
     bias = EmbeddingTable("b", VOCAB, 1, E.SGD(0.1))

@@ -11,8 +11,12 @@ and one segment sum, whatever the number of tables; the gradient of a group is o
     batch of B examples: ids of slot 1 [3], [], [9]    ids of slot 2 [0, 6], [2], []
       ids      [3, 9, 10 + 0, 10 + 6, 10 + 2]            (row offsets added)
       segments [0, 2, B + 0, B + 0, B + 1]               (member k pools into k*B + example)
-      gather -> [5, 16] -> unsorted_segment_sum -> [2 * B, 16]
+      gather -> [5, 16] -> segment sum -> [2 * B, 16]
              -> table_1_1 [B, 16], table_2_1 [B, 16]
+
+Where every example has one id of each member (segments ``0, 1, ..., n - 1``, the usual
+CTR batch) the gathered rows are the pooled ones and the sum and its gradient's gather do
+not run (:func:`~nwsrec.embedding.table.pool_or_pass`).
 
 :class:`TableView` shows one table of a group as the per-table object the rest of nwsrec
 reads (``vocab_size``, ``dim``, ``optimizer``, ``variable``, ``slot_variables``): its rows of
@@ -45,6 +49,9 @@ from nwsrec.embedding.table import (
     EmbeddingTable,
     LookupIds,
     checked_ids,
+    has_gpu,
+    one_row_each,
+    pool_or_pass,
     prepare_ids,
     resolve_initializer,
     sum_pool,
@@ -63,6 +70,11 @@ class MemberLayout(NamedTuple):
     """int64 ``[n]``: ``k * B + b`` for an id of member ``k`` (in lookup order), example ``b``."""
     num_segments: tf.Tensor
     """Scalar: members x B."""
+    one_each: tf.Tensor | None
+    """Scalar bool: each example has one id of each member (``segments`` is ``0 .. n - 1``),
+    so pooling passes the rows through (:func:`~nwsrec.embedding.table.pool_or_pass`).
+    None on a machine with a GPU, where the test's ``tf.cond`` would wait for the device
+    each step and the sum is cheap: pooling always sums there."""
 
 
 class TableGroup(EmbeddingTable):
@@ -167,7 +179,10 @@ class TableGroup(EmbeddingTable):
             if layouts is not None:
                 layouts[key] = layout
         rows = gather_rows(self.variable, layout.rows)
-        pooled = sum_pool(rows, layout.segments, layout.num_segments)
+        if layout.one_each is None:
+            pooled = sum_pool(rows, layout.segments, layout.num_segments)
+        else:
+            pooled = pool_or_pass(rows, layout.segments, layout.num_segments, layout.one_each)
         static = ids[order[0]].static_batch
         parts = tf.unstack(
             tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
@@ -176,47 +191,89 @@ class TableGroup(EmbeddingTable):
         return {k: parts[position] for position, k in enumerate(order)}
 
     def _member_layout(self, ids: Mapping[int, LookupIds], order: list[int]) -> MemberLayout:
-        """Per member one Size op; the rest is per group: which member each id belongs to,
-        one range check against each id's own table, the row offsets, and the segment
-        (member k, example b) -> k * B + b each id pools into."""
-        first = ids[order[0]]
-        batch = tf.cast(first.batch, tf.int64)
-        values = tf.concat([tf.cast(ids[k].values, tf.int64) for k in order], 0)
-        examples = tf.concat([ids[k].examples for k in order], 0)
-        sizes = tf.stack([tf.size(ids[k].values, out_type=tf.int64) for k in order])
-        member = tf.repeat(tf.range(len(order), dtype=tf.int64), sizes)
-        if not all(ids[k].checked for k in order):
-            values = self._checked_members(values, member, order)
-        if any(self.offsets[k] for k in order):
-            offsets = tf.constant([self.offsets[k] for k in order], tf.int64)
-            values = values + tf.gather(offsets, member)
-        return MemberLayout(values, examples + member * batch, len(order) * batch)
+        """The members' ids as rows of the group and the segment (member k, example b) ->
+        k * B + b each pools into, checked against each id's own table.
 
-    def _checked_members(self, values: tf.Tensor, member: tf.Tensor, order: list[int]) -> tf.Tensor:
-        """``values`` after one run-time check that each id lies in its own table's rows;
-        the error names the first table with an id outside (as ``checked_ids`` does)."""
-        bounds = tf.constant([self.members[k].rows for k in order], tf.uint64)
-        bad = tf.cast(values, tf.uint64) >= tf.gather(bounds, member)
-        messages = tf.constant(
+        No per-id vector of members is built (``tf.repeat`` of the members by their id
+        counts and the gathers of offsets and bounds through it cost more than the rest
+        of the layout): each member's row offset and segment offset are added to its own
+        ids before the concatenation (one scalar add each), and the range check compares
+        the ids of the members of one table size at once (:meth:`_checked_members`).
+        """
+        batch = tf.cast(ids[order[0]].batch, tf.int64)
+        raw = [tf.cast(ids[k].values, tf.int64) for k in order]
+        rows = tf.concat(
             [
-                # No quotes: graph-mode errors escape them.
-                f"`ids` of table {self.members[k].name} must lie in [0, {self.members[k].rows}) "
-                "(vocab_size of the table). Received: ids ="
-                for k in order
-            ]
+                v + self.offsets[k] if self.offsets[k] else v
+                for v, k in zip(raw, order, strict=True)
+            ],
+            0,
         )
-        in_range = tf.logical_not(tf.reduce_any(bad))
+        segments = tf.concat(
+            [
+                ids[k].examples + position * batch if position else ids[k].examples
+                for position, k in enumerate(order)
+            ],
+            0,
+        )
+        unchecked = [position for position, k in enumerate(order) if not ids[k].checked]
+        if unchecked:
+            rows = self._checked_members(rows, raw, order, unchecked)
+        count = len(order) * batch
+        one_each = None if has_gpu() else one_row_each(segments, count)
+        return MemberLayout(rows, segments, count, one_each)
+
+    def _checked_members(
+        self, rows: tf.Tensor, raw: list[tf.Tensor], order: list[int], unchecked: list[int]
+    ) -> tf.Tensor:
+        """``rows`` after one run-time check that each id of the ``unchecked`` members (as
+        positions in ``order``; ``raw``: their ids) lies in its own table's rows.
+
+        One comparison per table size: the ids of the members of that many rows are
+        compared together (all of them at once when the tables are of one size). The error
+        names the first table with an id outside (as ``checked_ids`` does) and its ids.
+        """
+        by_bound: dict[int, list[int]] = {}
+        for position in unchecked:
+            by_bound.setdefault(self.members[order[position]].rows, []).append(position)
+        bad = []
+        for bound, positions in by_bound.items():
+            values = (
+                raw[positions[0]]
+                if len(positions) == 1
+                else tf.concat([raw[p] for p in positions], 0)
+            )
+            bad.append(tf.reduce_any(tf.cast(values, tf.uint64) >= tf.constant(bound, tf.uint64)))
+        in_range = tf.logical_not(bad[0] if len(bad) == 1 else tf.reduce_any(tf.stack(bad)))
 
         def fail() -> tf.Tensor:
-            # Built only in the failing branch: the message's gathers cost nothing per step.
-            first = tf.gather(member, tf.argmax(tf.cast(bad, tf.int32)))
+            # Built only in the failing branch: the per-table checks cost nothing per step.
+            outside = [
+                tf.cast(raw[p], tf.uint64) >= tf.constant(self.members[order[p]].rows, tf.uint64)
+                for p in unchecked
+            ]
+            bad_ids = tf.concat(outside, 0)
+            member = tf.concat([tf.fill(tf.shape(o), i) for i, o in enumerate(outside)], 0)
+            messages = tf.constant(
+                [
+                    # No quotes: graph-mode errors escape them.
+                    f"`ids` of table {self.members[order[p]].name} must lie in "
+                    f"[0, {self.members[order[p]].rows}) (vocab_size of the table). "
+                    "Received: ids ="
+                    for p in unchecked
+                ]
+            )
+            first = tf.gather(member, tf.argmax(tf.cast(bad_ids, tf.int32)))
+            values = tf.concat([raw[p] for p in unchecked], 0)
             check = tf.debugging.Assert(
-                in_range, [tf.gather(messages, first), tf.boolean_mask(values, bad)], summarize=8
+                in_range,
+                [tf.gather(messages, first), tf.boolean_mask(values, bad_ids)],
+                summarize=8,
             )
             with tf.control_dependencies([check]):
-                return tf.identity(values)
+                return tf.identity(rows)
 
-        return tf.cond(in_range, lambda: values, fail)
+        return tf.cond(in_range, lambda: rows, fail)
 
     def _member_value(self, index: int) -> tf.Tensor:
         spec = self.members[index]

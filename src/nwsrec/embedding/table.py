@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -48,27 +49,102 @@ __all__ = [
     "EmbeddingTable",
     "LookupIds",
     "checked_ids",
+    "has_gpu",
+    "one_row_each",
+    "pool_or_pass",
     "prepare_ids",
     "resolve_initializer",
+    "segment_sum_rows",
     "sum_pool",
 ]
 
 
+@functools.cache
+def has_gpu() -> bool:
+    """Whether this process sees a GPU (the CPU-only forms of the pooling are chosen
+    where it does not)."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def segment_sum_rows(rows: tf.Tensor, segments: tf.Tensor, num_segments: Any) -> tf.Tensor:
+    """``unsorted_segment_sum(rows, segments, num_segments)`` of rows ``[n, dim]``, with
+    every segment id in ``[0, num_segments)``.
+
+    On a machine without a GPU, rows more than one wide are summed as the product of a
+    sparse ``[num_segments, n]`` selector (a one at ``(segments[i], i)``) with ``rows``:
+    the CPU kernel of ``SparseTensorDenseMatMul`` adds each row into its segment in the
+    order of ``rows``, as ``UnsortedSegmentSum`` does (the results are bit-identical), at
+    a sixth of its CPU time for 32k rows x 16 (``UnsortedSegmentSum`` copies each row
+    through an Eigen expression of its own). One-wide rows, other dtypes and GPU
+    machines (whose ``UnsortedSegmentSum`` has a deterministic mode) keep
+    ``unsorted_segment_sum``.
+    """
+    rows = tf.convert_to_tensor(rows)
+    width = rows.shape[1] if rows.shape.rank == 2 else None
+    if width == 1 or rows.dtype not in (tf.float32, tf.float64) or has_gpu():
+        return tf.math.unsorted_segment_sum(rows, segments, num_segments)
+    count = tf.shape(rows, out_type=tf.int64)[0]
+    # [n, 2] as the transpose of a [2, n] stack: a third less CPU than stacking on axis 1.
+    indices = tf.transpose(tf.stack([tf.cast(segments, tf.int64), tf.range(count)]))
+    shape = tf.stack([tf.cast(num_segments, tf.int64), count])
+    return tf.raw_ops.SparseTensorDenseMatMul(
+        a_indices=indices, a_values=tf.ones([count], rows.dtype), a_shape=shape, b=rows
+    )
+
+
 @tf.custom_gradient
 def sum_pool(rows: tf.Tensor, examples: tf.Tensor, batch: tf.Tensor) -> Any:
-    """``unsorted_segment_sum(rows, examples, batch)`` for example indices ``>= 0``.
+    """``unsorted_segment_sum(rows, examples, batch)`` for example indices ``>= 0``
+    (computed by :func:`segment_sum_rows`).
 
     Its gradient is ``gather(upstream, examples)``: TensorFlow's own gradient of
     ``unsorted_segment_sum`` also masks the rows of negative (dropped) segment ids, 3 more
     ops per table and step (``SelectV2``: 0.34 ms of CPU per step for the 52 tables of the
     Criteo-shaped model), and the example indices of a batch are never negative.
     """
-    pooled = tf.math.unsorted_segment_sum(rows, examples, batch)
+    pooled = segment_sum_rows(rows, examples, batch)
 
     def grad(upstream: tf.Tensor) -> tuple[tf.Tensor, None, None]:
         return tf.gather(upstream, examples), None, None
 
     return pooled, grad
+
+
+@tf.custom_gradient
+def pool_or_pass(
+    rows: tf.Tensor, segments: tf.Tensor, num_segments: tf.Tensor, one_each: Any
+) -> Any:
+    """:func:`sum_pool` of ``rows``, or ``rows`` as they are where ``one_each`` holds.
+
+    ``one_each`` (a scalar bool, see :func:`one_row_each`) says that row ``i`` is the only
+    row of segment ``i`` and every segment has one: the sum is then ``rows`` itself and its
+    gradient the upstream one, and neither the sum nor the gather of its gradient runs.
+    That is a batch whose examples each have one id per table, the usual CTR batch.
+    """
+    pooled = tf.cond(
+        one_each,
+        lambda: tf.identity(rows),
+        lambda: segment_sum_rows(rows, segments, num_segments),
+    )
+
+    def grad(upstream: tf.Tensor) -> tuple[tf.Tensor, None, None, None]:
+        passed = tf.cond(
+            one_each, lambda: tf.identity(upstream), lambda: tf.gather(upstream, segments)
+        )
+        return passed, None, None, None
+
+    return pooled, grad
+
+
+def one_row_each(segments: tf.Tensor, num_segments: Any) -> tf.Tensor:
+    """Whether ``segments`` is ``0, 1, ..., num_segments - 1``: each segment one row, in
+    order (the condition of :func:`pool_or_pass`)."""
+    count = tf.size(segments, out_type=tf.int64)
+    positions = tf.range(count, dtype=segments.dtype)
+    return tf.logical_and(
+        tf.equal(count, tf.cast(num_segments, tf.int64)),
+        tf.reduce_all(tf.equal(segments, positions)),
+    )
 
 
 class _TruncatedNormal:
@@ -309,7 +385,7 @@ class EmbeddingTable(tf.Module):
     def apply_gradient(self, grad: tf.IndexedSlices | None, check_ids: bool = True) -> None:
         """Updates the looked-up rows (and their optimizer slots) with the table's optimizer.
 
-        Duplicate ids are summed first (``tf.unique`` + ``unsorted_segment_sum``); rows not
+        Duplicate ids are summed first (``tf.unique`` + :func:`segment_sum_rows`); rows not
         in ``grad`` are left bit-identical. Called in a replica context of a
         ``tf.distribute`` strategy, ``grad`` must already be summed across replicas: the
         update goes through ``merge_call`` + ``strategy.extended.update`` so that every
@@ -355,7 +431,7 @@ class EmbeddingTable(tf.Module):
         if check_ids:
             ids = self._checked_ids(ids)
         unique_ids, positions = tf.unique(ids, out_idx=tf.int32)
-        summed = tf.math.unsorted_segment_sum(values, positions, tf.shape(unique_ids)[0])
+        summed = segment_sum_rows(values, positions, tf.shape(unique_ids)[0])
 
         if not tf.distribute.has_strategy():
             update_rows(self._variable, self._slot_variables, unique_ids, summed, self._update)
