@@ -84,8 +84,9 @@ def segment_sum_rows(rows: tf.Tensor, segments: tf.Tensor, num_segments: Any) ->
     if width == 1 or rows.dtype not in (tf.float32, tf.float64) or has_gpu():
         return tf.math.unsorted_segment_sum(rows, segments, num_segments)
     count = tf.shape(rows, out_type=tf.int64)[0]
-    # [n, 2] as the transpose of a [2, n] stack: a third less CPU than stacking on axis 1.
-    indices = tf.transpose(tf.stack([tf.cast(segments, tf.int64), tf.range(count)]))
+    # Stacked on axis 1, not transposed from a [2, n] stack: TensorFlow's oneDNN build
+    # logs an error for an integer transpose on CPUs without AVX-512 support in it.
+    indices = tf.stack([tf.cast(segments, tf.int64), tf.range(count)], axis=1)
     shape = tf.stack([tf.cast(num_segments, tf.int64), count])
     return tf.raw_ops.SparseTensorDenseMatMul(
         a_indices=indices, a_values=tf.ones([count], rows.dtype), a_shape=shape, b=rows
