@@ -114,3 +114,31 @@ def test_a_search_of_the_separate_layout_cannot_warm_start(searched, tmp_path):
         with pytest.raises(ValueError, match="supernet_layout='nested'.*'separate'"):
             warm_start(trainer, search)
         trainer.close()
+
+
+def test_train_warm_starts_by_default_and_falls_back_to_scratch_where_it_cannot(
+    searched, tmp_path, caplog
+):
+    import logging
+    import shutil
+
+    cls, params, search_dir = searched
+    short = {**params, "epochs": None, "train_steps": 4}
+    dims_path = os.path.join(search_dir, "search_result.json")
+    report = run_train(cls, short, str(tmp_path / "default"), dims_path=dims_path, progress=False)
+    assert report.warm_start is not None  # the default: from the search's weights
+    # A dims file without its search beside it: trained from scratch, and said so.
+    alone = tmp_path / "alone" / "search_result.json"
+    alone.parent.mkdir()
+    shutil.copy(dims_path, alone)
+    with caplog.at_level(logging.INFO, logger="nwsrec.runs"):
+        report = run_train(cls, short, str(tmp_path / "alone-run"), dims_path=str(alone),
+                           progress=False)  # fmt: skip
+    assert report.warm_start is None
+    assert "training from scratch (no warm start)" in caplog.text and "params.json" in caplog.text
+    with pytest.raises(FileNotFoundError, match="params.json"):
+        run_train(cls, short, str(tmp_path / "explicit"), dims_path=str(alone),
+                  warm_start=True, progress=False)  # fmt: skip
+    report = run_train(cls, short, str(tmp_path / "scratch"), dims_path=dims_path,
+                       warm_start=False, progress=False)  # fmt: skip
+    assert report.warm_start is None

@@ -4,11 +4,13 @@ Without --dims every slot has its largest candidate size (full width). With --di
 search_result.json of `nwsrec search`), each slot gets its chosen size and size-0 slots
 are dropped; with --dims and --budget F (or --max-bytes N), the sizes of the search's
 frontier point of lowest held-out loss within F x full width's embedding parameters.
---warm-start starts a new run from the search's weights (each slot's first columns of its
-nested block, and the DNN rows that face them) and fine-tunes, instead of training
-from a fresh initialisation. Reports test AUC, log loss and the table memory plan;
-writes params.json, checkpoints and TensorBoard event files into --model-dir (default
-runs/<model>/train). Rerunning the same command resumes from the last checkpoint.
+With --dims a new run starts from the search's weights (each slot's first columns of its
+nested block, and the DNN rows that face them) and fine-tunes (--no-warm-start: from a
+fresh initialisation; without the search's directory beside the dims file it trains
+from scratch and says so; --warm-start makes that an error). Reports test AUC, log
+loss and the table memory plan; writes params.json, checkpoints and TensorBoard event
+files into --model-dir (default runs/<model>/train). Rerunning the same command resumes
+from the last checkpoint.
 
 On a cluster, start every task with its TF_CONFIG and --strategy (auto: mwms, or ps when
 the cluster has ps tasks); only the chief writes into --model-dir and prints the report
@@ -42,8 +44,8 @@ def register(subparsers: Any) -> None:
         "--warm-start",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="with --dims, start from the search's weights and fine-tune (default: "
-        "from a fresh initialisation)",
+        help="with --dims, start from the search's weights and fine-tune (default: on "
+        "where the search can be read; --no-warm-start: a fresh initialisation)",
     )
     add_strategy_argument(parser)
     parser.set_defaults(func=run)
