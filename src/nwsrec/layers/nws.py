@@ -246,11 +246,9 @@ class MixedEmbedOpComb(keras.layers.Layer):
             p = self.draw_largest
             largest = valid & (sizes == np.where(valid, sizes, -1).max(axis=1, keepdims=True))
             first_largest = largest & (np.cumsum(largest, axis=1) == 1)
-            others = np.maximum(counts[:, None] - 1, 1)
-            rest = np.log((1.0 - p) / others) * np.ones_like(logits)
+            # A slot of one choice draws it whatever its logit (the rest are blocked).
+            rest = np.log((1.0 - p) / np.maximum(counts[:, None] - 1, 1))
             logits = np.where(valid, np.where(first_largest, np.log(p), rest), logits)
-            single = (counts == 1)[:, None] & valid
-            logits = np.where(single, 0.0, logits)
         return logits.astype(np.float32)
 
     # ------------------------------------------------------------------------- build
