@@ -407,3 +407,130 @@ def test_a_group_is_filled_table_by_table_in_place_without_a_group_sized_copy(tm
     assert out.returncode == 0, out.stderr[-2000:]
     peak = float(out.stdout.split()[-1])
     assert peak < 256 * 1.6  # MiB: the group plus about one table, not twice the group
+
+
+def _peak_mib_of_a_group(specs_source: str) -> float:
+    """Peak RSS growth (MiB) of building ``TableCollection(<specs_source>)`` in a fresh
+    process (Linux's high-water mark, reset before the build)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux's HWM reset")
+    script = textwrap.dedent(
+        f"""
+        import nwsrec  # the system allocator, before TensorFlow allocates
+        import keras
+        import tensorflow as tf
+        from nwsrec.embedding import TableCollection, TableSpec
+
+        def kib(field):
+            for line in open("/proc/self/status"):
+                if line.startswith(field):
+                    return int(line.split()[1])
+
+        SGD = tf.tpu.experimental.embedding.SGD
+        specs = {specs_source}
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = kib("VmRSS")
+        collection = TableCollection(specs)
+        assert len(collection.groups) == 1
+        print((kib("VmHWM") - before) / 1024)
+        """
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return float(out.stdout.split()[-1])
+
+
+@pytest.mark.parametrize("members", [1, 2])
+@pytest.mark.parametrize("initializer", ["'ones'", "keras.initializers.RandomUniform(-1, 1)"])
+def test_a_large_member_is_filled_in_blocks_not_in_one_member_sized_copy(initializer, members):
+    # A group of 256 MiB: one member, or a 192 MiB member and a 64 MiB one. Filled in one
+    # piece a member takes the group plus its size (a random draw: 2-3 times that); in
+    # blocks of 32 MiB, plus at most about three blocks.
+    if members == 1:
+        specs = f"[TableSpec('big', 4 << 20, 16, SGD(0.1), {initializer})]"
+    else:
+        specs = (
+            f"[TableSpec('big', 3 << 20, 16, SGD(0.1), {initializer}), "
+            f"TableSpec('small', 1 << 20, 16, SGD(0.1), {initializer})]"
+        )
+    peak = _peak_mib_of_a_group(specs)
+    assert peak < 256 + 3.6 * 32, peak
+
+
+def _group_rows(initializer, monkeypatch, block_rows=3):
+    """Rows of a 10-row table (then a 2-row one) of width 4 in one group, filled in
+    blocks of ``block_rows`` rows."""
+    import nwsrec.embedding.collection as collection_module
+
+    monkeypatch.setattr(collection_module, "FILL_BLOCK_BYTES", 4 * 4 * block_rows)
+    tf.keras.utils.set_random_seed(11)
+    specs = [
+        TableSpec("big", 10, 4, E.SGD(0.1), initializer),
+        TableSpec("small", 2, 4, E.SGD(0.1), "zeros"),
+    ]
+    collection = TableCollection(specs)
+    return collection.tables["big"].variable.numpy(), collection.tables["small"].variable.numpy()
+
+
+def test_blocks_of_a_seeded_uniform_are_fresh_draws_of_it_and_deterministic(monkeypatch):
+    import keras
+
+    def build():
+        return _group_rows(keras.initializers.RandomUniform(-0.5, 0.5, seed=5), monkeypatch)
+
+    (big, small), (again, _) = build(), build()
+    assert big.tobytes() == again.tobytes()  # same seed, same rows
+    assert np.all(np.abs(big) <= 0.5) and np.all(small == 0)
+    blocks = [big[i : i + 3] for i in range(0, 9, 3)]
+    # A seeded Keras initializer repeats itself at each call: blocks must not.
+    assert not np.array_equal(blocks[0], blocks[1]) and not np.array_equal(blocks[1], blocks[2])
+    whole = keras.initializers.RandomUniform(-0.5, 0.5, seed=5)((10, 4)).numpy()
+    np.testing.assert_array_equal(big[:3], whole[:3])  # block 0 is the initializer itself
+
+
+def test_a_group_of_one_large_table_is_filled_in_blocks_too(monkeypatch):
+    import keras
+
+    import nwsrec.embedding.collection as collection_module
+
+    monkeypatch.setattr(collection_module, "FILL_BLOCK_BYTES", 4 * 4 * 3)
+    init = keras.initializers.RandomUniform(-0.5, 0.5, seed=5)
+    collection = TableCollection([TableSpec("only", 10, 4, E.SGD(0.1), init)])
+    rows = collection.tables["only"].variable.numpy()
+    assert not np.array_equal(rows[:3], rows[3:6])  # fresh draws per block
+    np.testing.assert_array_equal(rows[:3], init((10, 4)).numpy()[:3])
+
+
+def test_a_shape_dependent_initializer_fills_a_member_in_one_call(monkeypatch):
+    import keras
+
+    big, _ = _group_rows(keras.initializers.GlorotUniform(seed=2), monkeypatch)
+    whole = keras.initializers.GlorotUniform(seed=2)((10, 4)).numpy()
+    np.testing.assert_array_equal(big, whole)  # fan-in of the whole table, one draw
+
+
+def test_block_initializer_rules():
+    import keras
+
+    from nwsrec.embedding.table import block_initializer, resolve_initializer
+
+    default = resolve_initializer(None, 16, "t")
+    assert block_initializer(default, 3) is default
+    ones = keras.initializers.Ones()
+    assert block_initializer(ones, 2) is ones
+    assert block_initializer(keras.initializers.HeNormal(), 1) is None
+    assert block_initializer(lambda shape, dtype=None: tf.zeros(shape, dtype), 1) is None
+    seeded = keras.initializers.RandomNormal(seed=9)
+    assert block_initializer(seeded, 0) is seeded
+    assert block_initializer(seeded, 1).seed != block_initializer(seeded, 2).seed
+    with pytest.raises(ValueError, match="`block` must be >= 0"):
+        block_initializer(seeded, -1)

@@ -38,7 +38,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import tensorflow as tf
@@ -48,6 +48,7 @@ from nwsrec.embedding.specs import GroupPlan, TableSpec, plan_groups
 from nwsrec.embedding.table import (
     EmbeddingTable,
     LookupIds,
+    block_initializer,
     checked_ids,
     has_gpu,
     one_row_each,
@@ -59,6 +60,16 @@ from nwsrec.embedding.table import (
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
 __all__ = ["MemberLayout", "TableCollection", "TableGroup", "TableView", "assign_rows"]
+
+#: A member of a group larger than this is filled in blocks of rows of at most this size
+#: (where its initializer allows it, :func:`~nwsrec.embedding.table.block_initializer`):
+#: creating a group then takes the group plus a few blocks (a Keras random draw holds two
+#: or three temporaries of its shape), not the group plus its largest member two or three
+#: times over (at the Criteo shape, 0.6 GiB each for the 10M-row table at width 16).
+#: 32 MiB is glibc's largest mmap threshold: a block of it is mapped and given back when
+#: freed; smaller ones come from malloc's arenas, which keep them (measured: blocks of 16
+#: MiB left the peak higher than blocks of 32).
+FILL_BLOCK_BYTES = 32 << 20
 
 
 class MemberLayout(NamedTuple):
@@ -104,6 +115,11 @@ class TableGroup(EmbeddingTable):
         self._member_initializers = [
             resolve_initializer(spec.initializer, spec.dim, spec.name) for spec in plan.members
         ]
+        # Filled after creation, member by member and block by block (_fill_members): the
+        # peak is the group plus a block, not the group plus its largest member.
+        self._fill_in_place = not tf.distribute.has_strategy() and (
+            len(plan.members) > 1 or self._block_rows(0) is not None
+        )
         single = plan.members[0] if len(plan.members) == 1 else None
         super().__init__(
             plan.name,
@@ -112,7 +128,7 @@ class TableGroup(EmbeddingTable):
             plan.optimizer,
             initializer=None if single is None else self._member_initializers[0],
         )
-        if len(plan.members) > 1 and not tf.distribute.has_strategy():
+        if self._fill_in_place:
             self._fill_members()
 
     @property
@@ -275,10 +291,15 @@ class TableGroup(EmbeddingTable):
 
         return tf.cond(in_range, lambda: rows, fail)
 
-    def _member_value(self, index: int) -> tf.Tensor:
+    def _member_value(
+        self, index: int, rows: int | None = None, initializer: Initializer | None = None
+    ) -> tf.Tensor:
+        """Member ``index``'s initial rows (``rows`` of them, by ``initializer``: by default
+        all of them, by the member's initializer)."""
         spec = self.members[index]
-        shape = (spec.rows, spec.dim)
-        value = tf.convert_to_tensor(self._member_initializers[index](shape, dtype=tf.float32))
+        shape = (spec.rows if rows is None else rows, spec.dim)
+        fill = self._member_initializers[index] if initializer is None else initializer
+        value = tf.convert_to_tensor(fill(shape, dtype=tf.float32))
         if tuple(value.shape) != shape:
             raise ValueError(
                 f"`initializer` of table '{spec.name}' must return a tensor of shape "
@@ -287,19 +308,54 @@ class TableGroup(EmbeddingTable):
         return tf.cast(value, tf.float32)
 
     def _initial_value(self) -> tf.Tensor:
+        if self._fill_in_place:
+            # The uninitialized tensor's pages are never touched before _fill_members
+            # writes them, so they take no memory until then.
+            return tf.raw_ops.Empty(shape=[self.vocab_size, self.dim], dtype=tf.float32)
         if len(self.members) == 1:
             return self._member_value(0)
-        if not tf.distribute.has_strategy():
-            # Filled member by member after creation (_fill_members): the peak is the
-            # group plus its largest member, not twice the group. The uninitialized
-            # tensor's pages are never touched, so they take no memory.
-            return tf.raw_ops.Empty(shape=[self.vocab_size, self.dim], dtype=tf.float32)
         return tf.concat([self._member_value(k) for k in range(len(self.members))], 0)
+
+    def reset(self) -> None:
+        """As :meth:`EmbeddingTable.reset`: each member's initial rows, filled in place."""
+        if not self._fill_in_place:
+            super().reset()
+            return
+        with tf.init_scope():
+            self._assign_whole(self.variable, self._initial_value())
+            self._fill_members()
+            self._reset_slots()
 
     def _fill_members(self) -> None:
         with tf.init_scope():
             for index, offset in enumerate(self.offsets):
-                assign_rows(self.variable, offset, self._member_value(index))
+                for start, value in self._member_blocks(index):
+                    assign_rows(self.variable, offset + start, value)
+
+    def _block_rows(self, index: int) -> int | None:
+        """Rows per block of member ``index``, or None where it is filled in one piece (it
+        fits in one block, or its initializer cannot fill it in blocks)."""
+        spec = self.members[index]
+        block_rows = max(1, FILL_BLOCK_BYTES // (4 * spec.dim))
+        if spec.rows <= block_rows:
+            return None
+        if block_initializer(self._member_initializers[index], 1) is None:
+            return None
+        return block_rows
+
+    def _member_blocks(self, index: int) -> Iterator[tuple[int, tf.Tensor]]:
+        """``(first row, initial rows)`` of member ``index``: one block, or blocks of at most
+        :data:`FILL_BLOCK_BYTES` where the member is larger and its initializer draws
+        rows apart (:func:`~nwsrec.embedding.table.block_initializer`)."""
+        spec = self.members[index]
+        block_rows = self._block_rows(index)
+        initializer = self._member_initializers[index]
+        if block_rows is None:
+            yield 0, self._member_value(index)
+            return
+        for block, start in enumerate(range(0, spec.rows, block_rows)):
+            rows = min(block_rows, spec.rows - start)
+            yield start, self._member_value(index, rows, block_initializer(initializer, block))
 
 
 def _rows_of(variable: Any, start: int, rows: int) -> tf.Tensor:

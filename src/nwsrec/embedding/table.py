@@ -48,6 +48,7 @@ from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 __all__ = [
     "EmbeddingTable",
     "LookupIds",
+    "block_initializer",
     "checked_ids",
     "has_gpu",
     "one_row_each",
@@ -470,6 +471,59 @@ class EmbeddingTable(tf.Module):
     def _checked_ids(self, ids: tf.Tensor) -> tf.Tensor:
         return checked_ids(ids, self._vocab_size, self.name)
 
+    def releasable(self) -> bool:
+        """Whether :meth:`release` can free the table's memory: plain variables, not split
+        across ps tasks nor mirrored by a distribution strategy."""
+        return not tf.distribute.has_strategy() and not any(
+            len(shards(v)) > 1 or not hasattr(v, "handle") for v in self.variables
+        )
+
+    def release(self) -> None:
+        """Frees the table's rows and optimizer slots: each variable holds an empty tensor
+        (``[0, ...]``) until a restore or :meth:`reset` assigns it whole again.
+
+        A checkpoint restore reads each variable into a new tensor before it assigns it;
+        released first, a restored table takes its own size in memory, not twice that.
+
+        Raises:
+            ValueError: the table is not :meth:`releasable`.
+        """
+        if not self.releasable():
+            raise ValueError(
+                f"`release` needs plain variables; table '{self.name}' is split across ps "
+                "tasks or mirrored by a distribution strategy"
+            )
+        with tf.init_scope():
+            for variable in self.variables:
+                empty = tf.zeros([0, *variable.shape[1:]], variable.dtype)
+                tf.raw_ops.AssignVariableOp(
+                    resource=variable.handle, value=empty, validate_shape=False
+                )
+
+    def is_released(self) -> bool:
+        """Whether a variable of the table holds fewer rows than its shape says (after
+        :meth:`release`, before a restore or :meth:`reset`)."""
+        with tf.init_scope():
+            return any(int(tf.shape(v.value())[0]) != int(v.shape[0]) for v in self.variables)
+
+    def reset(self) -> None:
+        """Assigns the table's initial rows (a fresh draw of its initializer) and its
+        optimizer slots' initial values, whatever the variables hold now."""
+        with tf.init_scope():
+            self._assign_whole(self._variable, self._initial_value())
+            self._reset_slots()
+
+    def _reset_slots(self) -> None:
+        shape = (self._vocab_size, self._dim)
+        for slot, variable in self._slot_variables.items():
+            value = self._optimizer.slot_initial_value(slot)
+            fill = tf.fill(self._optimizer.slot_shape(slot, *shape), value)
+            self._assign_whole(variable, fill)
+
+    @staticmethod
+    def _assign_whole(variable: tf.Variable, value: tf.Tensor) -> None:
+        tf.raw_ops.AssignVariableOp(resource=variable.handle, value=value, validate_shape=False)
+
     def _initial_value(self) -> tf.Tensor:
         shape = (self._vocab_size, self._dim)
         value = tf.convert_to_tensor(self._initializer(shape, dtype=tf.float32))
@@ -583,3 +637,44 @@ def resolve_initializer(
             f"initializer(shape, dtype=...). Received: initializer={initializer!r}"
         )
     return initializer
+
+
+#: Keras initializers whose rows are drawn independently of the shape they fill (no fan-in
+#: or fan-out, no matrix structure): a table can be filled by them in blocks of rows.
+_ROW_WISE_RANDOM = (
+    keras.initializers.RandomUniform,
+    keras.initializers.RandomNormal,
+    keras.initializers.TruncatedNormal,
+)
+_ROW_WISE_CONSTANT = (
+    keras.initializers.Zeros,
+    keras.initializers.Ones,
+    keras.initializers.Constant,
+)
+
+
+def block_initializer(initializer: Initializer, block: int) -> Initializer | None:
+    """The initializer of block ``block`` (0, 1, ...) of a table filled in blocks of rows,
+    or None when ``initializer`` must fill the whole table in one call.
+
+    Blocks of rows drawn apart hold the same distribution as one draw only for an
+    initializer whose rows do not depend on the shape: the default truncated normal (each
+    call draws anew from TensorFlow's seeded stream), Keras' random uniform, normal and
+    truncated normal, and the constants. A Keras random initializer with an integer seed
+    repeats its values at every call, so block ``k > 0`` draws with a seed derived from
+    its own and ``k`` (deterministic; block 0 is the initializer itself). Any other
+    initializer (variance scaling's fan-in, orthogonal, a user's callable) gives None.
+    """
+    if block < 0:
+        raise ValueError(f"`block` must be >= 0. Received: block={block}")
+    if isinstance(initializer, _TruncatedNormal) or type(initializer) in _ROW_WISE_CONSTANT:
+        return initializer
+    if type(initializer) not in _ROW_WISE_RANDOM:
+        return None
+    seed = getattr(initializer, "seed", None)
+    if block == 0 or not isinstance(seed, int):
+        return initializer  # a SeedGenerator draws anew at each call
+    keras_initializer: keras.initializers.Initializer = initializer
+    config = dict(keras_initializer.get_config())
+    config["seed"] = (seed * 1_000_003 + block) % (1 << 31)
+    return type(keras_initializer).from_config(config)

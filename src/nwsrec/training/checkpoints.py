@@ -72,8 +72,9 @@ def restore_in_parts(objects: Mapping[str, Any], path: str, *, check: bool = Tru
     before it assigns them, so restoring a whole model at once peaks at twice its tables
     (9.4 GiB for the 4.3 GiB Criteo-shaped model of ``bench/peers.py``). Restored table by
     table (``objects["tables"]``, a dict), then everything else, the peak is the tables plus
-    the largest one. The checkpoint's object graph is the same: each part is a
-    ``tf.train.Checkpoint`` with the same root names.
+    the largest one; a table with plain variables is also freed before its own restore
+    (``EmbeddingTable.release``), so the peak is the tables alone. The checkpoint's object
+    graph is the same: each part is a ``tf.train.Checkpoint`` with the same root names.
 
     Args:
         objects: root name -> trackable, as given to ``tf.train.Checkpoint``.
@@ -103,14 +104,42 @@ def restore_in_parts(objects: Mapping[str, Any], path: str, *, check: bool = Tru
                 "another table_groups setting or other table optimizers); resume with the "
                 "settings the run was written with"
             )
-        status = tf.train.Checkpoint(tables={name: table}).restore(path)
-        status.expect_partial()  # each part is a part of the checkpoint
-        if check:
-            status.assert_existing_objects_matched()
+        _restore_table(name, table, path, check, saved=name in saved)
     status = tf.train.Checkpoint(**rest).restore(path)
     status.expect_partial()
     if check:
         status.assert_existing_objects_matched()
+
+
+def _restore_table(name: str, table: Any, path: str, check: bool, saved: bool) -> None:
+    """Restores table (or group) ``name`` of ``path``; one whose name the checkpoint holds
+    (``saved``) and that can free its variables (``EmbeddingTable.release``) is freed
+    first, so the restore takes the table's size in memory once, not twice.
+
+    Where the restore fails, or leaves a freed variable unassigned, the table gets its
+    initial values back (``reset``) before the error goes on: a caller that falls back to
+    an older checkpoint or to a fresh start finds every table whole.
+    """
+    import tensorflow as tf
+
+    released = saved and getattr(table, "releasable", lambda: False)()
+    if released:
+        table.release()
+    try:
+        status = tf.train.Checkpoint(tables={name: table}).restore(path)
+        status.expect_partial()  # each part is a part of the checkpoint
+        if check:
+            status.assert_existing_objects_matched()
+    except BaseException:
+        if released:
+            table.reset()
+        raise
+    if released and table.is_released():
+        table.reset()
+        raise ValueError(
+            f"`tables` of checkpoint {path!r} must hold every variable of table "
+            f"'{name}'. Received: a checkpoint that left some of them unassigned"
+        )
 
 
 def _names(names: Any) -> str:
