@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick bench lint clean
+.PHONY: demo test test-quick bench peers lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,25 @@ test-quick: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for f in bench/*.py; do \
-	  case $$f in bench/peers.py) echo "== $$f: skipped (needs the [peers] venv, see its docstring)"; continue;; esac; \
+	  case $$f in bench/peers.py) echo "== $$f: skipped (make peers runs it in its own venv)"; continue;; esac; \
 	  echo "== $$f"; TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python $$f; done
+
+# bench/peers.py in a venv of its own (TorchRec/FBGEMM's CPU kernel, keras-rs), never in
+# `make test`: torch's CPU wheel where pip's find-links hold it (else the index's), and
+# FBGEMM's CPU build in place of the CUDA one torchrec pulls in.
+PEERS := .venv-peers
+PEERS_ARGS ?=
+peers: $(PEERS)/.installed
+	TF_CPP_MIN_LOG_LEVEL=2 nice -n 10 $(PEERS)/bin/python bench/peers.py $(PEERS_ARGS)
+
+$(PEERS)/.installed: pyproject.toml
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet 'torch==2.13.0+cpu' \
+	  || $(PEERS)/bin/python -m pip install --quiet 'torch==2.13.0'
+	$(PEERS)/bin/python -m pip install --quiet -e '.[peers]'
+	$(PEERS)/bin/python -m pip uninstall --quiet -y fbgemm-gpu
+	$(PEERS)/bin/python -m pip install --quiet --no-deps --force-reinstall 'fbgemm-gpu-cpu==1.8.0'
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,4 +54,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(PEERS) build *.egg-info src/*.egg-info .pytest_cache

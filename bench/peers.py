@@ -55,23 +55,21 @@ same run; nwsrec's train step with 1e6-row tables <= 1.3x its step with 1e3-row 
 (26 slots, the same data, only the vocab file differs); nwsrec's peak RSS <= 1.2x the
 memory plan (``Model.table_memory_plan().raw_bytes``) + 1.5 GiB.
 
-Install (a separate venv, outside the repository)::
-
-    python3 -m venv /work/peers-venv
-    /work/peers-venv/bin/pip install -e '.[peers]'
-    # torchrec pulls in the CUDA fbgemm-gpu, which does not load on a CPU-only machine:
-    /work/peers-venv/bin/pip uninstall -y fbgemm-gpu
-    /work/peers-venv/bin/pip install --no-deps fbgemm-gpu-cpu==1.9.0
+Install and run: ``make peers`` (``PEERS_ARGS="--quick --scales demo"`` to pick). It builds
+``.venv-peers`` (gitignored): torch's CPU wheel (``torch==2.13.0+cpu`` where pip's
+find-links hold it, else ``torch==2.13.0`` from the index), ``pip install -e '.[peers]'``,
+then FBGEMM's CPU build (``fbgemm-gpu-cpu==1.8.0``, the release for torch 2.13) in place of
+the CUDA ``fbgemm-gpu`` that torchrec pulls in, which does not load on a CPU-only machine.
 
 examples/s is the median over windows of 10 timed steps (``mean`` in the note is steps
 over the whole window): on a shared machine a few preempted windows should not decide it;
 the load average is printed with each table. PyTorch's OpenMP threads suffer most from a
 loaded machine (their mean falls far below their median there).
 
-Run: ``nice -n 10 /work/peers-venv/bin/python bench/peers.py`` (about 15 minutes on an
-idle 2-core machine, far longer on a loaded one; ``--quick``: about 5; ``--scales``,
-``--systems`` to pick). ``make bench`` runs it with ``.venv`` (no peers installed): the
-PyTorch and keras-rs rows then report the import error.
+Run: ``make peers``, or ``nice -n 10 .venv-peers/bin/python bench/peers.py`` (about 10
+minutes on an idle 2-core machine, far longer on a loaded one; ``--quick``: about 5;
+``--scales``, ``--systems`` to pick). ``make bench`` skips it; run with ``.venv`` (no peers
+installed) the PyTorch and keras-rs rows report the import error.
 """
 
 from __future__ import annotations

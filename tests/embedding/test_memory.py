@@ -51,3 +51,25 @@ def test_overrides_set_widths_drop_tables_and_add_slices():
 def test_bad_overrides_are_refused(override, error, match):
     with pytest.raises(error, match=match):
         check_dims_override(override, {1: None})
+
+
+@pytest.mark.parametrize(
+    "initializer, blocks",
+    [(None, True), ("zeros", True), ("glorot_uniform", False)],
+)
+def test_the_fill_of_a_large_table_is_charged_by_block_where_it_fills_in_blocks(
+    initializer, blocks
+):
+    import keras
+
+    from nwsrec.embedding.collection import FILL_BLOCK_BYTES, FILL_TEMPORARIES
+
+    rows = 4 << 20  # x 16 floats: 256 MiB, 8 blocks of 32 MiB
+    init = None if initializer is None else keras.initializers.get(initializer)
+    vector = FeatureSlice(1, 0, 16, E.SGD(0.1), init)
+    slots = {1: SlotSpec(1, has_bias=False, feature_slices=(vector,))}
+    plan = slot_memory_plan(slots, lambda s: rows, lambda s, i: rows, lambda s, i: None)
+    table = rows * 16 * 4
+    expected = FILL_TEMPORARIES * FILL_BLOCK_BYTES if blocks else table
+    assert plan.tables[0].fill_bytes == expected
+    assert plan.build_bytes == plan.raw_bytes + expected

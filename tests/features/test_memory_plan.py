@@ -156,3 +156,15 @@ def test_build_bytes_charges_the_largest_table_and_groups_sum_their_tables():
     assert text.splitlines()[0].split()[-1] == "group"
     assert text.splitlines()[3].split()[-1] == "-"  # table c: a variable of its own
     assert plan.to_dict()["tables"][2]["group"] is None
+
+
+def test_build_bytes_charges_a_rows_fill_bytes_where_given_and_refuses_bad_ones():
+    rows = [
+        TableMemoryRow("big", 1, rows=1000, dim=4, copies=1, fill_bytes=400),
+        TableMemoryRow("small", 2, rows=200, dim=4, copies=1),
+    ]
+    plan = TableMemoryPlan.from_rows(rows)
+    # big fills in blocks (400 bytes of temporaries); small in one piece of 3,200 bytes.
+    assert plan.build_bytes == plan.raw_bytes + 200 * 4 * 4
+    with pytest.raises(ValueError, match="`fill_bytes` of table t must be None or an integer"):
+        TableMemoryRow("t", 1, rows=1, dim=1, copies=1, fill_bytes=-1)

@@ -139,3 +139,12 @@ def test_release_then_reset_gives_a_table_its_initial_shape_and_slots():
     assert not table.is_released()
     np.testing.assert_array_equal(table.variable.numpy(), np.ones([6, 2]))
     np.testing.assert_allclose(table.slot_variables["accumulators"].numpy(), 0.3)
+
+
+def test_a_mirrored_table_is_restored_without_release():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        table = EmbeddingTable("m", 4, 2, E.Adagrad(0.1))
+    assert not table.releasable()  # mirrored: outside the scope too
+    with pytest.raises(ValueError, match="`release` needs plain variables"):
+        table.release()

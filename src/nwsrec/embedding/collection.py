@@ -59,7 +59,15 @@ from nwsrec.embedding.table import (
 )
 from nwsrec.features.optimizers import EmbeddingOptimizer, Initializer
 
-__all__ = ["MemberLayout", "TableCollection", "TableGroup", "TableView", "assign_rows"]
+__all__ = [
+    "MemberLayout",
+    "TableCollection",
+    "TableGroup",
+    "TableView",
+    "assign_rows",
+    "fill_block_rows",
+    "fill_bytes",
+]
 
 #: A member of a group larger than this is filled in blocks of rows of at most this size
 #: (where its initializer allows it, :func:`~nwsrec.embedding.table.block_initializer`):
@@ -70,6 +78,43 @@ __all__ = ["MemberLayout", "TableCollection", "TableGroup", "TableView", "assign
 #: freed; smaller ones come from malloc's arenas, which keep them (measured: blocks of 16
 #: MiB left the peak higher than blocks of 32).
 FILL_BLOCK_BYTES = 32 << 20
+#: Temporaries of a block's shape that one block's fill may hold at once (a Keras random
+#: draw: the draw, then its scaling and shift).
+FILL_TEMPORARIES = 3
+
+
+def fill_block_rows(rows: int, dim: int, initializer: Initializer) -> int | None:
+    """Rows per block when a table of ``rows x dim`` is filled by ``initializer`` (resolved,
+    :func:`~nwsrec.embedding.table.resolve_initializer`) in blocks, or None when it is
+    filled in one piece (it fits in one block, or the initializer cannot fill in blocks).
+
+    Example:
+        >>> import keras
+        >>> fill_block_rows(1 << 22, 16, keras.initializers.Zeros())
+        524288
+        >>> fill_block_rows(1 << 22, 16, keras.initializers.GlorotUniform()) is None
+        True
+    """
+    block_rows = max(1, FILL_BLOCK_BYTES // (4 * dim))
+    if rows <= block_rows or block_initializer(initializer, 1) is None:
+        return None
+    return block_rows
+
+
+def fill_bytes(rows: int, dim: int, initializer: Initializer | str | dict[str, Any] | None) -> int:
+    """Bytes of the temporaries that fill a table of ``rows x dim`` built by ``initializer``
+    (a table spec's: None is the default truncated normal): the table's own bytes, or
+    :data:`FILL_TEMPORARIES` blocks where it is filled in blocks.
+
+    Example:
+        >>> fill_bytes(10, 4, None), fill_bytes(1 << 22, 16, None) // (1 << 20)
+        (160, 96)
+    """
+    resolved = resolve_initializer(initializer, dim, "table")
+    block_rows = fill_block_rows(rows, dim, resolved)
+    if block_rows is None:
+        return rows * dim * 4
+    return min(rows, FILL_TEMPORARIES * block_rows) * dim * 4
 
 
 class MemberLayout(NamedTuple):
@@ -336,12 +381,7 @@ class TableGroup(EmbeddingTable):
         """Rows per block of member ``index``, or None where it is filled in one piece (it
         fits in one block, or its initializer cannot fill it in blocks)."""
         spec = self.members[index]
-        block_rows = max(1, FILL_BLOCK_BYTES // (4 * spec.dim))
-        if spec.rows <= block_rows:
-            return None
-        if block_initializer(self._member_initializers[index], 1) is None:
-            return None
-        return block_rows
+        return fill_block_rows(spec.rows, spec.dim, self._member_initializers[index])
 
     def _member_blocks(self, index: int) -> Iterator[tuple[int, tf.Tensor]]:
         """``(first row, initial rows)`` of member ``index``: one block, or blocks of at most

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nwsrec.checks import is_int
+from nwsrec.embedding.collection import fill_bytes
 from nwsrec.embedding.specs import group_names
 from nwsrec.features.memory_plan import TableMemoryPlan, TableMemoryRow
 from nwsrec.features.optimizers import optimizer_name, parameter_copies, row_state_floats
@@ -125,6 +126,7 @@ def slot_memory_plan(
                 continue
             declared = index < len(slices)
             optimizer = slices[index].optimizer if declared else slot.default_vec_optimizer
+            initializer = slices[index].initializer if declared else slot.default_vec_initializer
             cached = copies_cache.get(type(optimizer))  # copies depend on the class only
             if cached is None:
                 cached = (
@@ -144,6 +146,7 @@ def slot_memory_plan(
                     "optimizer": cached[1],
                     "row_state": cached[2],
                     "bucket": bucket_of(slot_id, index) if declared else None,
+                    "fill_bytes": fill_bytes(rows, dim, initializer),
                 }
             )
             optimizers.append(optimizer)

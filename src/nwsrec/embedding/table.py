@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
+from tensorflow.python.ops.resource_variable_ops import ResourceVariable
 
 from nwsrec.embedding.optimizers import SparseOptimizer, make_sparse_optimizer
 from nwsrec.embedding.sharded import gather_rows, partitioning_tables, shards, update_rows
@@ -472,10 +473,10 @@ class EmbeddingTable(tf.Module):
         return checked_ids(ids, self._vocab_size, self.name)
 
     def releasable(self) -> bool:
-        """Whether :meth:`release` can free the table's memory: plain variables, not split
-        across ps tasks nor mirrored by a distribution strategy."""
-        return not tf.distribute.has_strategy() and not any(
-            len(shards(v)) > 1 or not hasattr(v, "handle") for v in self.variables
+        """Whether :meth:`release` can free the table's memory: plain resource variables,
+        none split across ps tasks, mirrored or wrapped by a distribution strategy."""
+        return not tf.distribute.has_strategy() and all(
+            type(v) is ResourceVariable for v in self.variables
         )
 
     def release(self) -> None:

@@ -68,6 +68,8 @@ class TableMemoryRow:
             of its own).
         row_state: floats of optimizer state per row that do not scale with ``dim``
             (``AdagradRowwise``: 1).
+        fill_bytes: the temporary that fills the table when it is built (None: the
+            table's own bytes; less where it is filled in blocks of rows).
 
     Example:
         >>> row = TableMemoryRow("table_3_1", 3, rows=1000, dim=12, copies=2)
@@ -84,8 +86,14 @@ class TableMemoryRow:
     bucket: int | None = None
     group: str | None = None
     row_state: int = 0
+    fill_bytes: int | None = None
 
     def __post_init__(self) -> None:
+        if self.fill_bytes is not None and (not is_int(self.fill_bytes) or self.fill_bytes < 0):
+            raise ValueError(
+                f"`fill_bytes` of table {self.name} must be None or an integer >= 0. "
+                f"Received: fill_bytes={self.fill_bytes!r}"
+            )
         if not is_int(self.row_state) or self.row_state < 0:
             raise ValueError(
                 f"`row_state` of table {self.name} must be an integer >= 0. "
@@ -137,6 +145,11 @@ class TableMemoryRow:
     def table_bytes(self) -> int:
         """``rows * dim * 4``: the table alone, without optimizer state."""
         return self.rows * self.dim * FLOAT32_BYTES
+
+    @property
+    def fill_temporary_bytes(self) -> int:
+        """The temporary that fills the table: ``fill_bytes``, or the table's bytes."""
+        return self.table_bytes if self.fill_bytes is None else self.fill_bytes
 
     @property
     def padded_bytes(self) -> int:
@@ -216,16 +229,17 @@ class TableMemoryPlan:
 
     @property
     def build_bytes(self) -> int:
-        """What building the tables needs at its peak: ``raw_bytes`` plus the largest single
-        table (each table, also a member of a group's variable, is filled from a temporary
-        tensor of its size).
+        """What building the tables needs at its peak: ``raw_bytes`` plus the largest
+        temporary that fills one table (each table, also a member of a group's variable,
+        is filled from a temporary of its size, or of a few blocks of rows where it is
+        filled in blocks: ``TableMemoryRow.fill_bytes``).
 
         Example:
             >>> row = TableMemoryRow("t", 1, rows=10, dim=4, copies=2)  # 2 x 160 bytes
             >>> TableMemoryPlan.from_rows([row]).build_bytes
             480
         """
-        return self.raw_bytes + max((row.table_bytes for row in self.tables), default=0)
+        return self.raw_bytes + max((row.fill_temporary_bytes for row in self.tables), default=0)
 
     def groups(self) -> dict[str, dict[str, Any]]:
         """``{group: {"tables", "rows", "dim", "optimizer", "raw_bytes"}}`` of the tables
