@@ -371,41 +371,11 @@ def test_split_for_serving_gives_each_table_a_variable_with_its_rows():
     assert shapes == sorted((v.vocab_size, v.dim) for v in collection.tables.values())
 
 
-def test_a_group_is_filled_table_by_table_in_place_without_a_group_sized_copy(tmp_path):
-    import os
-    import subprocess
-    import sys
-    import textwrap
-
-    if not os.path.exists("/proc/self/clear_refs"):
-        pytest.skip("needs Linux's HWM reset")
-    script = textwrap.dedent(
-        """
-        import nwsrec  # the system allocator, before TensorFlow allocates
-        import tensorflow as tf
-        from nwsrec.embedding import TableCollection, TableSpec
-
-        def kib(field):
-            for line in open("/proc/self/status"):
-                if line.startswith(field):
-                    return int(line.split()[1])
-
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        before = kib("VmRSS")
-        SGD = tf.tpu.experimental.embedding.SGD
-        specs = [TableSpec(f"t{i}", 1 << 20, 16, SGD(0.1), "ones") for i in range(4)]
-        collection = TableCollection(specs)  # one group (2^26 values, the cap) of 4 x 64 MiB
-        assert len(collection.groups) == 1
-        print((kib("VmHWM") - before) / 1024)
-        """
+def test_a_group_is_filled_table_by_table_in_place_without_a_group_sized_copy():
+    # One group (2^26 values, the cap) of 4 x 64 MiB.
+    peak = _peak_mib_of_a_group(
+        "[TableSpec(f't{i}', 1 << 20, 16, SGD(0.1), 'ones') for i in range(4)]"
     )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    peak = float(out.stdout.split()[-1])
     assert peak < 256 * 1.6  # MiB: the group plus about one table, not twice the group
 
 
