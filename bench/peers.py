@@ -13,6 +13,9 @@ logit = DNN + sum of the biases; sigmoid cross-entropy, batch 512. Systems:
   variable, all bias tables in another: ``table_groups``, nwsrec's default).
 - ``nwsrec-rowwise``: the same with ``nwsrec.features.AdagradRowwise`` tables (one
   accumulator per row, as TorchRec/FBGEMM's row-wise Adagrad below).
+- ``nwsrec-memory``: ``nwsrec`` fed as the PyTorch systems are, from ids and labels decoded
+  in memory (one-id ``SparseTensor`` batches made once and cached): what nwsrec's training
+  costs without its input's parsing. Not a peer; the goals read the ``nwsrec`` row.
 - ``keras``: Keras 3 ``Model.fit`` with ``keras.layers.Embedding`` tables, reading the same
   TFRecord files through ``tf.data`` (batch, then ``tf.io.parse_example`` with
   ``FixedLenFeature([1], int64)``, prefetch); a ``train_step`` gives the tables Keras'
@@ -103,13 +106,14 @@ CRITEO_CARDINALITIES = (
 SYSTEMS = (
     "nwsrec",
     "nwsrec-rowwise",
+    "nwsrec-memory",
     "keras",
     "keras-rs",
     "torchrec-fbgemm",
     "torch-embeddingbag",
 )
 #: nwsrec's own rows: the others are its peers.
-OWN = ("nwsrec", "nwsrec-rowwise")
+OWN = ("nwsrec", "nwsrec-rowwise", "nwsrec-memory")
 GIB = 1 << 30
 #: examples/s is the median over windows of this many steps (the machine is shared: a
 #: median keeps a few preempted windows from deciding the figure).
@@ -257,8 +261,40 @@ def window_rates(durations: list[float]) -> list[float]:
     return out
 
 
+def memory_input_fn(data: str, slots: int) -> Any:
+    """An input function of the ids and labels of ``data`` decoded in memory (as the
+    PyTorch systems get them): batches of one-id ``SparseTensor``s per slot, made once and
+    cached, then read round and round."""
+    import numpy as np
+    import tensorflow as tf
+
+    ids = np.load(os.path.join(data, "ids.npy"))
+    labels = np.load(os.path.join(data, "labels.npy"))
+    n = len(labels) // BATCH * BATCH
+
+    def features(x: Any, y: Any) -> dict[str, Any]:
+        rows = tf.range(BATCH, dtype=tf.int64)[:, None]
+        indices = tf.concat([rows, tf.zeros_like(rows)], 1)
+        out = {
+            f"slot_{s + 1}_0": tf.SparseTensor(indices, x[:, s], [BATCH, 1]) for s in range(slots)
+        }
+        out["label"] = y
+        return out
+
+    def input_fn(context: Any = None) -> Any:
+        batches = tf.data.Dataset.from_tensor_slices((ids[:n], labels[:n])).batch(BATCH)
+        return batches.map(features).cache().repeat().prefetch(2)
+
+    return input_fn
+
+
 def run_nwsrec(
-    data: str, vocab: str, timer: Timer, rowwise: bool = False, table_groups: bool = True
+    data: str,
+    vocab: str,
+    timer: Timer,
+    rowwise: bool = False,
+    table_groups: bool = True,
+    in_memory: bool = False,
 ) -> dict:
     import keras
     import tensorflow as tf
@@ -295,6 +331,11 @@ def run_nwsrec(
             )
             return dnn(tf.concat(vectors, axis=1))[:, 0] + tf.add_n(biases)[:, 0]
 
+        def create_input_fn(self, file_pattern: str, *args: Any, **kwargs: Any) -> Any:
+            if not in_memory:
+                return super().create_input_fn(file_pattern, *args, **kwargs)
+            return memory_input_fn(data, len(self.vocab_size_dict))
+
     params = {
         **Model.default_params(),
         **TRAINING_DEFAULTS,
@@ -307,6 +348,8 @@ def run_nwsrec(
         "keep_checkpoints": 1,
         "table_groups": table_groups,
         "seed": 0,
+        # More nwsrec params for a trial (JSON), e.g. '{"parse_num_parallel_calls": 2}'.
+        **json.loads(os.environ.get("PEERS_NWSREC_PARAMS", "{}")),
     }
     with tempfile.TemporaryDirectory(dir=os.path.dirname(data)) as model_dir:
         params["log_every_steps"] = timer.warmup
@@ -612,7 +655,13 @@ def worker(args: argparse.Namespace) -> int:
             result: dict = {"ok": True}
         elif args.worker in OWN:
             vocab = args.vocab or os.path.join(args.data, "vocab.tsv")
-            result = run_nwsrec(args.data, vocab, timer, rowwise=args.worker == "nwsrec-rowwise")
+            result = run_nwsrec(
+                args.data,
+                vocab,
+                timer,
+                rowwise=args.worker == "nwsrec-rowwise",
+                in_memory=args.worker == "nwsrec-memory",
+            )
         elif args.worker in ("keras", "keras-rs"):
             result = run_keras(args.data, cards, timer, use_rs=args.worker == "keras-rs")
         elif args.worker == "torchrec-fbgemm":
