@@ -424,7 +424,7 @@ def _peak_mib_of_a_group(specs_source: str) -> float:
 def test_a_large_member_is_filled_in_blocks_not_in_one_member_sized_copy(initializer, members):
     # A group of 256 MiB: one member, or a 192 MiB member and a 64 MiB one. Filled in one
     # piece a member takes the group plus its size (a random draw: 2-3 times that); in
-    # blocks of 32 MiB, plus at most about three blocks.
+    # blocks of 32 MiB, plus a few blocks.
     if members == 1:
         specs = f"[TableSpec('big', 4 << 20, 16, SGD(0.1), {initializer})]"
     else:
@@ -433,7 +433,9 @@ def test_a_large_member_is_filled_in_blocks_not_in_one_member_sized_copy(initial
             f"TableSpec('small', 1 << 20, 16, SGD(0.1), {initializer})]"
         )
     peak = _peak_mib_of_a_group(specs)
-    assert peak < 256 + 3.6 * 32, peak
+    # Measured: 293 MiB (ones), 358 (uniform: three blocks). One piece would take at least
+    # 256 + 192 = 448.
+    assert peak < 256 + 5 * 32, peak
 
 
 def _group_rows(initializer, monkeypatch, block_rows=3):
