@@ -50,6 +50,7 @@ from nwsrec.embedding.table import (
     LookupIds,
     block_initializer,
     checked_ids,
+    fills_in_blocks,
     has_gpu,
     one_row_each,
     pool_or_pass,
@@ -96,21 +97,26 @@ def fill_block_rows(rows: int, dim: int, initializer: Initializer) -> int | None
         True
     """
     block_rows = max(1, FILL_BLOCK_BYTES // (4 * dim))
-    if rows <= block_rows or block_initializer(initializer, 1) is None:
+    if rows <= block_rows or not fills_in_blocks(initializer):
         return None
     return block_rows
 
 
-def fill_bytes(rows: int, dim: int, initializer: Initializer | str | dict[str, Any] | None) -> int:
-    """Bytes of the temporaries that fill a table of ``rows x dim`` built by ``initializer``
-    (a table spec's: None is the default truncated normal): the table's own bytes, or
-    :data:`FILL_TEMPORARIES` blocks where it is filled in blocks.
+def fill_bytes(
+    rows: int,
+    dim: int,
+    initializer: Initializer | str | dict[str, Any] | None,
+    name: str = "table",
+) -> int:
+    """Bytes of the temporaries that fill table ``name`` of ``rows x dim`` built by
+    ``initializer`` (a table spec's: None is the default truncated normal): the table's own
+    bytes, or :data:`FILL_TEMPORARIES` blocks where it is filled in blocks.
 
     Example:
         >>> fill_bytes(10, 4, None), fill_bytes(1 << 22, 16, None) // (1 << 20)
         (160, 96)
     """
-    resolved = resolve_initializer(initializer, dim, "table")
+    resolved = resolve_initializer(initializer, dim, name)
     block_rows = fill_block_rows(rows, dim, resolved)
     if block_rows is None:
         return rows * dim * 4

@@ -136,9 +136,10 @@ def slot_memory_plan(
                 )
                 copies_cache[type(optimizer)] = cached
             rows = rows_of(slot_id, index) if declared else all_ids_rows
+            name = f"table_{slot_id}_{index}"
             entries.append(
                 {
-                    "name": f"table_{slot_id}_{index}",
+                    "name": name,
                     "slot_id": slot_id,
                     "rows": rows,
                     "dim": dim,
@@ -146,7 +147,7 @@ def slot_memory_plan(
                     "optimizer": cached[1],
                     "row_state": cached[2],
                     "bucket": bucket_of(slot_id, index) if declared else None,
-                    "fill_bytes": fill_bytes(rows, dim, initializer),
+                    "fill_bytes": fill_bytes(rows, dim, initializer, name),
                 }
             )
             optimizers.append(optimizer)

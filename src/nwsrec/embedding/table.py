@@ -51,6 +51,7 @@ __all__ = [
     "LookupIds",
     "block_initializer",
     "checked_ids",
+    "fills_in_blocks",
     "has_gpu",
     "one_row_each",
     "pool_or_pass",
@@ -654,6 +655,16 @@ _ROW_WISE_CONSTANT = (
 )
 
 
+def fills_in_blocks(initializer: Initializer) -> bool:
+    """Whether ``initializer`` (resolved) can fill a table in blocks of rows drawn apart
+    (see :func:`block_initializer`)."""
+    return (
+        isinstance(initializer, _TruncatedNormal)
+        or type(initializer) in _ROW_WISE_CONSTANT
+        or type(initializer) in _ROW_WISE_RANDOM
+    )
+
+
 def block_initializer(initializer: Initializer, block: int) -> Initializer | None:
     """The initializer of block ``block`` (0, 1, ...) of a table filled in blocks of rows,
     or None when ``initializer`` must fill the whole table in one call.
@@ -668,13 +679,14 @@ def block_initializer(initializer: Initializer, block: int) -> Initializer | Non
     """
     if block < 0:
         raise ValueError(f"`block` must be >= 0. Received: block={block}")
-    if isinstance(initializer, _TruncatedNormal) or type(initializer) in _ROW_WISE_CONSTANT:
-        return initializer
-    if type(initializer) not in _ROW_WISE_RANDOM:
+    if not fills_in_blocks(initializer):
         return None
     seed = getattr(initializer, "seed", None)
-    if block == 0 or not isinstance(seed, int):
-        return initializer  # a SeedGenerator draws anew at each call
+    if type(initializer) not in _ROW_WISE_RANDOM or block == 0 or not isinstance(seed, int):
+        # The constants, the default (TensorFlow's stream), block 0, and a Keras
+        # initializer seeded by a SeedGenerator (it draws anew at each call) serve as
+        # they are.
+        return initializer
     keras_initializer: keras.initializers.Initializer = initializer
     config = dict(keras_initializer.get_config())
     config["seed"] = (seed * 1_000_003 + block) % (1 << 31)
