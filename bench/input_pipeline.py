@@ -33,8 +33,14 @@ order of the previous window shuffle), the file order alone, 4 files read at onc
 10x larger window. The ratio column is the noise-robust one on a shared machine; the
 CPU ratio (ex/cpu-s) is printed beside it.
 
+The one-id table reads data whose 26 slots hold one id in every record (half the
+examples, half the files), as its writer records in ``one_id_slots.json``: the defaults
+(those slots parsed as one fixed id, ``nwsrec.data.one_id``) against ``one_id_parse=False``
+(the same files parsed as lists); goal >= 1.15x in ex/cpu-s. The read and the batching
+(about half the pipeline's CPU) are the same in both rows.
+
 Run: ``.venv/bin/python bench/input_pipeline.py`` (``--rounds``, ``--sweep-rounds``,
-``--only-shuffle``).
+``--only-shuffle``, ``--only-one-id``).
 """
 
 from __future__ import annotations
@@ -69,24 +75,29 @@ NUM_SLOTS = 26
 WIDTH = 62  # of the first table column
 BATCH = 1024
 AUTOTUNE = tf.data.AUTOTUNE
+ONE_ID_GOAL = 1.15  # one fixed id per slot vs lists, examples per CPU-second
 
 
 # ------------------------------------------------------------------------------ data
 
 
-def generate(out_dir: str, num_examples: int, num_files: int, seed: int = 0) -> list[str]:
+def generate(
+    out_dir: str, num_examples: int, num_files: int, seed: int = 0, one_id: bool = False
+) -> list[str]:
     """Write the benchmark data; return the file paths.
 
     Each slot's id list is drawn from a pool of 4096 random lists, each serialized once
     by ``serialize_feature`` and joined per row by ``join_features`` (the way
-    ``nwsrec convert`` reuses encoded cells): ordinary tf.train.Example records.
+    ``nwsrec convert`` reuses encoded cells): ordinary tf.train.Example records. With
+    ``one_id`` every list holds one id, as the writer records (``one_id_slots.json``).
     """
     rng = np.random.default_rng(seed)
     pool_size = 4096
     pools = [
         [
             serialize_feature(
-                f"slot_{s}_0", rng.integers(0, 1 << 20, size=rng.integers(1, 4)).tolist()
+                f"slot_{s}_0",
+                rng.integers(0, 1 << 20, size=1 if one_id else rng.integers(1, 4)).tolist(),
             )
             for _ in range(pool_size)
         ]
@@ -96,7 +107,10 @@ def generate(out_dir: str, num_examples: int, num_files: int, seed: int = 0) -> 
     picks = rng.integers(0, pool_size, size=(num_examples, NUM_SLOTS)).tolist()
     clicks = (rng.random(num_examples) < 0.25).astype(int).tolist()
     rows = []
-    with ShardedExampleWriter(out_dir, prefix="bench", num_shards=num_files) as writer:
+    declared = list(FEATURE_MAP)[:NUM_SLOTS] if one_id else None
+    with ShardedExampleWriter(
+        out_dir, prefix="bench", num_shards=num_files, one_id_features=declared
+    ) as writer:
         for i in range(num_examples):
             entries = [pools[s][k] for s, k in enumerate(picks[i])]
             record = join_features([*entries, labels[clicks[i]]])
@@ -305,6 +319,30 @@ def shuffle_table(files: list[str], args: argparse.Namespace) -> None:
     )
 
 
+def one_id_table(args: argparse.Namespace) -> None:
+    """Slots of one id per record: parsed as one fixed id (the default where the writer
+    recorded it) against the variable-length parse of the same files."""
+    with tempfile.TemporaryDirectory(prefix="nwsrec-bench-") as out_dir:
+        files = generate(out_dir, args.examples // 2, args.files // 2, one_id=True)
+        lists = Row(
+            "input_fn, one_id_parse=False (lists)", input_fn_dataset(files, one_id_parse=False)
+        )
+        fixed = Row("input_fn (defaults: one fixed id per slot)", input_fn_dataset(files))
+        measure(lists, [fixed], args.sweep_rounds)
+    print_table(
+        f"One id per record ({NUM_SLOTS} slots, {args.examples // 2} examples, one_id_slots.json "
+        f"written), {args.sweep_rounds} pairs",
+        lists,
+        [fixed],
+    )
+    cpu = statistics.median(fixed.cpu_ratios)
+    verdict = "met" if cpu >= ONE_ID_GOAL else "NOT met"
+    print(
+        f"one fixed id / lists: {statistics.median(fixed.ratios):.2f} in ex/s, {cpu:.2f} in "
+        f"ex/cpu-s (goal >= {ONE_ID_GOAL} in ex/cpu-s: {verdict})"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n\n")[0])
     parser.add_argument("--examples", type=int, default=200_000)
@@ -315,7 +353,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only-shuffle", action="store_true", help="only the shuffled-training-input table"
     )
+    parser.add_argument("--only-one-id", action="store_true", help="only the one-id table")
     args = parser.parse_args(argv)
+    if args.only_one_id:
+        one_id_table(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="nwsrec-bench-") as out_dir:
         start = time.perf_counter()
@@ -336,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         shuffle_table(files, args)
         if args.only_shuffle:
             return
+        one_id_table(args)
         base = Row("bare: TFRecordDataset->batch(1024)->parse_example", lambda: bare(files))
         default = Row("input_fn (defaults)", input_fn_dataset(files))
         measure(base, [default], args.rounds)

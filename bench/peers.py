@@ -184,7 +184,9 @@ def generate(out_dir: str, cards: list[int], num_examples: int, seed: int = 0) -
     cache: list[dict[int, bytes]] = [{} for _ in cards]
     label_bytes = {v: serialize_feature("label", v) for v in (0.0, 1.0)}
     # A serialized Example followed by another parses as their merge: join cached entries.
-    with ShardedExampleWriter(out_dir, prefix="train", num_shards=4) as writer:
+    with ShardedExampleWriter(
+        out_dir, prefix="train", num_shards=4, one_id_features=names
+    ) as writer:
         for row, label in zip(ids.tolist(), labels.tolist(), strict=True):
             parts = []
             for s, i in enumerate(row):

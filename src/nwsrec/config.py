@@ -284,6 +284,11 @@ class PipelineConfig(Config):
         "a record without a slot's feature: 'error' (names file, record, slot) or 'empty' "
         "(read as an empty id list)",
     )
+    one_id_parse: bool = knob(
+        True,
+        "parse a slot as one fixed id where one_id_slots.json records one id in every record "
+        "(about 4x less parse; the same ids)",
+    )
 
     def __post_init__(self) -> None:
         _check_positive_int("cycle_length", self.cycle_length)
@@ -308,7 +313,7 @@ class PipelineConfig(Config):
             raise _fail("vocab_size_per_slot", "None or an integer >= 1", vocab)
         _check_choice("out_of_range_ids", self.out_of_range_ids, ("error", "oov"))
         _check_choice("missing_features", self.missing_features, ("error", "empty"))
-        for flag in ("deterministic", "skip_corrupt_files", "check_files"):
+        for flag in ("deterministic", "skip_corrupt_files", "check_files", "one_id_parse"):
             if not isinstance(getattr(self, flag), bool):
                 raise _fail(flag, "a bool", getattr(self, flag))
 

@@ -53,6 +53,7 @@ def test_convert_writes_shards_and_vocab_and_reports(data, capsys):
     assert status == 0, captured.err
     assert sorted(os.listdir(out)) == [
         "id_counts.npz",
+        "one_id_slots.json",
         "test-00000-of-00002.tfrecord",
         "test-00001-of-00002.tfrecord",
         "train-00000-of-00002.tfrecord",

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nwsrec.data.one_id import ONE_ID_FILE
 from nwsrec.data.writer import (
     ShardedExampleWriter,
     join_features,
@@ -114,7 +115,9 @@ def test_rows_go_round_robin_into_shards(tmp_path):
     for shard, path in enumerate(paths):
         ids = [e.features.feature["slot_1_0"].int64_list.value[0] for e in _read(path)]
         assert ids == list(range(shard, 7, 3))
-    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in paths)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [*(os.path.basename(p) for p in paths), ONE_ID_FILE]
+    )
 
 
 def test_gzip_files_are_gzip_and_read_back(tmp_path):

@@ -19,6 +19,8 @@ Cells are stripped of surrounding whitespace. Written into ``out_dir``::
     vocabularies.json  {"slot_id": [value of id 0, value of id 1, ...]} (built vocabs only;
                        the out-of-vocabulary id of a slot is the length of its list)
     id_counts.npz      training records holding each id, per slot (nwsrec.data.counts)
+    one_id_slots.json  per file, the slots with one id in every record: the input
+                       pipeline parses those as one fixed id (nwsrec.data.one_id)
 
 Convert the training and evaluation files in one call so they share the vocabulary, or
 later files with ``vocab_from`` (the directory of the first conversion): their values
@@ -48,11 +50,12 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from nwsrec.checks import is_int
 from nwsrec.data.counts import ID_COUNTS_FILE, IdCounter, write_id_counts
+from nwsrec.data.one_id import ONE_ID_FILE
 from nwsrec.data.writer import (
     ShardedExampleWriter,
     join_features,
@@ -221,6 +224,21 @@ def _first_non_utf8(path: str) -> tuple[int | None, bytes | None]:
 
 # A quoted field may hold newlines; a row longer than this many lines is an unclosed quote.
 _MULTILINE_LIMIT = 100
+
+
+class _OneIdSlots:
+    """The slots with exactly one id in every row added (``one_id_slots.json``)."""
+
+    def __init__(self, slot_ids: Iterable[int]) -> None:
+        self.slot_ids = set(slot_ids)
+        self.other: set[int] = set()
+
+    def add(self, row_ids: Mapping[int, Sequence[int]]) -> None:
+        if len(self.other) < len(self.slot_ids):
+            self.other.update(s for s, ids in row_ids.items() if len(ids) != 1)
+
+    def features(self) -> list[str]:
+        return [f"slot_{s}_0" for s in sorted(self.slot_ids - self.other)]
 
 
 class _Vocabulary:
@@ -438,7 +456,7 @@ def _check_arguments(
 
 
 _DATA_FILE = re.compile(r"^.+-\d{5}-of-\d{5}\.tfrecord(\.gz)?$")
-_OWN_FILES = (VOCAB_FILE, VOCABULARIES_FILE, ID_COUNTS_FILE)
+_OWN_FILES = (VOCAB_FILE, VOCABULARIES_FILE, ID_COUNTS_FILE, ONE_ID_FILE)
 
 
 def _prepare_out_dir(out_dir: str, overwrite: bool) -> None:
@@ -619,6 +637,7 @@ def convert_csv(
         }
         for writer in writers.values():
             writer.__enter__()
+    split_one_id = {name: _OneIdSlots(slots.values()) for name in writers}
     try:
         for path, prefix in zip(paths, prefixes, strict=True):
             separator = delimiter if delimiter is not None else _default_delimiter(path)
@@ -650,20 +669,25 @@ def convert_csv(
                     with ShardedExampleWriter(
                         out_dir, prefix=prefix, num_shards=num_shards, gzip=gzip
                     ) as writer:
+                        one_id = _OneIdSlots(slots.values())
                         for record, row_ids in records:
                             writer.write_serialized(record)
                             counter.add(row_ids)
+                            one_id.add(row_ids)
                             total += 1
                             rows += 1
                             if progress is not None and total % progress_every == 0:
                                 progress(ConvertProgress(path, total, time.perf_counter() - start))
+                        writer.declare_one_id(one_id.features())
                     files_per_input[path] = list(writer.paths)
                 else:
                     for record, row_ids in records:
                         if split.random() < test_fraction:
                             writers["test"].write_serialized(record)
+                            split_one_id["test"].add(row_ids)
                         else:
                             writers["train"].write_serialized(record)
+                            split_one_id["train"].add(row_ids)
                             counter.add(row_ids)
                         total += 1
                         rows += 1
@@ -672,7 +696,8 @@ def convert_csv(
             rows_per_input[path] = rows
             logger.info("%s: %d rows", path, rows)
     finally:
-        for writer in writers.values():
+        for name, writer in writers.items():
+            writer.declare_one_id(split_one_id[name].features())
             writer.__exit__(None, None, None)
     if split is not None:
         for name, writer in writers.items():

@@ -318,8 +318,11 @@ def generate_criteo(out_dir: str | os.PathLike, config: CriteoConfig | None = No
     columns = np.stack([ids[s] for s in slot_ids], axis=1).tolist()
     label_list = labels.tolist()
     splits = (("train", 0, config.num_train), ("test", config.num_train, n_total))
+    one_id = [f"slot_{s}_0" for s in slot_ids]  # every record holds one id per slot
     for prefix, begin, end in splits:
-        with ShardedExampleWriter(out_dir, prefix=prefix, num_shards=config.num_files) as writer:
+        with ShardedExampleWriter(
+            out_dir, prefix=prefix, num_shards=config.num_files, one_id_features=one_id
+        ) as writer:
             for n in range(begin, end):
                 parts = [cache[i] for cache, i in zip(caches, columns[n], strict=True)]
                 parts.append(label_records[label_list[n]])

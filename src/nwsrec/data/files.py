@@ -14,6 +14,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from nwsrec.data.one_id import ONE_ID_FILE
+
 __all__ = [
     "COMPRESSION_TYPES",
     "detect_all",
@@ -30,6 +32,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def list_files(file_pattern: str | Sequence[str]) -> list[str]:
     """The files matching ``file_pattern`` (a glob or a list of globs), sorted, unique.
 
+    The writers' record of one-id slots (``one_id_slots.json``, :mod:`nwsrec.data.one_id`)
+    is never a data file: a glob over a whole directory leaves it out.
+
     Raises:
         ValueError: naming the pattern, if it matches no file.
 
@@ -43,7 +48,11 @@ def list_files(file_pattern: str | Sequence[str]) -> list[str]:
     patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else file_pattern
     files: set[str] = set()
     for pattern in patterns:
-        files.update(tf.io.gfile.glob(os.fspath(pattern)))
+        files.update(
+            path
+            for path in tf.io.gfile.glob(os.fspath(pattern))
+            if os.path.basename(path) != ONE_ID_FILE
+        )
     if not files:
         raise ValueError(
             f"`file_pattern` must match at least one file. Received: file_pattern={file_pattern!r}"

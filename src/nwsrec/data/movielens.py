@@ -251,8 +251,15 @@ def convert_movielens(
             out.append(encode_example(ids, {"label": [labels[i]]}))
         return out
 
-    write_tfrecords(records(train_idx), out_dir, "train", num_files)
-    write_tfrecords(records(test_idx), out_dir, "test", num_files)
+    def one_id(indices: np.ndarray) -> list[str]:  # a missing value is written as id 0
+        return [
+            f"slot_{slot}_0"
+            for slot in SLOTS
+            if all(len(raw_values[slot][i]) <= 1 for i in indices)
+        ]
+
+    write_tfrecords(records(train_idx), out_dir, "train", num_files, one_id(train_idx))
+    write_tfrecords(records(test_idx), out_dir, "test", num_files, one_id(test_idx))
     with open(os.path.join(out_dir, "vocab.tsv"), "w", encoding="utf-8") as f:
         f.write("slot_id\tvocab_size\n")
         for slot in SLOTS:

@@ -140,6 +140,7 @@ from tensorflow.python.data.ops import dataset_ops, iterator_ops
 from nwsrec.checks import is_int
 from nwsrec.config import PipelineConfig, RunConfig
 from nwsrec.data.files import detect_all, list_files, shard_files
+from nwsrec.data.one_id import ONE_ID_FILE, one_id_features, one_id_indices, one_id_sparse
 from nwsrec.data.scan import (
     DataFileError,
     FileProblem,
@@ -287,6 +288,19 @@ def _require_features(
     return out
 
 
+def _one_id_hint(problem: FileProblem, one_id: frozenset[str]) -> FileProblem:
+    """``problem``, saying why a slot parsed as one id must hold one (when it is the one)."""
+    for name in sorted(one_id):
+        if f"Key: {name}," in problem.detail or f"Feature: {name} " in problem.detail:
+            return dataclasses.replace(
+                problem,
+                detail=f"{problem.detail} ({ONE_ID_FILE} beside the file records one id of "
+                f"{name} in every record: the file changed since it was written? Set "
+                "one_id_parse=False to parse it as a list)",
+            )
+    return problem
+
+
 # --------------------------------------------------------------------------- knobs
 
 
@@ -309,6 +323,9 @@ class _Knobs:
     shuffle_block: int
     shuffle_seed: int
     missing_features: str
+    one_id_parse: bool
+    # Slot features parsed as one fixed id (set per dataset from the files' record).
+    one_id: frozenset[str] = frozenset()
 
 
 def _skip_count(value: Any, pipeline_id: int, num_pipelines: int) -> int:
@@ -431,6 +448,7 @@ def _resolve_knobs(settings: _Settings, arg: Any, *, partial: bool = False) -> _
         shuffle_block=config.shuffle_block,
         shuffle_seed=_shuffle_seed(config.shuffle_seed, settings.seed),
         missing_features=config.missing_features,
+        one_id_parse=config.one_id_parse,
     )
 
 
@@ -526,6 +544,7 @@ class InputFn:
         self.files_read: list[str] = []
         self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
         self._lock = threading.Lock()
+        self._one_id_used: set[str] = set()  # slot features some dataset parsed as one id
         self._settings = _Settings.of(params)  # read once: bad knobs fail now
         knobs = _resolve_knobs(self._settings, None, partial=True)
         # The slot features every record must hold (missing_features="error").
@@ -560,14 +579,21 @@ class InputFn:
     # ------------------------------------------------------------------ pre-scans
 
     def _scan(self, path: str, compression: str, with_features: bool) -> FileProblem | None:
-        """Scan one file once per (size, mtime): repeated calls cost nothing."""
-        key = (*file_key(path), compression, with_features)
+        """Scan one file once per (size, mtime): repeated calls cost nothing.
+
+        With features, the slots a built dataset parsed as one id are checked as one id
+        (a record with none or two is named, as the read that failed on it)."""
+        with self._lock:
+            one_id = frozenset(self._one_id_used) if with_features else frozenset()
+        key = (*file_key(path), compression, with_features, one_id)
         with self._lock:
             if key in self._scans:
                 return self._scans[key]
         problem = scan_file(
-            path, self.feature_map if with_features else None, compression, self._required
+            path, self._parse_spec(one_id) if with_features else None, compression, self._required
         )
+        if problem is not None and problem.kind == "feature":
+            problem = _one_id_hint(problem, one_id)
         with self._lock:
             self._scans[key] = problem
         return problem
@@ -600,18 +626,51 @@ class InputFn:
 
     # ------------------------------------------------------------------ building
 
+    def _parse_spec(self, one_id: frozenset[str]) -> dict[str, Any]:
+        """The feature map with the ``one_id`` slot features as one fixed int64 id."""
+        spec = dict(self.feature_map)
+        for name in one_id:
+            spec[name] = tf.io.FixedLenFeature([1], tf.int64)
+        return spec
+
     def _parse_fn(self, knobs: _Knobs) -> Callable[[tf.Tensor], dict[str, Any]]:
-        feature_map, slot_to_dims = self.feature_map, self.slot_to_dims
+        slot_to_dims = self.slot_to_dims
         vocab = knobs.vocab_size_per_slot
-        required = self._required
+        one_id = sorted(knobs.one_id)
+        spec = self._parse_spec(knobs.one_id)
+        # A fixed-length parse fails on a record without the feature: no check needed.
+        required = tuple(name for name in self._required if name not in knobs.one_id)
 
         def parse(serialized: tf.Tensor) -> dict[str, Any]:
-            features = tf.io.parse_example(serialized, feature_map)
+            features = tf.io.parse_example(serialized, spec)
+            if one_id:
+                rows = tf.shape(serialized, out_type=tf.int64)[0]
+                indices = one_id_indices(rows)
+                for name in one_id:
+                    features[name] = one_id_sparse(features[name], indices)
             if required:
                 features = _require_features(serialized, features, required)
             return post_process_example(features, slot_to_dims, vocab)
 
         return parse
+
+    def _one_id(self, files: Sequence[str], knobs: _Knobs) -> frozenset[str]:
+        """The model's slot features recorded as one id per record in every file."""
+        if not knobs.one_id_parse or not files:
+            return frozenset()
+        slots = {f"slot_{s}_0" for s in self.slot_to_dims}
+        found = one_id_features(files) & slots
+        if found:
+            with self._lock:
+                self._one_id_used |= found
+            logger.info(
+                "input pipeline %d: %d of %d slots parse as one id per record (%s)",
+                knobs.pipeline_id,
+                len(found),
+                len(slots),
+                ONE_ID_FILE,
+            )
+        return found
 
     def _one_pass(
         self,
@@ -788,6 +847,7 @@ class InputFn:
             compressions = detect_all(shard)
         else:
             compressions = [knobs.compression_type] * len(shard)
+        knobs = dataclasses.replace(knobs, one_id=self._one_id(shard, knobs))
         bad: set[str] = set()
         if knobs.check_files or knobs.skip_corrupt_files:
             bad = self._prescan(shard, compressions, knobs)

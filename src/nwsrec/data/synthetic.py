@@ -270,8 +270,11 @@ def generate_synthetic(
     columns = np.stack([ids[s] for s in order], axis=1).tolist()
     label_list = labels.tolist()
     splits = (("train", 0, config.num_train), ("test", config.num_train, n_total))
+    one_id = [f"slot_{s}_0" for s in order]  # every record holds one id per slot
     for prefix, begin, end in splits:
-        with ShardedExampleWriter(out_dir, prefix=prefix, num_shards=config.num_files) as writer:
+        with ShardedExampleWriter(
+            out_dir, prefix=prefix, num_shards=config.num_files, one_id_features=one_id
+        ) as writer:
             for n in range(begin, end):
                 parts = [slot_cache[i] for slot_cache, i in zip(cache, columns[n], strict=True)]
                 parts.append(label_records[label_list[n]])

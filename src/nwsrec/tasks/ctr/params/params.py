@@ -37,10 +37,12 @@ def dense_width(file_pattern: str) -> int:
     Raises:
         ValueError: a first record that is not a ``tf.train.Example``, naming the file.
     """
-    files = sorted(tf.io.gfile.glob(file_pattern))
-    if not files:
+    from nwsrec.data.files import detect_compression, list_files
+
+    try:
+        files = list_files(file_pattern)
+    except ValueError:  # no file
         return 0
-    from nwsrec.data.files import detect_compression
 
     dataset = tf.data.TFRecordDataset(files[0], compression_type=detect_compression(files[0]))
     for record in dataset.take(1):
