@@ -244,3 +244,59 @@ def test_files_without_a_record_parse_as_lists(tmp_path, caplog):
         _, batches = _batches(str(tmp_path / "raw-*"))
     assert "parse as one id" not in caplog.text
     assert batches[0]["slot_1_0"].values.numpy().tolist() == [1, 1, 1, 1]
+
+
+# ------------------------------------------------------------------------- the index
+
+
+def test_index_records_the_one_id_slots_of_files_from_another_tool(tmp_path, caplog):
+    from nwsrec.data.one_id_index import index_one_id_slots
+
+    records = [serialize_example(row) for row in _rows(9)]
+    paths = []
+    for name, part in (("a.tfrecord", records[:5]), ("b.tfrecord", records[5:])):
+        with tf.io.TFRecordWriter(str(tmp_path / name)) as writer:  # no record written
+            for record in part:
+                writer.write(record)
+        paths.append(str(tmp_path / name))
+    (tmp_path / "junk.tfrecord").write_bytes(b"not a tfrecord file")
+    assert one_id_features(paths) == frozenset()
+    with caplog.at_level(logging.WARNING, logger="nwsrec.data.one_id_index"):
+        found = index_one_id_slots(str(tmp_path / "*.tfrecord"))
+    assert "junk.tfrecord: not indexed" in caplog.text
+    # a.tfrecord holds rows 0-4: row 0 and row 3 have two ids in slot_2_0; b holds 5-8
+    # (row 6 has two).
+    assert found == {
+        paths[0]: ["slot_1_0", "slot_3_0"],
+        paths[1]: ["slot_1_0", "slot_3_0"],
+        str(tmp_path / "junk.tfrecord"): [],
+    }
+    assert one_id_features(paths) == {"slot_1_0", "slot_3_0"}
+    _, batches = _batches(str(tmp_path / "[ab].tfrecord"))
+    assert [b["slot_3_0"].values.numpy().tolist() for b in batches] == [
+        [0, 5, 10, 15],
+        [20, 25, 30, 35],
+    ]
+
+
+def test_index_of_a_slot_missing_in_one_record_leaves_it_out(tmp_path):
+    from nwsrec.data.one_id_index import one_id_slots_of_file
+
+    rows = _rows(3)
+    del rows[2]["slot_1_0"]
+    with tf.io.TFRecordWriter(str(tmp_path / "a.tfrecord"), "GZIP") as writer:
+        for row in rows:
+            writer.write(serialize_example(row))
+    assert one_id_slots_of_file(str(tmp_path / "a.tfrecord")) == ["slot_3_0"]
+
+
+def test_datasets_index_command(tmp_path, capsys):
+    from nwsrec.cli.main import main
+
+    (path,) = write_examples(_rows(4), tmp_path, prefix="train")
+    os.remove(tmp_path / ONE_ID_FILE)
+    assert main(["datasets", "index", str(tmp_path / "train-*")]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: 2 one-id slots (slot_1_0, slot_3_0)" in out
+    assert "1 files indexed in one_id_slots.json; 2 slots hold one id" in out
+    assert one_id_features([path]) == {"slot_1_0", "slot_3_0"}

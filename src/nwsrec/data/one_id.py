@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from nwsrec.files import write_json_atomic
@@ -49,6 +49,7 @@ __all__ = [
     "one_id_indices",
     "one_id_sparse",
     "record_one_id_features",
+    "record_one_id_per_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -101,21 +102,33 @@ def record_one_id_features(paths: Sequence[str], features: Collection[str]) -> N
         paths: the files, as written (closed, under their final names).
         features: feature names, e.g. ``"slot_3_0"``.
     """
+    record_one_id_per_file({os.fspath(path): features for path in paths})
+
+
+def record_one_id_per_file(features_by_path: Mapping[str, Collection[str]]) -> None:
+    """:func:`record_one_id_features` with each file's own features (one write per directory).
+
+    Args:
+        features_by_path: ``{path: feature names}``.
+    """
     import tensorflow as tf
 
-    by_dir: dict[str, list[str]] = {}
-    for path in paths:
-        by_dir.setdefault(os.path.dirname(os.fspath(path)), []).append(os.fspath(path))
-    names = sorted(set(features))
+    by_dir: dict[str, dict[str, Collection[str]]] = {}
+    for path, features in features_by_path.items():
+        by_dir.setdefault(os.path.dirname(os.fspath(path)), {})[os.fspath(path)] = features
     for directory, files in by_dir.items():
         entries = {
             name: entry
             for name, entry in _read(directory).items()
             if tf.io.gfile.exists(os.path.join(directory, name))
         }
-        for path in files:
+        for path, features in files.items():
             size, mtime = _stat(path)
-            entries[os.path.basename(path)] = {"size": size, "mtime_ns": mtime, "features": names}
+            entries[os.path.basename(path)] = {
+                "size": size,
+                "mtime_ns": mtime,
+                "features": sorted(set(features)),
+            }
         write_json_atomic(
             os.path.join(directory, ONE_ID_FILE),
             {"format": _FORMAT, "files": dict(sorted(entries.items()))},

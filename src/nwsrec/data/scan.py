@@ -17,7 +17,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import tensorflow as tf
 
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _SCAN_BATCH = 4096
+_T = TypeVar("_T")
 # A feature no file has: parsing with it checks a record's wire format and nothing else.
 _WIRE_CHECK_SPEC = {"__nwsrec_wire_check__": tf.io.VarLenFeature(tf.string)}
 
@@ -262,9 +263,7 @@ def scan_file(
     return _locate_problem(path, check_spec, compression, required)
 
 
-def scan_files(
-    jobs: Sequence[tuple[str, str]], scan: Callable[[str, str], FileProblem | None]
-) -> list[FileProblem | None]:
+def scan_files(jobs: Sequence[tuple[str, str]], scan: Callable[[str, str], _T]) -> list[_T]:
     """``scan(path, compression)`` of every job, files in parallel (TF releases the GIL)."""
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers <= 1:

@@ -3,6 +3,7 @@
   nwsrec datasets generate synthetic [--out DIR] [--seed N] [--num-train N] [--num-test N]
   nwsrec datasets generate criteo [--out DIR] [--seed N] [--scale F] [--num-train N] ...
   nwsrec datasets fetch movielens-100k [--out DIR] [--from DIR] [--split random|time]
+  nwsrec datasets index PATTERN [--compression auto|none|GZIP|ZLIB]
 
 generate writes the seeded synthetic data (default runs/data/synthetic, the synthetic
 model's data_dir) with truth.json, the known best widths; `generate criteo` writes
@@ -12,6 +13,9 @@ model's data_dir) with truth.json and id_counts.npz. fetch downloads the
 recbole==1.2.1 wheel with `pip download --no-deps`, extracts only
 recbole/dataset_example/ml-100k/* (or copies the files from --from DIR) and converts them
 (default runs/data/movielens-100k, the movielens model's data_dir).
+index reads TFRecord files written by another tool and records, in one_id_slots.json
+beside them, the slots with one id in every record: the input pipeline then parses those
+as one fixed id instead of a list (nwsrec's own writers record it as they write).
 """
 
 from __future__ import annotations
@@ -53,6 +57,16 @@ def register(subparsers: Any) -> None:
         default=None,
         help="criteo: the factor on the Criteo Kaggle field sizes (default 0.01)",
     )
+    index = actions.add_parser(
+        "index", help="record the one-id slots of TFRecord files (a faster parse)"
+    )
+    index.add_argument("pattern", help="glob of the TFRecord files, e.g. 'data/train-*'")
+    index.add_argument(
+        "--compression",
+        choices=["auto", "none", "GZIP", "ZLIB"],
+        default="auto",
+        help="compression of the files (auto: found by the magic bytes)",
+    )
     fetch = actions.add_parser("fetch", help="fetch and convert MovieLens-100K")
     fetch.add_argument("name", choices=["movielens-100k"])
     fetch.add_argument("--out", default="runs/data/movielens-100k", help="output directory")
@@ -63,7 +77,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generates or fetches the data set; returns the exit status."""
+    """Generates, fetches or indexes the data set; returns the exit status."""
+    if args.action == "index":
+        return _index(args)
     if args.action == "generate" and args.name == "criteo":
         return _generate_criteo(args)
     if args.action == "generate":
@@ -139,4 +155,20 @@ def _generate_criteo(args: argparse.Namespace) -> int:
     print(f"  signal slots {truth.signal_slots()}")
     print(f"  noise slots  {truth.noise_slots()}")
     print(f"  Bayes-optimal test AUC {truth.bayes_test_auc:.4f}")
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from nwsrec.data.one_id import ONE_ID_FILE
+    from nwsrec.data.one_id_index import index_one_id_slots
+
+    compression = "" if args.compression == "none" else args.compression
+    found = index_one_id_slots(args.pattern, compression)
+    for path, names in found.items():
+        print(f"{path}: {len(names)} one-id slots" + (f" ({', '.join(names)})" if names else ""))
+    common = set.intersection(*(set(names) for names in found.values()))
+    print(
+        f"{len(found)} files indexed in {ONE_ID_FILE}; {len(common)} slots hold one id in "
+        "every record of every file"
+    )
     return 0
