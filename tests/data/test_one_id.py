@@ -244,6 +244,16 @@ def test_files_without_a_record_parse_as_lists(tmp_path, caplog):
         _, batches = _batches(str(tmp_path / "raw-*"))
     assert "parse as one id" not in caplog.text
     assert batches[0]["slot_1_0"].values.numpy().tolist() == [1, 1, 1, 1]
+    caplog.clear()
+    (tmp_path / "other").mkdir()
+    other = str(tmp_path / "other" / "part.tfrecord")
+    with tf.io.TFRecordWriter(other) as writer:  # another tool: no record beside
+        for _ in range(4):
+            writer.write(record)
+    with caplog.at_level(logging.INFO, logger="nwsrec.data.pipeline"):
+        _batches(other)
+    assert f"no {ONE_ID_FILE} beside the input files" in caplog.text
+    assert "nwsrec datasets index" in caplog.text
 
 
 # ------------------------------------------------------------------------- the index

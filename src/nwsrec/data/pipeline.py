@@ -545,6 +545,7 @@ class InputFn:
         self._scans: dict[tuple[Any, ...], FileProblem | None] = {}
         self._lock = threading.Lock()
         self._one_id_used: set[str] = set()  # slot features some dataset parsed as one id
+        self._told_no_record = False
         self._settings = _Settings.of(params)  # read once: bad knobs fail now
         knobs = _resolve_knobs(self._settings, None, partial=True)
         # The slot features every record must hold (missing_features="error").
@@ -669,6 +670,17 @@ class InputFn:
                 len(found),
                 len(slots),
                 ONE_ID_FILE,
+            )
+        elif not self._told_no_record and not any(
+            tf.io.gfile.exists(os.path.join(d, ONE_ID_FILE))
+            for d in {os.path.dirname(f) for f in files}
+        ):
+            self._told_no_record = True
+            logger.info(
+                "no %s beside the input files: every slot parses as a list of ids (`nwsrec "
+                "datasets index %s` records the slots with one id per record, a faster parse)",
+                ONE_ID_FILE,
+                self._pattern_text(),
             )
         return found
 
