@@ -64,6 +64,10 @@ key                           default     meaning
 ``missing_features``          "error"     a record without a slot's feature: "error"
                                           (names file, record, feature) or "empty"
                                           (read as an empty id list)
+``one_id_parse``              True        parse a slot that ``one_id_slots.json`` records
+                                          as one id in every record of every file as one
+                                          fixed id (the same SparseTensor, less work;
+                                          :mod:`nwsrec.data.one_id`)
 ============================  ==========  ===============================================
 
 Order. The training input (``shuffle=True``: what ``Model.create_input_fn`` asks for with
