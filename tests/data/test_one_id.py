@@ -310,3 +310,12 @@ def test_datasets_index_command(tmp_path, capsys):
     assert f"{path}: 2 one-id slots (slot_1_0, slot_3_0)" in out
     assert "1 files indexed in one_id_slots.json; 2 slots hold one id" in out
     assert one_id_features([path]) == {"slot_1_0", "slot_3_0"}
+
+
+def test_files_under_a_url_are_not_recorded(tmp_path, caplog):
+    from nwsrec.data.one_id import record_one_id_per_file
+
+    with caplog.at_level(logging.INFO, logger="nwsrec.data.one_id"):
+        record_one_id_per_file({"gs://bucket/data/part-0.tfrecord": ["slot_1_0"]})
+    assert "gs://bucket/data: not a local directory" in caplog.text
+    assert not os.path.exists("gs:")

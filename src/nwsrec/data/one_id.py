@@ -108,6 +108,9 @@ def record_one_id_features(paths: Sequence[str], features: Collection[str]) -> N
 def record_one_id_per_file(features_by_path: Mapping[str, Collection[str]]) -> None:
     """:func:`record_one_id_features` with each file's own features (one write per directory).
 
+    Only local directories get a record (it is written through a temporary file and a
+    rename); files under a URL (``gs://...``) are left unrecorded and parse as lists.
+
     Args:
         features_by_path: ``{path: feature names}``.
     """
@@ -117,6 +120,9 @@ def record_one_id_per_file(features_by_path: Mapping[str, Collection[str]]) -> N
     for path, features in features_by_path.items():
         by_dir.setdefault(os.path.dirname(os.fspath(path)), {})[os.fspath(path)] = features
     for directory, files in by_dir.items():
+        if "://" in directory:  # the record is a local JSON file written atomically
+            logger.info("%s: not a local directory, no %s recorded", directory, ONE_ID_FILE)
+            continue
         entries = {
             name: entry
             for name, entry in _read(directory).items()

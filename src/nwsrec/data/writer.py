@@ -419,8 +419,7 @@ class ShardedExampleWriter:
             return
         for tmp, path in zip(self._tmp_paths, self.paths, strict=True):
             tf.io.gfile.rename(tmp, path, overwrite=True)
-        if "://" not in self.out_dir:  # the record is a local JSON file
-            record_one_id_features(self.paths, self._one_id_of())
+        record_one_id_features(self.paths, self._one_id_of())
         if self.num_rows < len(self.paths):
             logger.warning(
                 "%d rows in %d shards: %d files are empty",
