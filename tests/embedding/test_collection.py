@@ -506,3 +506,47 @@ def test_block_initializer_rules():
     assert block_initializer(seeded, 1).seed != block_initializer(seeded, 2).seed
     with pytest.raises(ValueError, match="`block` must be >= 0"):
         block_initializer(seeded, -1)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["table_1_1", "table_2_1"],  # a whole group
+        ["table_1_0", "table_1_1", "table_2_1", "other", "table_3_1"],  # runs and singles
+        ["table_2_1", "table_1_1"],  # out of member order: concatenated as they are
+        ["other"],
+    ],
+)
+def test_concat_takes_a_run_of_members_by_one_transpose_bit_for_bit(order):
+    collection = TableCollection(_specs())
+    other = tf.reshape(tf.range(6, dtype=tf.float32), [3, 2])
+
+    def step(fast):
+        @tf.function
+        def run():
+            prepared = {n: collection.prepare(n, _ids(rows)) for n, rows in BATCH.items()}
+            variables = [g.variable for g in collection.groups.values()]
+            with tf.GradientTape() as tape:
+                pooled = collection.lookup(prepared)
+                tensors = [other if n == "other" else pooled[n] for n in order]
+                x = collection.concat(tensors) if fast else tf.concat(tensors, axis=1)
+                weights = tf.reshape(tf.range(tf.size(x[0]), dtype=tf.float32), [-1, 1])
+                loss = tf.reduce_sum(tf.sin(tf.matmul(x, weights)))
+            grads = tape.gradient(loss, variables)
+            return x, [tf.zeros([1]) if g is None else tf.convert_to_tensor(g) for g in grads]
+
+        return run
+
+    fast, plain = step(True), step(False)
+    (x_fast, g_fast), (x_plain, g_plain) = fast(), plain()
+    np.testing.assert_array_equal(x_fast.numpy(), x_plain.numpy())
+    for a, b in zip(g_fast, g_plain, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    if order[:2] == ["table_1_1", "table_2_1"]:  # the whole group: no slice gradient at all
+        assert _op_count(fast, "Transpose") >= 2  # forward and its gradient
+        assert _op_count(fast, "Pack") < _op_count(plain, "Pack")
+
+
+def test_concat_of_nothing_is_an_error():
+    with pytest.raises(ValueError, match="at least one tensor"):
+        TableCollection(_specs()).concat([])

@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -204,7 +205,10 @@ class TableGroup(EmbeddingTable):
         )
 
     def lookup_members(
-        self, ids: Mapping[int, LookupIds], layouts: dict[Any, MemberLayout] | None = None
+        self,
+        ids: Mapping[int, LookupIds],
+        layouts: dict[Any, MemberLayout] | None = None,
+        parts: dict[Any, tuple[tf.Tensor, int]] | None = None,
     ) -> dict[int, tf.Tensor]:
         """Sum-pooled embeddings of some members for one batch, in one gather.
 
@@ -216,6 +220,9 @@ class TableGroup(EmbeddingTable):
                 offsets (a slot's bias and vector tables) compute them, and check the
                 ids, once; their gradients then carry the same row ids, so the
                 optimizers' ``unique`` of those ids is computed once per step too.
+            parts: where to note, per returned tensor (by ``ref()``), the group's
+                ``[members, B, dim]`` result it is a slice of and its position there
+                (:meth:`TableCollection.concat`).
 
         Returns:
             member index -> ``[B, dim]``. The gradient with respect to :attr:`variable` is
@@ -251,11 +258,12 @@ class TableGroup(EmbeddingTable):
         else:
             pooled = pool_or_pass(rows, layout.segments, layout.num_segments, layout.one_each)
         static = ids[order[0]].static_batch
-        parts = tf.unstack(
-            tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim]),
-            num=len(order),
-        )
-        return {k: parts[position] for position, k in enumerate(order)}
+        stacked = tf.reshape(pooled, [len(order), -1 if static is None else static, self.dim])
+        sliced = tf.unstack(stacked, num=len(order))
+        if parts is not None:
+            for position, part in enumerate(sliced):
+                parts[part.ref()] = (stacked, position)
+        return {k: sliced[position] for position, k in enumerate(order)}
 
     def _member_layout(self, ids: Mapping[int, LookupIds], order: list[int]) -> MemberLayout:
         """The members' ids as rows of the group and the segment (member k, example b) ->
@@ -538,6 +546,9 @@ class TableCollection:
                 self.tables[spec.name] = TableView(group, index)
                 self._where[spec.name] = (group.name, index)
         self._serving: dict[str, tf.Variable] | None = None
+        # Per thread (a strategy runs replicas in threads), the last lookup's results that
+        # are slices of one group's result (see concat).
+        self._local = threading.local()
 
     def prepare(
         self, name: str, ids: tf.SparseTensor | tf.RaggedTensor, check: bool = True
@@ -567,6 +578,8 @@ class TableCollection:
             return out
         by_group: dict[str, dict[int, LookupIds]] = {}
         layouts: dict[Any, MemberLayout] = {}
+        parts: dict[Any, tuple[tf.Tensor, int]] = {}
+        self._local.parts = parts
         for name, prepared in ids.items():
             where = self._where.get(name)
             if where is None:
@@ -577,9 +590,52 @@ class TableCollection:
             by_group.setdefault(where[0], {})[where[1]] = prepared
         for group_name, members in by_group.items():
             group = self.groups[group_name]
-            for index, pooled in group.lookup_members(members, layouts).items():
+            for index, pooled in group.lookup_members(members, layouts, parts).items():
                 out[group.members[index].name] = pooled
         return {name: out[name] for name in ids}
+
+    def concat(self, pooled: Sequence[tf.Tensor]) -> tf.Tensor:
+        """``tf.concat(pooled, axis=1)`` of ``[B, dim]`` results of the last :meth:`lookup`.
+
+        A run of results that are consecutive members of one group's lookup is taken from
+        the group's ``[members, B, dim]`` result by one transpose, instead of one slice
+        per member and a concatenation of them (and their gradients: a ``Pack`` and a
+        ``SplitV`` of every member). The values are the same, bit for bit: both move data
+        only. Any other tensor is concatenated as it is.
+
+        Args:
+            pooled: ``[B, d_i]`` tensors, e.g. the vectors a model feeds to its DNN.
+
+        Returns:
+            ``[B, sum(d_i)]``.
+
+        Raises:
+            ValueError: if ``pooled`` is empty.
+        """
+        if not pooled:
+            raise ValueError("`pooled` must hold at least one tensor. Received: pooled=[]")
+        # Runs: [source or None, first position, tensors]; a tensor of no group result
+        # is a run of its own.
+        runs: list[tuple[tf.Tensor | None, int, list[tf.Tensor]]] = []
+        parts: dict[Any, tuple[tf.Tensor, int]] = getattr(self._local, "parts", {})
+        for tensor in pooled:
+            found = parts.get(tensor.ref()) if isinstance(tensor, tf.Tensor) else None
+            if found is not None and runs:
+                source, first, tensors = runs[-1]
+                if source is found[0] and found[1] == first + len(tensors):
+                    tensors.append(tensor)
+                    continue
+            runs.append((None, 0, [tensor]) if found is None else (found[0], found[1], [tensor]))
+        pieces = []
+        for source, first, tensors in runs:
+            if source is None or len(tensors) == 1:
+                pieces.append(tensors[0])
+                continue
+            members, dim = int(source.shape[0]), int(source.shape[2])
+            block = source if len(tensors) == members else source[first : first + len(tensors)]
+            batch = tf.shape(source)[1] if source.shape[1] is None else int(source.shape[1])
+            pieces.append(tf.reshape(tf.transpose(block, [1, 0, 2]), [batch, len(tensors) * dim]))
+        return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
 
     def split_for_serving(self) -> None:
         """From now on every table is looked up from a variable of its own holding its rows

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import tensorflow as tf
@@ -302,6 +302,15 @@ class SlotTables:
             by_table[table.name] = prepared[key]
         pooled = collection.lookup(by_table)
         return {s.feature_name: pooled[s.table_name] for s in slices}
+
+    def concat(self, pooled: Sequence[tf.Tensor]) -> tf.Tensor:
+        """``tf.concat(pooled, axis=1)`` of embeddings of the last :meth:`lookup`, with
+        the runs of one table group's members taken from its result by one transpose
+        (:meth:`nwsrec.embedding.collection.TableCollection.concat`). Before the tables
+        are built (the model's discovery) it is ``tf.concat``."""
+        if self._collection is None:
+            return tf.concat(list(pooled), axis=1)
+        return self._collection.concat(pooled)
 
     def _map_out_of_range(self, slot_id: int, ids: Any) -> Any:
         """``ids`` with every id outside ``[0, vocab size)`` replaced by the OOV row."""

@@ -564,7 +564,7 @@ class WidthSearchModel(Model):
             raise ValueError(
                 "`slot_dims` must keep at least one slot (size > 0). Received: every size 0"
             )
-        x = tf.concat(vectors, axis=1)
+        x = self.concat_pooled(vectors)
         if self._search:
             nws = self.keras_layer(
                 "nws",
