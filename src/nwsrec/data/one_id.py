@@ -1,11 +1,13 @@
 """Which slot features hold exactly one id in every record of a file (``one_id_slots.json``).
 
 Most CTR slots hold one id per record (a user, an item, a Criteo category). Parsed as a
-``tf.io.VarLenFeature`` such a slot costs what any list does: ``ParseExampleV2`` builds
-its indices one value at a time. Parsed as ``tf.io.FixedLenFeature([1], tf.int64)`` it
-costs about a quarter of that (``bench/input_pipeline.py``), and the input pipeline turns
-the dense ``[batch, 1]`` ids back into the ``SparseTensor`` a variable-length parse
-gives, bit for bit (:func:`one_id_sparse`). A fixed-length parse fails on a record with
+``tf.io.VarLenFeature`` such a slot costs what any list does: its indices, and a
+per-batch check that no record lacks the feature. Parsed as
+``tf.io.FixedLenFeature([1], tf.int64)`` it needs neither (the parse itself costs about
+the same), and the input pipeline turns the dense ``[batch, 1]`` ids back into the
+``SparseTensor`` a variable-length parse gives, bit for bit (:func:`one_id_sparse`): a
+pass of the input is about 1.2x cheaper in CPU (``bench/input_pipeline.py
+--only-one-id``). A fixed-length parse fails on a record with
 no id or with two, so the pipeline uses it only where the writer of the file recorded
 that every record holds one id: nwsrec's writers (``nwsrec convert``, the synthetic and
 Criteo-shaped generators, :class:`~nwsrec.data.writer.ShardedExampleWriter`) record it
@@ -114,8 +116,6 @@ def record_one_id_per_file(features_by_path: Mapping[str, Collection[str]]) -> N
     Args:
         features_by_path: ``{path: feature names}``.
     """
-    import tensorflow as tf
-
     by_dir: dict[str, dict[str, Collection[str]]] = {}
     for path, features in features_by_path.items():
         by_dir.setdefault(os.path.dirname(os.fspath(path)), {})[os.fspath(path)] = features
@@ -126,7 +126,7 @@ def record_one_id_per_file(features_by_path: Mapping[str, Collection[str]]) -> N
         entries = {
             name: entry
             for name, entry in _read(directory).items()
-            if tf.io.gfile.exists(os.path.join(directory, name))
+            if os.path.exists(os.path.join(directory, name))
         }
         for path, features in files.items():
             size, mtime = _stat(path)

@@ -570,6 +570,8 @@ class TableCollection:
             table name -> ``[B, dim]``.
         """
         out: dict[str, tf.Tensor] = {}
+        parts: dict[Any, tuple[tf.Tensor, int]] = {}
+        self._local.parts = parts  # concat reads this lookup's results, no older trace's
         if self._serving is not None:
             for name, p in ids.items():
                 values = p.values if p.checked else checked_ids(p.values, p.vocab_size, name)
@@ -578,8 +580,6 @@ class TableCollection:
             return out
         by_group: dict[str, dict[int, LookupIds]] = {}
         layouts: dict[Any, MemberLayout] = {}
-        parts: dict[Any, tuple[tf.Tensor, int]] = {}
-        self._local.parts = parts
         for name, prepared in ids.items():
             where = self._where.get(name)
             if where is None:
